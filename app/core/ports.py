@@ -1,0 +1,112 @@
+"""The ports through which the core reaches the world: registry, clock, verdict cache.
+
+Adapters implement these protocols (`app.registry.OciRegistry`, a system clock, an in-memory cache);
+tests use in-memory fakes. Every registry call the verifier makes goes through `Registry`, so a
+later round-trip budget, request sharing or fault injection has exactly one place to hook in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from app.core.digests import Digest
+from app.core.references import ImageRef, Repository
+
+# OCI image spec media types the core needs to name.
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MANIFEST_MEDIA_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
+
+# Size limits for what we read (a hostile registry must not make us buffer gigabytes).
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # distribution's own manifest limit is 4 MiB
+MAX_PAYLOAD_BYTES = 1024 * 1024  # a simple-signing payload is a few hundred bytes
+MAX_BUNDLE_BYTES = 4 * 1024 * 1024  # a sigstore bundle with certificates and proofs: tens of KiB
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """An OCI content descriptor (media type, digest, size, optional artifact type and annotations)."""
+
+    media_type: str
+    digest: Digest
+    size: int
+    artifact_type: str | None = None
+    annotations: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest as served: its exact bytes, checked to hash to `digest`."""
+
+    media_type: str
+    digest: Digest
+    data: bytes
+
+
+class Registry(Protocol):
+    """Read access to OCI registries (OCI distribution spec v1.1). All methods may raise
+    `RegistryError` subclasses; a 404 on an optional object is `None`, not an error."""
+
+    async def resolve(self, ref: ImageRef) -> Descriptor:
+        """The descriptor of the manifest `ref` names. For a digest reference, the digest is taken as
+        given (content addressing makes the fetch unnecessary). Raises `ImageNotFound`."""
+        ...
+
+    async def fetch_manifest(self, repository: Repository, reference: str | Digest) -> Manifest | None:
+        """GET a manifest by tag or digest; `None` when the registry says 404. Bytes are checked
+        against the digest (the requested one, or `Docker-Content-Digest`)."""
+        ...
+
+    async def fetch_blob(self, repository: Repository, descriptor: Descriptor, max_bytes: int) -> bytes:
+        """GET a blob, following redirects; the bytes are checked against the digest and size."""
+        ...
+
+    async def list_referrers(self, repository: Repository, subject: Digest) -> list[Descriptor]:
+        """Manifests whose `subject` is `subject`: the referrers API, or on registries without it the
+        referrers tag schema (`sha256-<hex>` index). Empty when there are none."""
+        ...
+
+
+class RegistryWriter(Protocol):
+    """Write access, used only by `sigwebhook sign`."""
+
+    async def push_blob(self, repository: Repository, data: bytes, media_type: str) -> Descriptor:
+        ...
+
+    async def push_manifest(
+        self, repository: Repository, data: bytes, media_type: str, tag: str | None
+    ) -> Digest:
+        """PUT a manifest by `tag`, or by its own digest when `tag` is None."""
+        ...
+
+    async def supports_referrers_api(self, repository: Repository, subject: Digest) -> bool:
+        ...
+
+
+class Clock(Protocol):
+    """Where time comes from (a manual clock in tests)."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a monotonic clock, for deadlines and durations."""
+        ...
+
+
+class VerdictCache(Protocol):
+    """Cache of verification outcomes. Keys are built by the core from the image digest plus the
+    fingerprints of the keys tried, so a key change can never reuse an old verdict. Only final
+    outcomes are stored: a transient failure is never cached."""
+
+    def get(self, key: Hashable) -> object | None:
+        ...
+
+    def put(self, key: Hashable, value: object) -> None:
+        ...
