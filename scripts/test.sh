@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on a fresh machine, then runs the whole suite:
+# lint (ruff), types (mypy --strict), the pure-core import contract (import-linter), and pytest
+# (unit, real-registry, real-HTTPS webhook, helm chart and the kube-apiserver end-to-end lane).
+# Idempotent; re-running skips what is already installed. Needs root for apt-get (or the packages present).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=${SIGWEBHOOK_VENV:-$ROOT/.venv}
+CACHE=${SIGWEBHOOK_CACHE:-$HOME/.cache/sigwebhook-tools}
+mkdir -p "$CACHE"
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "system packages (docker-registry, skopeo, openssl, etcd)"
+need=()
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v skopeo >/dev/null || need+=(skopeo)
+command -v openssl >/dev/null || need+=(openssl)
+command -v unzip >/dev/null || need+=(unzip)
+command -v etcd >/dev/null || need+=(etcd-server)
+if ((${#need[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+step "python environment ($VENV)"
+[[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q --upgrade pip >/dev/null
+"$VENV/bin/pip" install -q -e ".[test]"
+export PATH=$VENV/bin:$PATH
+
+step "helm (real binary)"
+HELM=$(bash scripts/install-helm.sh)
+export SIGWEBHOOK_HELM=$HELM
+"$HELM" version --short
+
+step "kube-apiserver + etcd for the end-to-end lane (cached build)"
+export KUBE_APISERVER_CACHE=${KUBE_APISERVER_CACHE:-$HOME/.cache/kube-apiserver-1.20}
+SHARED=${SIGWEBHOOK_SHARED:-$ROOT/../shared}
+KUBE_APISERVER=$(bash "$SHARED/tools/build-kube-apiserver.sh" | tail -n 1)
+export SIGWEBHOOK_KUBE_APISERVER=$KUBE_APISERVER
+"$KUBE_APISERVER" --version
+
+step "ruff"
+ruff check app tests bench scripts
+ruff format --check app tests bench
+
+step "mypy --strict app"
+mypy app
+
+step "import-linter (pure core)"
+lint-imports
+
+step "pytest"
+python -m pytest -q "$@"
