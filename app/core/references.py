@@ -113,8 +113,8 @@ def parse_reference(text: str) -> ImageRef:
             f"invalid image reference {shown!r}: a 64-character hex string is an image ID, not a reference"
         )
     domain, remainder = _split_docker_domain(text)
-    lowered_name = remainder.split("@", 1)[0].rsplit(":", 1)[0] if ":" in remainder else remainder.split("@")[0]
-    if lowered_name != lowered_name.lower():
+    remote_name = remainder.split("@", 1)[0].split(":", 1)[0]
+    if remote_name != remote_name.lower():
         raise InvalidReference(f"invalid image reference {shown!r}: repository name must be lowercase")
     match = _REFERENCE.match(f"{domain}/{remainder}")
     if match is None:

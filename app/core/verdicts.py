@@ -7,7 +7,7 @@ a cache can keep it keyed by digest + key fingerprints. It never holds key mater
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from app.core.digests import Digest
 from app.core.references import ImageRef
@@ -17,7 +17,7 @@ TLOG_NOTICE = (
 )
 
 
-class SignatureFormat(str, Enum):
+class SignatureFormat(StrEnum):
     """Where a signature was found (FORMATS.md §1 and §3)."""
 
     COSIGN_V2_SIG_TAG = "cosign-v2-sig-tag"  # `sha256-<hex>.sig` manifest, simple-signing layers
