@@ -84,6 +84,27 @@ class RegistryWriteError(RegistryError):
     """A push (blob upload, manifest PUT) was refused."""
 
 
+# --- Kubernetes API (app.kube maps the kubernetes client's errors to these) -----------------
+
+
+class ClusterError(SigwebhookError):
+    """Base of every failure talking to the Kubernetes API server."""
+
+
+class ClusterUnavailable(ClusterError):
+    """Connection refused, TLS failure, timeout, 5xx or 429 from the API server: may go away on retry."""
+
+    transient = True
+
+
+class ClusterAccessDenied(ClusterError):
+    """401/403: the webhook's identity may not read the object (RBAC, or a bad token)."""
+
+
+class WatchExpired(ClusterError):
+    """410 Gone: the resourceVersion a watch resumes from is too old; the caller must list again."""
+
+
 # --- signatures -----------------------------------------------------------------------------
 
 
