@@ -1,0 +1,141 @@
+"""How sigwebhook talks to registries: plain-HTTP exceptions, CA bundles, credentials and timeouts.
+
+`RegistrySettings` is frozen and validated when built; invalid values raise `ConfigError` naming the
+option. The CLI (`--insecure-registry`, `--ca-file`, `--registry-config`) and the webhook config both build
+it through `RegistrySettings.build`. Nothing here opens a connection.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from app.core.errors import ConfigError
+from app.core.references import DOCKER_HUB
+from app.registry.credentials import Credential, load_docker_config, normalize_host
+
+DEFAULT_DOCKER_CONFIG = Path("~/.docker/config.json")
+# Docker Hub's registry API lives on another host than its name (docker/cli `registry.IndexServer`).
+_API_HOSTS = MappingProxyType({DOCKER_HUB: "registry-1.docker.io"})
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds allowed to connect, to wait for each read, and for one whole HTTP exchange."""
+
+    connect: float = 5.0
+    read: float = 10.0
+    total: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "total"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ConfigError(
+                    f"registry timeout '{name}' must be a positive number of seconds, got {value!r}"
+                )
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """Validated registry settings. Hosts are normalised (`index.docker.io` → `docker.io`)."""
+
+    insecure: frozenset[str] = frozenset()
+    ca_files: Mapping[str, Path] = field(default_factory=lambda: MappingProxyType({}))
+    default_ca_file: Path | None = None
+    credentials: Mapping[str, Credential] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    timeouts: Timeouts = Timeouts()
+    max_redirects: int = 5
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        insecure_registries: Iterable[str] = (),
+        ca_files: Mapping[str, Path | str] | None = None,
+        default_ca_file: Path | str | None = None,
+        docker_config: Path | str | Mapping[str, object] | None = None,
+        credentials: Mapping[str, Credential] | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> RegistrySettings:
+        """Settings from plain values. `docker_config` is a path to, or the parsed JSON of, a Docker config;
+        `credentials` (by host) are merged over it. CA files must exist."""
+        insecure = frozenset(normalize_host(h, what="insecure registry") for h in insecure_registries)
+        cas = {
+            normalize_host(host, what="CA file registry"): _existing_file(path, f"CA file for {host}")
+            for host, path in (ca_files or {}).items()
+        }
+        default_ca = (
+            _existing_file(default_ca_file, "default CA file") if default_ca_file is not None else None
+        )
+        creds: dict[str, Credential] = (
+            dict(load_docker_config(docker_config)) if docker_config is not None else {}
+        )
+        creds.update(
+            {normalize_host(h, what="credentials registry"): c for h, c in (credentials or {}).items()}
+        )
+        return cls(
+            insecure=insecure,
+            ca_files=MappingProxyType(cas),
+            default_ca_file=default_ca,
+            credentials=MappingProxyType(creds),
+            timeouts=timeouts or Timeouts(),
+        )
+
+    @classmethod
+    def from_cli(
+        cls,
+        *,
+        insecure_registries: Iterable[str] = (),
+        ca_file_options: Iterable[str] = (),
+        registry_config: Path | str | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> RegistrySettings:
+        """Settings from CLI options. `--ca-file` is `PATH` (the default CA) or `HOST=PATH`; without
+        `--registry-config`, `~/.docker/config.json` is read when present."""
+        per_host: dict[str, Path | str] = {}
+        default_ca: str | None = None
+        for option in ca_file_options:
+            host, sep, path = option.partition("=")
+            if sep:
+                per_host[host] = path
+            elif default_ca is not None:
+                raise ConfigError("--ca-file without HOST= may be given once (the default CA bundle)")
+            else:
+                default_ca = option
+        config: Path | str | None = registry_config
+        if config is None and DEFAULT_DOCKER_CONFIG.expanduser().is_file():
+            config = DEFAULT_DOCKER_CONFIG.expanduser()
+        return cls.build(
+            insecure_registries=insecure_registries,
+            ca_files=per_host,
+            default_ca_file=default_ca,
+            docker_config=config,
+            timeouts=timeouts,
+        )
+
+    def is_insecure(self, registry: str) -> bool:
+        """True when `registry` was listed to be reached over plain HTTP."""
+        return registry in self.insecure
+
+    def base_url(self, registry: str) -> str:
+        """`https://host[:port]` (or `http://` for listed insecure registries); Docker Hub → its API host."""
+        scheme = "http" if self.is_insecure(registry) else "https"
+        return f"{scheme}://{_API_HOSTS.get(registry, registry)}"
+
+    def ca_file_for(self, host: str) -> Path | None:
+        """The CA bundle trusted for `host` in addition to the public roots (per-host, else the default)."""
+        return self.ca_files.get(host, self.default_ca_file)
+
+    def credential_for(self, registry: str) -> Credential | None:
+        return self.credentials.get(registry)
+
+
+def _existing_file(path: Path | str, what: str) -> Path:
+    resolved = Path(path).expanduser()
+    if not resolved.is_file():
+        raise ConfigError(f"{what}: {resolved} does not exist or is not a file")
+    return resolved

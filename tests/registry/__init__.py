@@ -1,0 +1,1 @@
+"""Tests of the OCI registry adapter against real docker-registry instances."""
