@@ -108,17 +108,17 @@ def test_a_secret_made_unparseable_keeps_its_last_good_keys_and_logs_an_error(
 ) -> None:
     good = public_pem()
     store = loaded_store(good)
-    with caplog.at_level(logging.ERROR, logger="app.kube.keystore"):
+    with caplog.at_level(logging.ERROR, logger="app.kube.tracked"):
         store.apply(REF, secret("2", {"cosign.pub": b"-----BEGIN PUBLIC KEY-----\nbroken\n"}))
     assert [k.fingerprint for k in store.snapshot().keys_of(REF)] == [fingerprint(good)]
-    assert "keeping its last good keys" in caplog.text and "k8s://keys/cosign" in caplog.text
+    assert "keeping its last good value" in caplog.text and "k8s://keys/cosign" in caplog.text
 
 
 def test_a_deleted_secret_drops_its_keys_with_a_reason_and_logs_an_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = loaded_store(public_pem())
-    with caplog.at_level(logging.ERROR, logger="app.kube.keystore"):
+    with caplog.at_level(logging.ERROR, logger="app.kube.tracked"):
         store.apply(REF, None)
     snapshot = store.snapshot()
     assert snapshot.keys_of(REF) == ()

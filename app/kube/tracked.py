@@ -1,0 +1,121 @@
+"""`TrackedSecrets`: the last good parsed value of each of a fixed set of Secrets, kept current by
+the watch, with the rules every Secret-backed setting shares.
+
+- Start-up is strict: a Secret that cannot be read, does not exist or does not parse is a
+  `ConfigError` naming it, and start-up stops.
+- Later, a Secret that stops parsing keeps its last good value and an error is logged.
+- A deleted Secret loses its value (fail closed) and its reason goes to `problems`.
+Each change calls `publish(values, problems)` with fresh immutable mappings. It never logs Secret
+data: only names, and the parser's `detail`, which must not hold secrets either.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Generic, TypeVar
+
+from app.core.errors import ClusterError, ConfigError, SigwebhookError
+from app.core.keysources import SecretRef
+from app.kube.client import KubeApi, Secret
+from app.kube.secrets import WATCH_TIMEOUT_SECONDS, SecretWatch
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Publish = Callable[[Mapping[SecretRef, T], Mapping[SecretRef, str]], None]
+
+
+class TrackedSecrets(Generic[T]):
+    """Parses each Secret of `refs` with `parse` (which raises a `SigwebhookError` when it cannot)."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        refs: Iterable[SecretRef],
+        parse: Callable[[Secret], T],
+        publish: Publish[T],
+        what: str,
+        watch_timeout: int = WATCH_TIMEOUT_SECONDS,
+    ) -> None:
+        self._api = api
+        self.refs = tuple(dict.fromkeys(refs))  # keeps the configured order, once each
+        self._parse, self._publish, self._what = parse, publish, what
+        self._lock = threading.Lock()
+        self._values: dict[SecretRef, T] = {}
+        self._problems: dict[SecretRef, str] = {}
+        self._versions: dict[SecretRef, str] = {}
+        self._watch = SecretWatch(api, self.refs, self.apply, watch_timeout=watch_timeout)
+        self.loaded = False
+
+    def load(self) -> None:
+        """Read and parse every Secret once; raise `ConfigError` naming the first that fails."""
+        for ref in self.refs:
+            try:
+                secret, _ = self._api.list_secret(ref)
+            except ClusterError as exc:
+                raise ConfigError(f"{self._what} {ref}: {exc.reason}", exc.detail) from exc
+            if secret is None:
+                raise ConfigError(f"{self._what} {ref} does not exist")
+            try:
+                value = self._parse(secret)
+            except SigwebhookError as exc:
+                raise ConfigError(f"{self._what} {ref}: {exc.reason}", exc.detail) from exc
+            with self._lock:
+                self._values[ref], self._versions[ref] = value, secret.resource_version
+                self._problems.pop(ref, None)
+        with self._lock:
+            self._emit()
+        self.loaded = True
+
+    def start(self) -> None:
+        """`load()`, then follow every Secret on background threads."""
+        self.load()
+        self._watch.start()
+
+    def stop(self) -> None:
+        self._watch.stop()
+
+    def apply(self, ref: SecretRef, secret: Secret | None) -> None:
+        """Take in one observed state of `ref` (None: it does not exist). Called by the watch."""
+        with self._lock:
+            if secret is None:
+                self._drop(ref)
+            elif self._versions.get(ref) != secret.resource_version:
+                self._update(ref, secret)
+
+    def _drop(self, ref: SecretRef) -> None:
+        if ref not in self._values and ref in self._problems:
+            return
+        log.error("%s %s was deleted: what it held is no longer used", self._what, ref)
+        self._values.pop(ref, None)
+        self._versions.pop(ref, None)
+        self._problems[ref] = f"{self._what} {ref} does not exist (deleted)"
+        self._emit()
+
+    def _update(self, ref: SecretRef, secret: Secret) -> None:
+        self._versions[ref] = secret.resource_version
+        try:
+            value = self._parse(secret)
+        except SigwebhookError as exc:
+            if ref in self._values:
+                log.error(
+                    "%s %s changed but is unusable; keeping its last good value: %s",
+                    self._what,
+                    ref,
+                    exc.detail,
+                )
+                return
+            log.error("%s %s is unusable: %s", self._what, ref, exc.detail)
+            self._problems[ref] = exc.reason
+            self._emit()
+            return
+        self._values[ref] = value
+        self._problems.pop(ref, None)
+        log.info("%s %s updated (resourceVersion %s)", self._what, ref, secret.resource_version)
+        self._emit()
+
+    def _emit(self) -> None:
+        ordered = {ref: self._values[ref] for ref in self.refs if ref in self._values}
+        self._publish(MappingProxyType(ordered), MappingProxyType(dict(self._problems)))
