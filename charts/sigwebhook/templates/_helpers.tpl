@@ -1,0 +1,193 @@
+{{/*
+Names, labels and the values every template derives from (config, TLS material, Secret access).
+Derivations live here once, so the ConfigMap, the RBAC and the webhook configuration cannot
+disagree about them.
+*/}}
+
+{{- define "sigwebhook.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sigwebhook.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "sigwebhook.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sigwebhook.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sigwebhook.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "sigwebhook.labels" -}}
+helm.sh/chart: {{ include "sigwebhook.chart" . }}
+{{ include "sigwebhook.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: sigwebhook
+{{- end }}
+
+{{- define "sigwebhook.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "sigwebhook.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "sigwebhook.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{- define "sigwebhook.tlsSecretName" -}}
+{{- if eq .Values.tls.mode "existingSecret" }}
+{{- .Values.tls.existingSecret.name }}
+{{- else }}
+{{- printf "%s-tls" (include "sigwebhook.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "sigwebhook.webhookName" -}}
+{{- printf "%s.%s.sigwebhook.dev" (include "sigwebhook.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{- define "sigwebhook.serviceHost" -}}
+{{- printf "%s.%s.svc" (include "sigwebhook.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{/*
+The config file the server reads (app/config.py is its authority). `config` from values, with
+`{{ .Release.Namespace }}` expanded, plus what the chart owns: the server block (the TLS files
+mounted from the Secret), in-cluster Kubernetes access, and the release namespace and kube-system
+always in skipNamespaces. Fails when the deadline is not below the webhook timeout: the server
+must answer (deny) before the API server gives up on it.
+*/}}
+{{- define "sigwebhook.config" -}}
+{{- $cfg := tpl (toYaml .Values.config) . | fromYaml }}
+{{- $skip := concat (list .Release.Namespace "kube-system") ($cfg.skipNamespaces | default list) | uniq }}
+{{- $_ := set $cfg "skipNamespaces" $skip }}
+{{- $tls := dict "certFile" "/etc/sigwebhook/tls/tls.crt" "keyFile" "/etc/sigwebhook/tls/tls.key" "selfSignedDir" nil }}
+{{- $_ := set $cfg "server" (dict "host" "0.0.0.0" "port" 8443 "tls" $tls "docs" false) }}
+{{- $_ := set $cfg "kubernetes" (dict "kubeconfig" nil) }}
+{{- if ge (float64 $cfg.deadlineSeconds) (float64 .Values.webhook.timeoutSeconds) }}
+{{- fail (printf "config.deadlineSeconds (%v) must be below webhook.timeoutSeconds (%v): the server must answer before the API server stops waiting" $cfg.deadlineSeconds .Values.webhook.timeoutSeconds) }}
+{{- end }}
+{{- toYaml $cfg }}
+{{- end }}
+
+{{/*
+The Secrets the webhook reads, as YAML {namespace: [name, ...]}: every `k8s://namespace/name` key
+of every policy (a key given as that string or as {secret: ...}) and the registry pull secret.
+The RBAC grants get/list/watch on exactly these (resourceNames), one Role per namespace.
+*/}}
+{{- define "sigwebhook.secretRefs" -}}
+{{- $cfg := include "sigwebhook.config" . | fromYaml }}
+{{- $uris := list }}
+{{- range $cfg.policies }}
+{{- range .keys }}
+{{- if kindIs "string" . }}
+{{- $uris = append $uris . }}
+{{- else if and (kindIs "map" .) .secret }}
+{{- $uris = append $uris .secret }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with $cfg.registries }}
+{{- if .pullSecret }}
+{{- $uris = append $uris .pullSecret }}
+{{- end }}
+{{- end }}
+{{- $refs := dict }}
+{{- range $uris }}
+{{- if hasPrefix "k8s://" . }}
+{{- $parts := splitList "/" (trimPrefix "k8s://" .) }}
+{{- if or (ne (len $parts) 2) (not (index $parts 0)) (not (index $parts 1)) }}
+{{- fail (printf "key or pull secret %q is not of the form k8s://namespace/name" .) }}
+{{- end }}
+{{- $ns := index $parts 0 }}
+{{- $names := get $refs $ns | default list }}
+{{- $_ := set $refs $ns (append $names (index $parts 1) | uniq | sortAlpha) }}
+{{- end }}
+{{- end }}
+{{- toYaml $refs }}
+{{- end }}
+
+{{/* Whether the pod needs an API token at all: only to watch the Secrets above. */}}
+{{- define "sigwebhook.needsApiAccess" -}}
+{{- if (include "sigwebhook.secretRefs" . | fromYaml) }}true{{ end }}
+{{- end }}
+
+{{/*
+TLS material for tls.mode=generate, as YAML {ca, crt, key} (base64). Reused from the Secret of a
+previous release when it is there (lookup), so upgrades keep the CA the webhook configuration
+trusts; generated otherwise. Computed once per render and memoised, as both the Secret and the
+webhook configuration need the same CA.
+*/}}
+{{- define "sigwebhook.generatedTLS" -}}
+{{- if not (hasKey .Values "__generatedTLS") }}
+{{- $name := include "sigwebhook.fullname" . }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "sigwebhook.tlsSecretName" .) }}
+{{- $data := dict }}
+{{- if and $existing $existing.data }}
+{{- $data = $existing.data }}
+{{- end }}
+{{- if and (index $data "ca.crt") (index $data "tls.crt") (index $data "tls.key") }}
+{{- $_ := set .Values "__generatedTLS" (dict "ca" (index $data "ca.crt") "crt" (index $data "tls.crt") "key" (index $data "tls.key")) }}
+{{- else }}
+{{- $days := int .Values.tls.generate.validityDays }}
+{{- $host := include "sigwebhook.serviceHost" . }}
+{{- $dns := list $name (printf "%s.%s" $name .Release.Namespace) $host (printf "%s.cluster.local" $host) }}
+{{- $ca := genCA (printf "%s-ca" $name) $days }}
+{{- $cert := genSignedCert $host nil $dns $days $ca }}
+{{- $_ := set .Values "__generatedTLS" (dict "ca" ($ca.Cert | b64enc) "crt" ($cert.Cert | b64enc) "key" ($cert.Key | b64enc)) }}
+{{- end }}
+{{- end }}
+{{- toYaml .Values.__generatedTLS }}
+{{- end }}
+
+{{/* The caBundle of the webhook configuration; empty for cert-manager (its cainjector sets it). */}}
+{{- define "sigwebhook.caBundle" -}}
+{{- if eq .Values.tls.mode "generate" }}
+{{- (include "sigwebhook.generatedTLS" . | fromYaml).ca }}
+{{- else if eq .Values.tls.mode "existingSecret" }}
+{{- .Values.tls.existingSecret.caBundle }}
+{{- end }}
+{{- end }}
+
+{{/* The pod and container security settings every pod of the chart uses. */}}
+{{- define "sigwebhook.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+fsGroup: {{ .Values.securityContext.runAsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "sigwebhook.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+readOnlyRootFilesystem: true
+allowPrivilegeEscalation: false
+privileged: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
