@@ -70,8 +70,11 @@ class TestRegistry:
         creds = {}
         if with_credentials and self.username is not None and self.password is not None:
             creds[self.host] = Credential(self.username, self.password)
+        insecure = [self.host] if self.insecure else []
+        if self.token_service is not None:  # the test token service is plain HTTP on loopback
+            insecure.append(self.token_service.realm.split("/")[2])
         return RegistrySettings.build(
-            insecure_registries=[self.host] if self.insecure else [],
+            insecure_registries=insecure,
             ca_files={self.host: self.tls.ca_file} if self.tls else {},
             credentials=creds,
             timeouts=timeouts,
@@ -96,14 +99,24 @@ def free_port() -> int:
 
 
 def htpasswd_line(username: str, password: str) -> str:
-    """A bcrypt htpasswd line (distribution accepts bcrypt only), from `htpasswd` or Python `bcrypt`."""
+    """A bcrypt htpasswd line (distribution accepts bcrypt only): `htpasswd`, else `bcrypt`, else libxcrypt."""
     tool = shutil.which("htpasswd")
     if tool:
         out = subprocess.run([tool, "-nbB", username, password], check=True, capture_output=True, text=True)
         return out.stdout.strip()
-    import bcrypt
+    try:
+        import bcrypt
 
-    return f"{username}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()}"
+        return f"{username}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()}"
+    except ImportError:
+        # glibc's libxcrypt does bcrypt ($2b$); the `crypt` module exists up to Python 3.12.
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt
+
+        return f"{username}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=32))}"
 
 
 def start_registry(

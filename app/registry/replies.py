@@ -1,0 +1,57 @@
+"""Plain values the registry transport hands out: a read answer (`Reply`) and request counters (`RequestStats`).
+
+No httpx type leaves the transport; callers see these instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from app.registry.errors import registry_message
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer: status, headers (lower-case names) and the body, read up to a limit."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @property
+    def media_type(self) -> str:
+        """The Content-Type without parameters (`application/json; charset=utf-8` → `application/json`)."""
+        return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
+
+    def explain(self) -> str:
+        """`404 MANIFEST_UNKNOWN: manifest unknown`, for messages."""
+        message = registry_message(self.body)
+        return f"{self.status} {message}" if message else str(self.status)
+
+
+@dataclass
+class RequestStats:
+    """How many HTTP requests were sent, by host and by purpose (`registry`, `token`, `redirect`)."""
+
+    total: int = 0
+    by_host: Counter[str] = field(default_factory=Counter)
+    by_purpose: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def token_requests(self) -> int:
+        return self.by_purpose["token"]
+
+    def count(self, host: str, purpose: str) -> None:
+        self.total += 1
+        self.by_host[host] += 1
+        self.by_purpose[purpose] += 1
+
+    def reset(self) -> None:
+        self.total = 0
+        self.by_host.clear()
+        self.by_purpose.clear()

@@ -1,0 +1,257 @@
+"""The one path every registry HTTP request takes: auth, TLS, timeouts, bounded reads, redirects, errors.
+
+`RegistryTransport.request` is the choke point (STYLE.md): it adds `Authorization` (only for the
+registry's own origin), follows redirects when asked (a blob on a CDN gets no registry credentials),
+reads at most `max_bytes` of a body and stops past that, counts every request, and turns every httpx
+exception, 401/403 after auth, 429 and 5xx into `app.core.errors` (chained with `raise … from`). Other
+statuses (200, 404, …) are returned as a `Reply` for the caller to interpret. No httpx type leaves here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+import urllib.parse
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import certifi
+import httpx
+
+from app.core.errors import ConfigError, RegistryError, RegistryProtocolError, RegistryUnavailable
+from app.core.ports import Clock
+from app.registry.auth import Authenticator
+from app.registry.credentials import normalize_host
+from app.registry.errors import map_transport_error
+from app.registry.replies import Reply, RequestStats
+from app.registry.settings import RegistrySettings
+
+log = logging.getLogger(__name__)
+
+SMALL_BODY = 64 * 1024  # token answers, upload answers, error bodies
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class SystemClock:
+    """Wall and monotonic time from the OS; the default when no clock is injected."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class RegistryTransport:
+    """HTTP for registries: one httpx client per origin (each with its CA bundle), one request path."""
+
+    def __init__(self, settings: RegistrySettings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.stats = RequestStats()
+        self.auth = Authenticator(settings, clock or SystemClock(), self._fetch_token)
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._contexts: dict[Path | None, ssl.SSLContext] = {}
+        timeouts = settings.timeouts
+        self._timeout = httpx.Timeout(
+            connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.connect
+        )
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        registry: str,
+        scope: str | None,
+        what: str,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        max_bytes: int = SMALL_BODY,
+        follow_redirects: bool = False,
+    ) -> Reply:
+        """Send one request to `registry` (following redirects if asked) and return the final answer."""
+        own_origin = _origin(self.settings.base_url(registry) + "/")
+        for _ in range(self.settings.max_redirects + 1):
+            same_origin = _origin(url) == own_origin
+            reply = await self._authorized(
+                method, url, registry, scope, what, headers, content, max_bytes, same_origin
+            )
+            if not (follow_redirects and reply.status in _REDIRECTS):
+                return reply
+            location = reply.header("location")
+            if not location:
+                raise RegistryProtocolError(f"{registry} redirected {what} without a Location")
+            url = urllib.parse.urljoin(url, location)
+            if reply.status == 303:
+                method, content = "GET", None
+        raise RegistryProtocolError(
+            f"{registry} redirected {what} more than {self.settings.max_redirects} times"
+        )
+
+    async def _authorized(
+        self,
+        method: str,
+        url: str,
+        registry: str,
+        scope: str | None,
+        what: str,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        max_bytes: int,
+        authenticate: bool,
+    ) -> Reply:
+        sent = await self.auth.header_for(registry, scope) if authenticate else None
+        purpose = "registry" if authenticate else "redirect"
+        reply = await self._exchange(
+            method, url, _with_auth(headers, sent), content, max_bytes, what, purpose
+        )
+        if authenticate and reply.status == 401:
+            retry = await self.auth.answer(registry, scope, reply, sent, what)
+            reply = await self._exchange(
+                method, url, _with_auth(headers, retry), content, max_bytes, what, purpose
+            )
+            if reply.status == 401:
+                raise self.auth.rejected(registry, what)
+        if reply.status == 403 and authenticate:
+            raise self.auth.forbidden(registry, what)
+        if reply.status == 429:
+            raise RegistryUnavailable(
+                f"{registry} is rate-limiting requests (429 Too Many Requests) for {what}"
+            )
+        if reply.status >= 500:
+            raise RegistryUnavailable(f"{registry} failed to serve {what} ({reply.explain()})")
+        return reply
+
+    async def _fetch_token(
+        self, method: str, url: str, headers: Mapping[str, str], content: bytes | None
+    ) -> Reply:
+        reply = await self._exchange(method, url, headers, content, SMALL_BODY, "a token", "token")
+        if reply.status == 429 or reply.status >= 500:
+            host = urllib.parse.urlsplit(url).netloc
+            raise RegistryUnavailable(f"the token service {host} failed ({reply.explain()})")
+        return reply
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        max_bytes: int,
+        what: str,
+        purpose: str,
+    ) -> Reply:
+        """One HTTP exchange: the only place httpx is called. Every failure leaves as a `RegistryError`."""
+        parts = urllib.parse.urlsplit(url)
+        host = parts.netloc.rpartition("@")[2].lower()  # never userinfo, in counters or messages
+        self.stats.count(host, purpose)
+        log.debug(
+            "%s %s://%s%s (%s)", method, parts.scheme, host, parts.path, what
+        )  # no query: may hold state
+        try:
+            client = self._client(parts.scheme, host)
+            async with asyncio.timeout(self.settings.timeouts.total):
+                return await self._send(client, method, url, headers, content, max_bytes, what, host)
+        except RegistryError:
+            raise
+        except (
+            httpx.HTTPError,
+            httpx.InvalidURL,
+            httpx.StreamError,
+            OSError,
+            TimeoutError,
+            ssl.SSLError,
+        ) as exc:
+            raise map_transport_error(exc, host, self.settings.timeouts) from exc
+
+    async def _send(
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        max_bytes: int,
+        what: str,
+        host: str,
+    ) -> Reply:
+        request_headers = {"Accept-Encoding": "identity", **(headers or {})}
+        async with client.stream(method, url, headers=request_headers, content=content) as response:
+            status = response.status_code
+            answer_headers = {k.lower(): v for k, v in response.headers.items()}
+            if method == "HEAD" or status in _REDIRECTS:
+                return Reply(status, answer_headers)
+            limit = max_bytes if status < 400 else SMALL_BODY
+            declared = answer_headers.get("content-length", "")
+            if status < 400 and declared.isdigit() and int(declared) > limit:
+                raise RegistryProtocolError(
+                    f"{host} sent {what} of {declared} bytes, more than the {limit} allowed"
+                )
+            chunks: list[bytes] = []
+            received = 0
+            async for chunk in response.aiter_bytes():
+                received += len(chunk)
+                if received > limit:
+                    if status >= 400:
+                        break  # an error body is only for the message: keep what fits
+                    raise RegistryProtocolError(f"{host} sent {what} of more than the {limit} bytes allowed")
+                chunks.append(chunk)
+            return Reply(status, answer_headers, b"".join(chunks))
+
+    def _client(self, scheme: str, host: str) -> httpx.AsyncClient:
+        key = f"{scheme}://{host}"
+        client = self._clients.get(key)
+        if client is None:
+            verify: ssl.SSLContext | bool = True
+            if scheme == "https":
+                verify = self._ssl_context(self.settings.ca_file_for(_host_key(host)))
+            # trust_env=False: no proxy variables and, above all, no ~/.netrc credentials sent anywhere.
+            client = httpx.AsyncClient(
+                verify=verify, timeout=self._timeout, follow_redirects=False, trust_env=False
+            )
+            self._clients[key] = client
+        return client
+
+    def _ssl_context(self, ca_file: Path | None) -> ssl.SSLContext:
+        """The public roots (certifi) plus `ca_file`, as Docker adds `certs.d` CAs to the system pool."""
+        context = self._contexts.get(ca_file)
+        if context is None:
+            context = ssl.create_default_context(cafile=certifi.where())
+            if ca_file is not None:
+                try:
+                    context.load_verify_locations(cafile=str(ca_file))
+                except (OSError, ssl.SSLError) as exc:
+                    raise ConfigError(f"CA file {ca_file} is not a readable PEM certificate bundle") from exc
+            self._contexts[ca_file] = context
+        return context
+
+
+def _host_key(host: str) -> str:
+    try:
+        return normalize_host(host, what="registry")
+    except ConfigError:
+        return host
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # a malformed port: never the registry's origin
+        return parts.scheme, parts.netloc
+    return parts.scheme, f"{(parts.hostname or '').lower()}:{port}"
+
+
+def _with_auth(headers: Mapping[str, str] | None, authorization: str | None) -> dict[str, str]:
+    merged = dict(headers or {})
+    if authorization:
+        merged["Authorization"] = authorization
+    return merged

@@ -1,0 +1,212 @@
+"""A fault-injecting HTTP proxy in front of a real (plain-HTTP) test registry.
+
+Requests are forwarded unchanged (the `Host` header too, so the registry's upload `Location` points back
+at the proxy) unless a rule matches `"METHOD /path"`. Rules can answer a status or a body, drop the connection,
+delay the answer, replace or drop a header, flip a byte, truncate or pad the body, redirect elsewhere,
+or demand Basic credentials the upstream does not need. Every request seen is recorded with its
+headers, so tests can check what was (not) sent.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from app.registry import Credential, RegistrySettings, Timeouts
+
+
+@dataclass
+class Rule:
+    """`pattern` is a regex searched in `"METHOD /path?query"`; `kind` says what to do; `times` limits uses."""
+
+    pattern: str
+    kind: str
+    value: object = None
+    times: int | None = None
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class FaultProxy:
+    """Start with `start()`; `host`/`url` are the proxy's address; `rules` and `seen` may be inspected."""
+
+    upstream: str
+    rules: list[Rule] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def host(self) -> str:
+        assert self._server is not None
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def settings(
+        self, *, timeouts: Timeouts | None = None, credentials: dict[str, Credential] | None = None
+    ) -> RegistrySettings:
+        """Settings that reach the proxy over plain HTTP (it is listed as insecure)."""
+        return RegistrySettings.build(
+            insecure_registries=[self.host], credentials=credentials, timeouts=timeouts
+        )
+
+    def add(self, pattern: str, kind: str, value: object = None, times: int | None = None) -> FaultProxy:
+        self.rules.append(Rule(pattern, kind, value, times))
+        return self
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+            self.seen.clear()
+
+    def start(self) -> FaultProxy:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                proxy._handle(self)
+
+            do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = do_GET
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        class QuietServer(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # clients that time out leave broken pipes behind; that is the point
+
+        self._server = QuietServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _rule_for(self, line: str) -> Rule | None:
+        with self._lock:
+            for rule in self.rules:
+                if re.search(rule.pattern, line) and (rule.times is None or rule.times > 0):
+                    if rule.times is not None:
+                        rule.times -= 1
+                    return rule
+        return None
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        method, path = handler.command, handler.path
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        headers = {k: v for k, v in handler.headers.items()}
+        with self._lock:
+            self.seen.append(Seen(method, path, headers))
+        rule = self._rule_for(f"{method} {path}")
+        kind = rule.kind if rule else "forward"
+        if kind == "close":
+            handler.close_connection = True
+            return
+        if kind == "status":
+            assert rule is not None
+            status = int(rule.value) if isinstance(rule.value, int) else 500
+            return _send(
+                handler, status, {"Content-Type": "application/json"}, b'{"errors":[{"code":"INJECTED"}]}'
+            )
+        if kind == "body":
+            assert isinstance(rule, Rule) and isinstance(rule.value, tuple)
+            media_type, data = rule.value
+            return _send(handler, 200, {"Content-Type": media_type}, data, head=method == "HEAD")
+        if kind == "redirect":
+            assert rule is not None
+            return _send(handler, 307, {"Location": f"{rule.value}{path}"}, b"")
+        if kind == "require_basic":
+            assert rule is not None
+            if headers.get("Authorization") != rule.value:
+                return _send(handler, 401, {"WWW-Authenticate": 'Basic realm="fault-proxy"'}, b"")
+            headers.pop("Authorization")
+        if kind == "delay":
+            assert rule is not None
+            time.sleep(float(rule.value))  # type: ignore[arg-type]
+        status, answer_headers, answer = self._forward(method, path, headers, body)
+        answer_headers = self._alter(rule, method, answer_headers, answer)
+        if kind == "tamper" and answer:
+            answer = answer[:-1] + bytes([answer[-1] ^ 1])
+        if kind == "pad":
+            assert rule is not None
+            answer += b" " * int(rule.value)  # type: ignore[call-overload]
+            answer_headers["Content-Length"] = str(len(answer))
+        if kind == "truncate":
+            assert rule is not None
+            _send(handler, status, answer_headers, answer[: int(rule.value)])  # type: ignore[call-overload]
+            handler.close_connection = True
+            return
+        _send(handler, status, answer_headers, answer, head=method == "HEAD")
+
+    def _forward(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection(self.upstream, timeout=30)
+        try:
+            forwarded = {
+                k: v for k, v in headers.items() if k.lower() not in ("connection", "accept-encoding")
+            }
+            conn.request(method, path, body=body or None, headers=forwarded)
+            response = conn.getresponse()
+            answer = response.read()
+            out = {
+                k: v for k, v in response.getheaders() if k.lower() not in ("connection", "transfer-encoding")
+            }
+            if method != "HEAD":
+                out["Content-Length"] = str(len(answer))
+            return response.status, out, answer
+        finally:
+            conn.close()
+
+    def _alter(
+        self, rule: Rule | None, method: str, headers: dict[str, str], answer: bytes
+    ) -> dict[str, str]:
+        if rule is None:
+            return headers
+        if rule.kind == "digest_header":
+            headers = {k: v for k, v in headers.items() if k.lower() != "docker-content-digest"}
+            headers["Docker-Content-Digest"] = str(rule.value)
+        if rule.kind == "drop_header":
+            headers = {k: v for k, v in headers.items() if k.lower() != str(rule.value).lower()}
+        return headers
+
+
+def _send(
+    handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes, head: bool = False
+) -> None:
+    try:
+        handler.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "date", "server"):
+                handler.send_header(name, value)
+        declared = headers.get("Content-Length") or headers.get("content-length")
+        handler.send_header("Content-Length", declared or str(len(body)))
+        handler.end_headers()
+        if not head and body:
+            handler.wfile.write(body)
+    except (BrokenPipeError, ConnectionResetError):
+        handler.close_connection = True
