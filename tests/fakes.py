@@ -133,6 +133,9 @@ class InMemoryRegistry:
             self._tags[(repository, tag)] = digest
         return digest
 
+    def get_blob(self, repository: Repository, digest: Digest) -> bytes:
+        return self._blobs[(repository, digest)]
+
     def get_manifest(self, repository: Repository, tag: str) -> bytes | None:
         digest = self._tags.get((repository, tag))
         return self._manifests[(repository, digest)][1] if digest is not None else None

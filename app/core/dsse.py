@@ -35,9 +35,10 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def decode_base64(text: object, what: str) -> bytes:
-    """Decode standard or URL-safe base64 (padding optional); raise `SignatureFormatError`."""
+    """Decode standard or URL-safe base64 (padding and line breaks optional); raise `SignatureFormatError`."""
     if not isinstance(text, str) or not text.isascii():
         raise SignatureFormatError(f"{what} is not a base64 string")
+    text = text.replace("\r", "").replace("\n", "")  # Go's decoder skips line breaks; so do cosign's inputs
     padded = text + "=" * (-len(text) % 4)
     if "-" in text or "_" in text:
         padded = padded.replace("-", "+").replace("_", "/")
