@@ -1,0 +1,61 @@
+# sigwebhook container image: `sigwebhook serve` on 8443 as a non-root user.
+#
+# Two stages on the same base, pinned by digest (a tag can move, a digest cannot):
+#   builder - builds the sigwebhook wheel and installs it with its dependencies into /opt/venv
+#   final   - the base plus /opt/venv; pip, setuptools and the Debian package tools removed,
+#             no compiler (the slim base has none), runs as 65532:65532.
+# Base: python 3.11.10 slim on Debian bookworm (multi-arch index digest). Bump both FROM lines
+# together, e.g. with Renovate's docker digest pinning.
+# Build: docker build -t ghcr.io/sigwebhook/sigwebhook:0.1.0 .   (see docs/install.md)
+
+FROM python:3.11.10-slim-bookworm@sha256:5148c0e4bbb64271bca1d3322360ebf4bfb7564507ae32dd639322e4952a6b16 AS builder
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY app ./app
+
+# The wheel first (what is published), then a venv holding only it and its dependencies.
+# The venv's own pip goes once the install is done: the final stage gets no package manager.
+RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
+ && python -m venv /opt/venv \
+ && /opt/venv/bin/python -m pip install /wheels/sigwebhook-*.whl \
+ && /opt/venv/bin/python -m pip uninstall --yes pip setuptools \
+ && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
+
+
+FROM python:3.11.10-slim-bookworm@sha256:5148c0e4bbb64271bca1d3322360ebf4bfb7564507ae32dd639322e4952a6b16
+
+LABEL org.opencontainers.image.title="sigwebhook" \
+      org.opencontainers.image.description="Admission webhook that admits only cosign-signed images" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/sigwebhook/sigwebhook"
+
+# No package managers in the running image: the base's pip/setuptools/wheel and Debian's
+# apt/dpkg tooling are removed (the webhook never installs anything at run time).
+RUN python -m pip uninstall --yes pip setuptools wheel \
+ && rm -rf /usr/bin/apt* /usr/bin/dpkg* /usr/lib/apt /var/lib/apt /var/cache/apt /etc/apt \
+           /var/lib/dpkg/info /root/.cache
+
+COPY --from=builder /opt/venv /opt/venv
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+# Numeric, so Kubernetes' runAsNonRoot can verify it without /etc/passwd.
+USER 65532:65532
+WORKDIR /tmp
+
+EXPOSE 8443
+
+# Kubernetes uses the chart's probes; this is for `docker run`. The server's own self-signed or
+# mounted certificate is not in any trust store, hence no verification on the loopback call.
+HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
+  CMD ["python3", "-c", "import ssl, urllib.request; urllib.request.urlopen('https://127.0.0.1:8443/healthz', timeout=3, context=ssl._create_unverified_context())"]
+
+ENTRYPOINT ["sigwebhook", "serve"]
+CMD ["--config", "/etc/sigwebhook/config/config.yaml"]
