@@ -62,7 +62,6 @@ class SecretKeyStore:
     def refs(self) -> tuple[SecretRef, ...]:
         return self._tracked.refs
 
-    @property
     def loaded(self) -> bool:
         """True once every Secret gave keys at start-up (what `/readyz` reports)."""
         return self._tracked.loaded

@@ -72,7 +72,6 @@ class PullSecretStore:
             api, refs, parse_pull_secret, self._publish, "pull Secret", watch_timeout
         )
 
-    @property
     def loaded(self) -> bool:
         return self._tracked.loaded
 

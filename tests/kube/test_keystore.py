@@ -58,7 +58,7 @@ def test_start_up_loads_cosign_pub_and_ignores_the_private_key_entries() -> None
     keys = store.snapshot().keys_of(REF)
     assert [k.fingerprint for k in keys] == [fingerprint(pem)]
     assert keys[0].name == "k8s://keys/cosign/cosign.pub"
-    assert store.loaded and dict(store.snapshot().problems) == {}
+    assert store.loaded() and dict(store.snapshot().problems) == {}
 
 
 def test_every_pub_and_pem_entry_is_a_key_and_duplicates_count_once() -> None:
@@ -87,7 +87,7 @@ def test_a_secret_that_cannot_give_keys_at_start_up_stops_start_up(core: FakeCor
     store = SecretKeyStore(KubeApi(core), [REF])
     with pytest.raises(ConfigError, match=message):
         store.load()
-    assert not store.loaded
+    assert not store.loaded()
 
 
 def test_a_rotated_key_replaces_the_old_one_in_a_new_snapshot() -> None:
@@ -184,3 +184,10 @@ def test_watch_events_drive_the_store_through_rotation_breakage_and_deletion() -
     SecretFollower(KubeApi(core), REF, observe, stop, Backoff()).run(lambda _: True)
     assert snapshots == [(fingerprint(one),), (fingerprint(two),), (fingerprint(two),), ()]
     assert "deleted" in store.snapshot().problems[REF]
+
+
+def test_the_store_satisfies_the_core_key_store_port() -> None:
+    from app.core.keystore import KeyStore
+
+    store: KeyStore = loaded_store(public_pem())
+    assert store.loaded() and store.snapshot().keys
