@@ -91,7 +91,9 @@ class FaultProxy:
                 pass  # clients that time out leave broken pipes behind; that is the point
 
         self._server = QuietServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fault-proxy", daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -147,6 +149,9 @@ class FaultProxy:
         if kind == "delay":
             assert rule is not None
             time.sleep(float(rule.value))  # type: ignore[arg-type]
+        if kind == "forward_as":
+            assert rule is not None
+            path = str(rule.value)
         status, answer_headers, answer = self._forward(method, path, headers, body)
         answer_headers = self._alter(rule, method, answer_headers, answer)
         if kind == "tamper" and answer:

@@ -1,0 +1,160 @@
+"""Authentication against real registries: Basic (htpasswd over TLS) and the Bearer token flow."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+
+import pytest
+
+from app.core.errors import RegistryAuthError
+from app.core.references import Repository, parse_reference
+from app.registry import Credential, OciRegistry, RegistrySettings
+from tests.fakes import ManualClock
+from tests.support.pushing import push_image
+from tests.support.registry_server import TestRegistry
+
+
+def _docker_config(
+    registry: TestRegistry, key: str | None = None, password: str | None = None
+) -> dict[str, object]:
+    user_pass = f"{registry.username}:{password or registry.password}".encode()
+    return {"auths": {key or registry.host: {"auth": base64.b64encode(user_pass).decode()}}}
+
+
+def _tls_settings(registry: TestRegistry, docker_config: dict[str, object] | None) -> RegistrySettings:
+    assert registry.ca_file is not None
+    insecure = [registry.token_service.realm.split("/")[2]] if registry.token_service else []
+    return RegistrySettings.build(
+        ca_files={registry.host: registry.ca_file}, docker_config=docker_config, insecure_registries=insecure
+    )
+
+
+async def test_basic_auth_uses_the_docker_config_credentials(
+    tls_registry: TestRegistry, unique_repo: Callable[[str], str]
+) -> None:
+    repo = unique_repo("auth/basic")
+    pushed = push_image(tls_registry, repo, "v1")
+    settings = _tls_settings(
+        tls_registry, _docker_config(tls_registry, key=f"https://{tls_registry.host}/v1/")
+    )
+    async with OciRegistry(settings) as registry:
+        first = await registry.resolve(parse_reference(f"{tls_registry.host}/{repo}:v1"))
+        assert registry.stats.total == 2  # 401 challenge, then the retry with Basic
+        await registry.resolve(parse_reference(f"{tls_registry.host}/{repo}:v1"))
+        assert registry.stats.total == 3  # the scheme is known now: credentials go up front
+    assert first.digest == pushed
+
+
+async def test_wrong_basic_password_is_an_auth_error_that_hides_the_password(
+    tls_registry: TestRegistry, unique_repo: Callable[[str], str]
+) -> None:
+    repo = unique_repo("auth/wrong")
+    push_image(tls_registry, repo, "v1")
+    settings = _tls_settings(tls_registry, _docker_config(tls_registry, password="not-the-password"))
+    async with OciRegistry(settings) as registry:
+        with pytest.raises(RegistryAuthError) as caught:
+            await registry.resolve(parse_reference(f"{tls_registry.host}/{repo}:v1"))
+    assert f"{tls_registry.host} did not accept the credentials configured for it" in caught.value.reason
+    assert "not-the-password" not in f"{caught.value.reason} {caught.value.detail}"
+
+
+@pytest.mark.parametrize("name", ["tls_registry", "token_registry"])
+async def test_a_private_registry_without_credentials_says_so(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    target: TestRegistry = request.getfixturevalue(name)
+    async with OciRegistry(_tls_settings(target, None)) as registry:
+        with pytest.raises(RegistryAuthError) as caught:
+            await registry.resolve(parse_reference(f"{target.host}/private/thing:v1"))
+    assert (
+        caught.value.reason
+        == f"{target.host} requires authentication and no credentials are configured for it"
+    )
+
+
+async def test_bearer_tokens_are_fetched_once_per_scope_and_reused(
+    token_registry: TestRegistry, unique_repo: Callable[[str], str]
+) -> None:
+    repo = unique_repo("auth/bearer")
+    pushed = push_image(token_registry, repo, "v1")
+    other = unique_repo("auth/bearer-other")
+    push_image(token_registry, other, "v1")
+    service = token_registry.token_service
+    assert service is not None
+    async with OciRegistry(token_registry.settings(), clock=ManualClock()) as registry:
+        before = service.count()
+        first = await registry.resolve(parse_reference(f"{token_registry.host}/{repo}:v1"))
+        second = await registry.fetch_manifest(Repository(token_registry.host, repo), "v1")
+        assert service.count() - before == 1
+        assert registry.stats.token_requests == 1
+        await registry.resolve(parse_reference(f"{token_registry.host}/{other}:v1"))
+        assert service.count() - before == 2  # another repository is another scope
+    assert first.digest == pushed
+    assert second is not None and second.digest == pushed
+    assert service.requests[-1].scopes == [f"repository:{other}:pull"]
+
+
+async def test_an_expired_token_is_replaced_on_the_injected_clock(
+    token_registry: TestRegistry, unique_repo: Callable[[str], str]
+) -> None:
+    repo = unique_repo("auth/expiry")
+    push_image(token_registry, repo, "v1")
+    service = token_registry.token_service
+    assert service is not None
+    clock = ManualClock()
+    async with OciRegistry(token_registry.settings(), clock=clock) as registry:
+        ref = parse_reference(f"{token_registry.host}/{repo}:v1")
+        await registry.resolve(ref)
+        fetched = registry.stats.token_requests
+        clock.advance(service.expires_in - 30)
+        await registry.resolve(ref)
+        assert registry.stats.token_requests == fetched
+        clock.advance(60)
+        await registry.resolve(ref)
+        assert registry.stats.token_requests == fetched + 1
+
+
+async def test_anonymous_bearer_pull_works_where_the_token_service_allows_it(
+    token_registry: TestRegistry, unique_repo: Callable[[str], str]
+) -> None:
+    repo = unique_repo("public/anon")
+    pushed = push_image(token_registry, repo, "v1")
+    async with OciRegistry(token_registry.settings(with_credentials=False)) as registry:
+        resolved = await registry.resolve(parse_reference(f"{token_registry.host}/{repo}:v1"))
+    assert resolved.digest == pushed
+    assert token_registry.token_service is not None
+    assert token_registry.token_service.requests[-1].user is None
+
+
+async def test_wrong_credentials_at_the_token_service_are_an_auth_error(token_registry: TestRegistry) -> None:
+    settings = _tls_settings(token_registry, _docker_config(token_registry, password="wrong"))
+    async with OciRegistry(settings) as registry:
+        with pytest.raises(RegistryAuthError, match=r"token service of .* rejected the credentials"):
+            await registry.resolve(parse_reference(f"{token_registry.host}/auth/any:v1"))
+
+
+async def test_an_identity_token_is_used_as_an_oauth2_refresh_token(
+    token_registry: TestRegistry, unique_repo: Callable[[str], str]
+) -> None:
+    repo = unique_repo("auth/identity")
+    pushed = push_image(token_registry, repo, "v1")
+    config = {"auths": {token_registry.host: {"username": "<token>", "identitytoken": "test-refresh-token"}}}
+    async with OciRegistry(_tls_settings(token_registry, config)) as registry:
+        resolved = await registry.resolve(parse_reference(f"{token_registry.host}/{repo}:v1"))
+    assert resolved.digest == pushed
+
+
+async def test_a_plain_http_token_realm_is_refused_unless_listed_insecure(
+    token_registry: TestRegistry,
+) -> None:
+    assert token_registry.ca_file is not None and token_registry.username and token_registry.password
+    settings = RegistrySettings.build(
+        ca_files={token_registry.host: token_registry.ca_file},
+        credentials={token_registry.host: Credential(token_registry.username, token_registry.password)},
+    )
+    async with OciRegistry(settings) as registry:
+        with pytest.raises(
+            RegistryAuthError, match=r"uses plain HTTP; list 127\.0\.0\.1:[0-9]+ with --insecure-registry"
+        ):
+            await registry.resolve(parse_reference(f"{token_registry.host}/auth/any:v1"))

@@ -1,0 +1,235 @@
+"""Failures: a fault-injecting proxy in front of the real registry, registries that are down or untrusted.
+
+Each failure must come out as one of `app.core.errors` with a message an admin can act on; no httpx
+exception may escape the adapter.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.core import errors
+from app.core.digests import Digest
+from app.core.errors import RegistryError, RegistryProtocolError, RegistryTimeout, RegistryUnavailable
+from app.core.ports import MAX_MANIFEST_BYTES, Descriptor
+from app.core.references import Repository, parse_reference
+from app.registry import Credential, OciRegistry, RegistrySettings, Timeouts
+from tests.support.certs import issue_server_tls
+from tests.support.fault_proxy import FaultProxy
+from tests.support.oci_layout import build_image
+from tests.support.pushing import push_image
+from tests.support.registry_server import TestRegistry, free_port
+
+FAST = Timeouts(connect=1.0, read=0.3, total=2.0)
+
+
+@dataclass(frozen=True)
+class Pushed:
+    repo: str
+    digest: Digest
+    layer: Descriptor
+
+
+@pytest.fixture(scope="module")
+def pushed(plain_registry: TestRegistry) -> Pushed:
+    content = b"fault injection"
+    digest = push_image(plain_registry, "faults/image", "v1", content=content)
+    layer = json.loads(build_image(content).manifest)["layers"][0]
+    return Pushed(
+        "faults/image", digest, Descriptor(layer["mediaType"], Digest.parse(layer["digest"]), layer["size"])
+    )
+
+
+@pytest.fixture
+def proxy(plain_registry: TestRegistry) -> Iterator[FaultProxy]:
+    with FaultProxy(plain_registry.host) as running:
+        yield running
+
+
+Operation = Callable[[OciRegistry, str, Pushed], Awaitable[object]]
+
+
+async def _resolve(registry: OciRegistry, host: str, image: Pushed) -> object:
+    return await registry.resolve(parse_reference(f"{host}/{image.repo}:v1"))
+
+
+async def _manifest_by_tag(registry: OciRegistry, host: str, image: Pushed) -> object:
+    return await registry.fetch_manifest(Repository(host, image.repo), "v1")
+
+
+async def _manifest_by_digest(registry: OciRegistry, host: str, image: Pushed) -> object:
+    return await registry.fetch_manifest(Repository(host, image.repo), image.digest)
+
+
+async def _blob(registry: OciRegistry, host: str, image: Pushed) -> object:
+    return await registry.fetch_blob(Repository(host, image.repo), image.layer, 1024 * 1024)
+
+
+async def _referrers(registry: OciRegistry, host: str, image: Pushed) -> object:
+    return await registry.list_referrers(Repository(host, image.repo), image.digest)
+
+
+async def _push(registry: OciRegistry, host: str, image: Pushed) -> object:
+    data = b"pushed through faults " + os.urandom(8)  # new every time: never skipped as already present
+    return await registry.push_blob(Repository(host, image.repo), data, "application/octet-stream")
+
+
+# (id, rule pattern, rule kind, rule value, operation, expected error, words in the reason)
+FAULTS = [
+    ("wrong digest header", "GET /v2/.*/manifests/v1", "digest_header", str(Digest.of(b"x")), _manifest_by_tag,
+     RegistryProtocolError, "does not match its digest"),
+    ("tampered manifest", "GET /v2/.*/manifests/sha256", "tamper", None, _manifest_by_digest,
+     RegistryProtocolError, "does not match its digest"),
+    ("tampered blob", "GET /v2/.*/blobs/", "tamper", None, _blob, RegistryProtocolError, "does not match its descriptor"),
+    ("truncated manifest", "GET /v2/.*/manifests/", "truncate", 10, _manifest_by_tag,
+     RegistryUnavailable, "broke off mid-answer"),
+    ("oversized manifest", "GET /v2/.*/manifests/", "pad", MAX_MANIFEST_BYTES, _manifest_by_tag,
+     RegistryProtocolError, "more than the 4194304 allowed"),
+    ("blob longer than its descriptor", "GET /v2/.*/blobs/", "pad", 10, _blob, RegistryProtocolError, "more than the"),
+    ("500 on resolve", "HEAD /v2/", "status", 500, _resolve, RegistryUnavailable, "failed to serve manifest"),
+    ("429 on blob", "GET /v2/.*/blobs/", "status", 429, _blob, RegistryUnavailable, "rate-limiting"),
+    ("503 on referrers", "GET /v2/", "status", 503, _referrers, RegistryUnavailable, "failed to serve"),
+    ("slow answer", "HEAD /v2/", "delay", 1.0, _resolve, RegistryTimeout, "did not answer within 0.3 s"),
+    ("dropped connection", "GET /v2/.*/manifests/", "close", None, _manifest_by_tag, RegistryUnavailable, "broke off"),
+    ("upload refused", "POST /v2/.*/blobs/uploads/", "status", 400, _push, errors.RegistryWriteError, "refused"),
+    ("upload 500", "PUT /v2/.*/blobs/uploads/", "status", 500, _push, RegistryUnavailable, "failed to serve"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("pattern", "kind", "value", "operation", "expected", "words"),
+    [pytest.param(*case[1:], id=case[0]) for case in FAULTS],
+)
+async def test_an_injected_fault_becomes_a_clear_typed_error(
+    proxy: FaultProxy,
+    pushed: Pushed,
+    pattern: str,
+    kind: str,
+    value: object,
+    operation: Operation,
+    expected: type[RegistryError],
+    words: str,
+) -> None:
+    proxy.add(pattern, kind, value)
+    async with OciRegistry(proxy.settings(timeouts=FAST)) as registry:
+        with pytest.raises(expected) as caught:
+            await operation(registry, proxy.host, pushed)
+    assert words in caught.value.reason
+    assert (
+        proxy.host in caught.value.reason or "blob" in caught.value.reason or "refused" in caught.value.reason
+    )
+
+
+async def test_without_faults_the_same_operations_succeed(proxy: FaultProxy, pushed: Pushed) -> None:
+    async with OciRegistry(proxy.settings(timeouts=FAST)) as registry:
+        for operation in (_resolve, _manifest_by_tag, _manifest_by_digest, _blob, _referrers, _push):
+            await operation(registry, proxy.host, pushed)
+
+
+async def test_a_wrong_head_digest_is_caught_when_the_manifest_is_fetched(
+    proxy: FaultProxy, pushed: Pushed
+) -> None:
+    wrong = Digest.of(b"not the manifest")
+    proxy.add("HEAD /v2/.*/manifests/v1", "digest_header", str(wrong))
+    proxy.add("GET /v2/.*/manifests/sha256:", "forward_as", f"/v2/{pushed.repo}/manifests/{pushed.digest}")
+    async with OciRegistry(proxy.settings()) as registry:
+        descriptor = await registry.resolve(parse_reference(f"{proxy.host}/{pushed.repo}:v1"))
+        assert descriptor.digest == wrong  # HEAD carries no bytes to check
+        with pytest.raises(RegistryProtocolError, match="does not match its digest"):
+            await registry.fetch_manifest(Repository(proxy.host, pushed.repo), descriptor.digest)
+
+
+async def test_a_registry_that_is_down_is_unavailable_with_the_reason() -> None:
+    host = f"127.0.0.1:{free_port()}"
+    async with OciRegistry(RegistrySettings.build(insecure_registries=[host], timeouts=FAST)) as registry:
+        with pytest.raises(RegistryUnavailable) as caught:
+            await registry.resolve(parse_reference(f"{host}/down/image:v1"))
+    assert caught.value.reason == f"registry {host} is unreachable (connection refused)"
+    assert caught.value.transient
+    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+
+
+async def test_a_tls_registry_signed_by_another_ca_is_not_trusted(
+    tls_registry: TestRegistry, tmp_path: Path
+) -> None:
+    other_ca = issue_server_tls(tmp_path, "other").ca_file
+    settings = RegistrySettings.build(ca_files={tls_registry.host: other_ca}, timeouts=FAST)
+    async with OciRegistry(settings) as registry:
+        with pytest.raises(RegistryUnavailable) as caught:
+            await registry.resolve(parse_reference(f"{tls_registry.host}/tls/image:v1"))
+    assert f"the TLS certificate of registry {tls_registry.host} is not trusted" in caught.value.reason
+    assert f"--ca-file {tls_registry.host}=PATH" in caught.value.reason
+
+
+async def test_a_plain_http_registry_is_used_only_when_listed_insecure(
+    plain_registry: TestRegistry, pushed: Pushed
+) -> None:
+    ref = parse_reference(f"{plain_registry.host}/{pushed.repo}:v1")
+    async with OciRegistry(RegistrySettings.build(timeouts=FAST)) as registry:
+        with pytest.raises(RegistryUnavailable) as caught:
+            await registry.resolve(ref)
+    assert f"registry {plain_registry.host} does not speak TLS" in caught.value.reason
+    assert f"--insecure-registry {plain_registry.host}" in caught.value.reason
+    async with OciRegistry(RegistrySettings.build(insecure_registries=[plain_registry.host])) as registry:
+        assert (await registry.resolve(ref)).digest == pushed.digest
+
+
+async def test_blob_redirects_are_followed_without_the_registry_credentials(
+    plain_registry: TestRegistry, pushed: Pushed
+) -> None:
+    password = "proxy-secret"
+    basic = "Basic " + base64.b64encode(f"alice:{password}".encode()).decode()
+    with FaultProxy(plain_registry.host) as cdn, FaultProxy(plain_registry.host) as front:
+        front.add("GET /v2/.*/blobs/", "redirect", cdn.url)
+        front.add(".", "require_basic", basic)
+        settings = front.settings(credentials={front.host: Credential("alice", password)})
+        async with OciRegistry(settings) as registry:
+            repo = Repository(front.host, pushed.repo)
+            assert await registry.fetch_manifest(repo, "v1") is not None
+            data = await registry.fetch_blob(repo, pushed.layer, 1024 * 1024)
+    assert Digest.of(data) == pushed.layer.digest
+    blob_at_front = [s for s in front.seen if "/blobs/" in s.path]
+    assert blob_at_front and blob_at_front[-1].headers.get("Authorization") == basic
+    assert [s.path for s in cdn.seen] == [blob_at_front[-1].path]
+    assert "Authorization" not in cdn.seen[0].headers
+
+
+async def test_no_httpx_exception_escapes_the_adapter(
+    proxy: FaultProxy, pushed: Pushed, tls_registry: TestRegistry, tmp_path: Path
+) -> None:
+    outcomes: list[BaseException] = []
+    for _, pattern, kind, value, operation, _, _ in FAULTS:
+        proxy.clear()
+        proxy.add(pattern, kind, value)
+        async with OciRegistry(proxy.settings(timeouts=FAST)) as registry:
+            try:
+                await operation(registry, proxy.host, pushed)
+            except BaseException as exc:
+                outcomes.append(exc)
+    down = f"127.0.0.1:{free_port()}"
+    untrusted = RegistrySettings.build(
+        ca_files={tls_registry.host: issue_server_tls(tmp_path).ca_file}, timeouts=FAST
+    )
+    for settings, host in (
+        (RegistrySettings.build(insecure_registries=[down], timeouts=FAST), down),
+        (untrusted, tls_registry.host),
+        (RegistrySettings.build(timeouts=FAST), proxy.host),  # TLS to a plain-HTTP server
+    ):
+        async with OciRegistry(settings) as registry:
+            for operation in (_resolve, _manifest_by_tag, _blob, _referrers, _push):
+                try:
+                    await operation(registry, host, pushed)
+                except BaseException as exc:
+                    outcomes.append(exc)
+    assert len(outcomes) == len(FAULTS) + 15
+    for exc in outcomes:
+        assert type(exc).__module__ == "app.core.errors", repr(exc)
+        assert not isinstance(exc, httpx.HTTPError)
