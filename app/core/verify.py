@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ from app.core.verdicts import ImageVerdict, RejectedSignature, SignatureFormat, 
 __all__ = ["COSIGN_SIGN_PREDICATE", "MAX_CONCURRENT_FETCHES", "Verifier", "VerifyOptions"]
 
 MAX_CONCURRENT_FETCHES = 16
+_log = logging.getLogger(__name__)
 V2 = SignatureFormat.COSIGN_V2_SIG_TAG
 V3 = SignatureFormat.COSIGN_V3_BUNDLE
 NOT_VERIFIED = "signature does not verify with any trusted key"
@@ -126,8 +128,12 @@ class _Run:
         if findings.errors and not verified:
             raise findings.errors[0][1]
         for fmt, error in findings.errors:  # some signature verified: say what could not be checked
+            _log.warning(
+                "%s: could not check every %s signature: %r", self.ref, fmt.value, error, exc_info=error
+            )
             shown = error if isinstance(error, SigwebhookError) else "internal error, see webhook logs"
-            rejected.append(RejectedSignature(fmt, str(self.digest), f"not checked: {shown}"))
+            where = self.digest.signature_tag if fmt is V2 else f"referrers of {self.digest}"
+            rejected.append(RejectedSignature(fmt, where, f"not checked: {shown}"))
         return ImageVerdict(self.ref, self.digest, tuple(verified), tuple(rejected)), not findings.errors
 
     # --- cosign v2: the `.sig` tag -----------------------------------------------------------------
@@ -176,7 +182,8 @@ class _Run:
         except RegistryProtocolError as exc:
             return RejectedSignature(V3, f"referrers of {self.digest}", f"garbage: {exc.reason}")
         # Skip what cannot be a bundle (SBOMs, other attachments) without fetching it.
-        candidates = [r for r in referrers if is_bundle_artifact(r.artifact_type)]
+        unique = {r.digest: r for r in referrers}.values()  # an index may list a manifest twice
+        candidates = [r for r in unique if is_bundle_artifact(r.artifact_type)]
         if len(candidates) > self.options.max_signatures:
             reason = (
                 f"{len(candidates)} bundle referrers, more than the {self.options.max_signatures} allowed"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app.core.digests import Digest
@@ -190,3 +192,21 @@ async def test_a_listed_referrer_that_is_missing_is_rejected() -> None:
     )
     verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
     assert [r.reason for r in verdict.rejected] == ["referrer manifest is listed but missing"]
+
+
+async def test_a_referrer_listed_twice_in_the_fallback_index_counts_once() -> None:
+    registry = InMemoryRegistry(referrers_api=False)
+    image = push_image(registry, "v1")
+    sign_v3(registry, image, ALICE)
+    index = registry.get_manifest(REPO, image.digest.tag_prefix)
+    assert index is not None
+    document = json.loads(index)
+    document["manifests"] *= 2
+    registry.put_manifest(
+        REPO,
+        json.dumps(document).encode(),
+        "application/vnd.oci.image.index.v1+json",
+        image.digest.tag_prefix,
+    )
+    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    assert len(verdict.verified) == 1 and registry.count("fetch_blob") == 1
