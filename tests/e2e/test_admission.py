@@ -1,0 +1,116 @@
+"""End to end: a real kube-apiserver calls a real `sigwebhook serve` for every pod (issue 3).
+
+The set-up is a cluster in miniature: etcd + kube-apiserver v1.20 (`tests.fixtures.kube`), the
+local `docker-registry` holding images signed by `sigwebhook sign`, the key Secret in the layout
+`cosign generate-key-pair k8s://e2e-keys/cosign` writes, a Role giving the webhook's user
+get/list/watch on that Secret only, `sigwebhook serve` as a subprocess with a kubeconfig for that
+user, and a ValidatingWebhookConfiguration (`url:` clientConfig, the test CA as caBundle,
+failurePolicy Fail). Pods are then created through the API server with the `kubernetes` client.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from kubernetes import client as k8s
+
+from tests.e2e.stack import APPS, KEYS, WEBHOOK_NAME, E2EStack, start_stack
+from tests.fixtures.kube import KubeCluster, admission_error, pod
+from tests.fixtures.registry import TestRegistry
+
+pytestmark = pytest.mark.e2e
+DENIED = f'admission webhook "{WEBHOOK_NAME}" denied the request: '
+
+
+@pytest.fixture(scope="module")
+def stack(kube_cluster: KubeCluster, plain_registry: TestRegistry) -> Iterator[E2EStack]:
+    with start_stack(kube_cluster, plain_registry) as running:
+        yield running
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{time.monotonic_ns() % 10**9}"
+
+
+def create(stack: E2EStack, body: k8s.V1Pod, dry_run: bool = False) -> str | None:
+    """Create a pod in the apps namespace; None when stored, else the API server's message."""
+    core = k8s.CoreV1Api(stack.cluster.admin)
+    return admission_error(lambda: core.create_namespaced_pod(APPS, body, dry_run="All" if dry_run else None))
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Poll (a watch event reaches the webhook within milliseconds; allow a few seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_signed_pod_is_stored(stack: E2EStack) -> None:
+    name = unique("signed")
+    assert create(stack, pod(name, stack.signed_by_a)) is None
+    stored = k8s.CoreV1Api(stack.cluster.admin).read_namespaced_pod(name, APPS)
+    assert stored.spec.containers[0].image == stack.signed_by_a
+
+
+def test_an_unsigned_pod_is_refused_with_the_webhooks_message(stack: E2EStack) -> None:
+    name = unique("unsigned")
+    message = create(stack, pod(name, stack.signed_by_a, stack.unsigned))
+    assert message is not None and message.startswith(DENIED), message
+    assert "spec.containers[1] (c1)" in message and stack.unsigned in message
+    assert "spec.containers[0]" not in message  # the signed container is not what failed
+    assert admission_error(lambda: k8s.CoreV1Api(stack.cluster.admin).read_namespaced_pod(name, APPS))
+
+
+def test_an_unsigned_init_container_is_refused(stack: E2EStack) -> None:
+    message = create(stack, pod(unique("init"), stack.signed_by_a, init=(stack.unsigned,)))
+    assert message is not None and message.startswith(DENIED) and "spec.initContainers[0] (init0)" in message
+
+
+def test_updating_a_stored_pod_to_an_unsigned_image_is_refused(stack: E2EStack) -> None:
+    name = unique("update")
+    assert create(stack, pod(name, stack.signed_by_a)) is None
+    core = k8s.CoreV1Api(stack.cluster.admin)
+    patch = {"spec": {"containers": [{"name": "c0", "image": stack.unsigned}]}}
+    message = admission_error(lambda: core.patch_namespaced_pod(name, APPS, patch))
+    assert message is not None and message.startswith(DENIED) and stack.unsigned in message
+    assert core.read_namespaced_pod(name, APPS).spec.containers[0].image == stack.signed_by_a
+
+
+def test_rotating_the_key_in_its_secret_changes_the_next_answer_without_a_restart(stack: E2EStack) -> None:
+    started = stack.webhook.pid
+    assert create(stack, pod(unique("before"), stack.signed_by_b), dry_run=True) is not None
+    stack.rotate_key(stack.key_b.public.read_bytes())
+    try:
+        assert eventually(lambda: create(stack, pod(unique("b"), stack.signed_by_b), dry_run=True) is None)
+        message = create(stack, pod(unique("a"), stack.signed_by_a), dry_run=True)
+        assert message is not None and message.startswith(DENIED)
+    finally:
+        stack.rotate_key(stack.key_a.public.read_bytes())
+        assert eventually(lambda: create(stack, pod(unique("a"), stack.signed_by_a), dry_run=True) is None)
+    assert stack.webhook.pid == started  # the same process all along
+
+
+def test_with_the_webhook_stopped_failure_policy_fail_refuses_pods(stack: E2EStack) -> None:
+    stack.webhook.stop()
+    try:
+        message = create(stack, pod(unique("down"), stack.signed_by_a))
+        assert message is not None and "failed calling webhook" in message, message
+    finally:
+        stack.webhook.start()
+    assert eventually(lambda: create(stack, pod(unique("up"), stack.signed_by_a), dry_run=True) is None)
+
+
+def test_the_webhook_user_reads_only_the_key_secret(stack: E2EStack) -> None:
+    core = k8s.CoreV1Api(stack.cluster.webhook)
+    assert core.list_namespaced_secret(KEYS, field_selector="metadata.name=cosign").items
+    message = admission_error(lambda: core.list_namespaced_secret(KEYS))
+    assert message is not None and "forbidden" in message
+    message = admission_error(
+        lambda: core.list_namespaced_secret(APPS, field_selector="metadata.name=cosign")
+    )
+    assert message is not None and "forbidden" in message
