@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable
 
@@ -93,6 +94,20 @@ async def test_bearer_tokens_are_fetched_once_per_scope_and_reused(
     assert first.digest == pushed
     assert second is not None and second.digest == pushed
     assert service.requests[-1].scopes == [f"repository:{other}:pull"]
+
+
+async def test_concurrent_requests_for_one_scope_share_one_token(
+    token_registry: TestRegistry, unique_repo: Callable[[str], str]
+) -> None:
+    repo = unique_repo("auth/concurrent")
+    pushed = push_image(token_registry, repo, "v1")
+    async with OciRegistry(token_registry.settings()) as registry:
+        await registry.ping(token_registry.host)  # learn the scheme, so all five ask for a token up front
+        tokens_before = registry.stats.token_requests
+        ref = parse_reference(f"{token_registry.host}/{repo}:v1")
+        results = await asyncio.gather(*(registry.resolve(ref) for _ in range(5)))
+        assert registry.stats.token_requests - tokens_before == 1
+    assert {r.digest for r in results} == {pushed}
 
 
 async def test_an_expired_token_is_replaced_on_the_injected_clock(

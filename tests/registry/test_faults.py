@@ -99,6 +99,9 @@ FAULTS = [
     ("503 on referrers", "GET /v2/", "status", 503, _referrers, RegistryUnavailable, "failed to serve"),
     ("slow answer", "HEAD /v2/", "delay", 1.0, _resolve, RegistryTimeout, "did not answer within 0.3 s"),
     ("dropped connection", "GET /v2/.*/manifests/", "close", None, _manifest_by_tag, RegistryUnavailable, "broke off"),
+    ("403 on resolve", "HEAD /v2/", "status", 403, _resolve, errors.RegistryAuthError, "denied access"),
+    ("401 without a challenge", "HEAD /v2/", "status", 401, _resolve, errors.RegistryAuthError,
+     "without saying how to authenticate"),
     ("upload refused", "POST /v2/.*/blobs/uploads/", "status", 400, _push, errors.RegistryWriteError, "refused"),
     ("upload 500", "PUT /v2/.*/blobs/uploads/", "status", 500, _push, RegistryUnavailable, "failed to serve"),
 ]  # fmt: skip
@@ -145,6 +148,14 @@ async def test_a_wrong_head_digest_is_caught_when_the_manifest_is_fetched(
         assert descriptor.digest == wrong  # HEAD carries no bytes to check
         with pytest.raises(RegistryProtocolError, match="does not match its digest"):
             await registry.fetch_manifest(Repository(proxy.host, pushed.repo), descriptor.digest)
+
+
+async def test_a_redirect_loop_stops_with_a_protocol_error(proxy: FaultProxy, pushed: Pushed) -> None:
+    proxy.add("GET /v2/.*/blobs/", "redirect", proxy.url)
+    async with OciRegistry(proxy.settings()) as registry:
+        with pytest.raises(RegistryProtocolError, match="more than 5 times"):
+            await _blob(registry, proxy.host, pushed)
+        assert registry.stats.total == 6
 
 
 async def test_a_registry_that_is_down_is_unavailable_with_the_reason() -> None:
