@@ -81,6 +81,23 @@ def test_updating_a_stored_pod_to_an_unsigned_image_is_refused(stack: E2EStack) 
     assert core.read_namespaced_pod(name, APPS).spec.containers[0].image == stack.signed_by_a
 
 
+def test_an_unsigned_ephemeral_container_is_refused_and_a_signed_one_admitted(stack: E2EStack) -> None:
+    """`kubectl debug` adds containers through the pods/ephemeralcontainers subresource; on v1.20
+    the webhook receives an `EphemeralContainers` object (samples/ephemeralcontainers-*.json)."""
+    name = unique("debug")
+    assert create(stack, pod(name, stack.signed_by_a)) is None
+    core = k8s.CoreV1Api(stack.cluster.admin)
+
+    def add(container: str, image: str) -> str | None:
+        patch = {"ephemeralContainers": [{"name": container, "image": image, "targetContainerName": "c0"}]}
+        return admission_error(lambda: core.patch_namespaced_pod_ephemeralcontainers(name, APPS, patch))
+
+    message = add("debug", stack.unsigned)
+    assert message is not None and message.startswith(DENIED), message
+    assert "ephemeralContainers[0] (debug)" in message and stack.unsigned in message
+    assert add("debug", stack.signed_by_a) is None
+
+
 def test_rotating_the_key_in_its_secret_changes_the_next_answer_without_a_restart(stack: E2EStack) -> None:
     started = stack.webhook.pid
     assert create(stack, pod(unique("before"), stack.signed_by_b), dry_run=True) is not None
