@@ -1,0 +1,69 @@
+"""The FastAPI application: `POST /validate`, `GET /healthz`, `GET /readyz`.
+
+HTTP only: the review itself is `Reviewer`'s. `/healthz` says the process answers; `/readyz` says
+the config is loaded and the keys were loaded at least once (the API server should not be sent to a
+replica that cannot decide yet). The OpenAPI pages are off unless asked for. Built by
+`create_app`, never at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from app.webhook.review import Reviewer
+
+# The API server caps a request body at 3 MiB (etcd's limit); leave room for the review wrapper.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+def create_app(
+    reviewer: Reviewer,
+    ready: Callable[[], bool] = lambda: True,
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
+    docs: bool = False,
+) -> FastAPI:
+    """The webhook's ASGI app. `ready` backs `/readyz`; `on_shutdown` closes clients (the registry)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        for close in on_shutdown:
+            await close()
+
+    app = FastAPI(
+        title="sigwebhook",
+        summary="Admits only pods whose images carry a cosign signature from a trusted key",
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+        lifespan=lifespan,
+    )
+
+    @app.post("/validate")
+    async def validate(request: Request) -> JSONResponse:
+        """Answer an `admission.k8s.io/v1` AdmissionReview."""
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
+        status, answer = await reviewer.review(bytes(body))
+        return JSONResponse(answer, status_code=status)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        """The process is alive."""
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Config loaded and keys loaded at least once."""
+        if ready():
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not ready", "reason": "keys not loaded yet"}, status_code=503)
+
+    return app

@@ -1,0 +1,91 @@
+"""One review, start to finish: bytes in → decision → audit line → AdmissionReview response out.
+
+The HTTP layer (`app.webhook.app`) hands the raw body here and sends back the status and JSON it
+gets. A malformed review is the caller's bug: HTTP 400 with the reason. Anything unexpected is a
+deny that says "internal error, see webhook logs", with the traceback in the log only (fail closed).
+Keys are read from the key store's current snapshot; the API server is never called from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from app.core.admission import AdmissionRequest, parse_review, review_response
+from app.core.audit import audit_line, audit_record
+from app.core.decision import INTERNAL_ERROR, Decision, ImageVerifier, decide
+from app.core.errors import MalformedReview
+from app.core.keystore import KeyStore
+from app.core.policy import AdmissionPolicy
+
+log = logging.getLogger("sigwebhook.webhook")
+
+# Grace after the decision deadline before the whole review is abandoned (belt and braces: the
+# decision itself stops waiting at the deadline).
+_OUTER_GRACE_SECONDS = 0.5
+
+
+def write_stdout(line: str) -> None:
+    """The default audit sink: one line on stdout, flushed (stdout is the audit stream; logs go to stderr)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+@dataclass
+class Reviewer:
+    """Answers AdmissionReviews with the policy, the current keys and the verifier it is given."""
+
+    policy: AdmissionPolicy
+    keys: KeyStore
+    verifier: ImageVerifier
+    deadline_seconds: float
+    audit: Callable[[str], None] = write_stdout
+    monotonic: Callable[[], float] = time.monotonic
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    async def review(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """HTTP status and JSON body answering the AdmissionReview in `body`."""
+        started = self.monotonic()
+        try:
+            request = parse_review(_json(body))
+        except MalformedReview as exc:
+            log.warning("malformed AdmissionReview: %s", exc.detail)
+            return 400, {"error": f"malformed AdmissionReview: {exc.reason}"}
+        decision = await self._decide(request)
+        duration_ms = (self.monotonic() - started) * 1000
+        self._audit(request, decision, duration_ms)
+        return 200, review_response(request.uid, decision.allowed, decision.message)
+
+    async def _decide(self, request: AdmissionRequest) -> Decision:
+        try:
+            async with asyncio.timeout(self.deadline_seconds + _OUTER_GRACE_SECONDS):
+                return await decide(
+                    request, self.policy, self.keys.snapshot(), self.verifier, self.deadline_seconds
+                )
+        except TimeoutError:
+            log.error("review %s: no decision %.1fs after the deadline", request.uid, _OUTER_GRACE_SECONDS)
+            message = f"the registry did not answer in time (deadline {self.deadline_seconds:g}s)"
+            return Decision(False, "deadline exceeded", message=message)
+        except Exception:
+            log.exception("review %s: unexpected error while deciding", request.uid)
+            return Decision(False, "internal error", message=INTERNAL_ERROR)
+
+    def _audit(self, request: AdmissionRequest, decision: Decision, duration_ms: float) -> None:
+        try:
+            self.audit(audit_line(audit_record(request, decision, self.now(), duration_ms)))
+        except Exception:  # an audit sink failure must not turn into an admission answer
+            log.exception("review %s: could not write the audit record", request.uid)
+
+
+def _json(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedReview("the body is not JSON", f"the body is not JSON: {exc}") from exc

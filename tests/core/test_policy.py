@@ -1,0 +1,124 @@
+"""Policy: glob patterns over normalised references, which policies apply, keys from the snapshot."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import pytest
+
+from app.core.errors import ConfigError
+from app.core.keysources import KeySnapshot, SecretRef
+from app.core.policy import AdmissionPolicy, ImagePattern, Policy, Unmatched, normalise_pattern
+from app.core.references import parse_reference
+from tests.core.signers import ecdsa
+
+DIGEST = "sha256:" + "ab" * 32
+ALICE, BOB = ecdsa("alice").key, ecdsa("bob").key
+
+
+@pytest.mark.parametrize(
+    ("pattern", "image", "matches"),
+    [
+        ("registry.example.com/team/**", "registry.example.com/team/app:1", True),
+        ("registry.example.com/team/**", "registry.example.com/team/a/b/c@" + DIGEST, True),
+        ("registry.example.com/team/**", "registry.example.com/other/app:1", False),
+        ("registry.example.com/team/**", "registry.example.com/teams/app:1", False),
+        ("registry.example.com/team/*", "registry.example.com/team/app", True),
+        ("registry.example.com/team/*", "registry.example.com/team/a/b", False),
+        ("registry.example.com/*/app", "registry.example.com/team/app:2", True),
+        ("registry.example.com/**/app", "registry.example.com/app:2", True),  # `/**/` is zero or more components
+        ("registry.example.com/**/app", "registry.example.com/a/b/app:2", True),
+        ("registry.example.com/team/app:v1.*", "registry.example.com/team/app:v1.4", True),
+        ("registry.example.com/team/app:v1.*", "registry.example.com/team/app:v2.0", False),
+        ("registry.example.com/team/app@" + DIGEST, "registry.example.com/team/app@" + DIGEST, True),
+        ("nginx", "nginx:1.25", True),
+        ("nginx", "docker.io/library/nginx", True),
+        ("nginx", "index.docker.io/library/nginx:latest", True),
+        ("nginx", "example/nginx", False),
+        ("docker.io/*", "busybox", True),  # `docker.io/*` means the official images, as distribution does
+        ("docker.io/*", "bitnami/redis", False),
+        ("docker.io/**", "bitnami/redis:7", True),
+        ("bitnami/*", "docker.io/bitnami/redis", True),
+        ("localhost:5000/**", "localhost:5000/x/y:1", True),
+        ("localhost:5000/**", "localhost:5001/x/y:1", False),
+        ("*.example.com/**", "registry.example.com/team/app:1", True),
+        ("**", "anything.io/at/all:1", True),
+    ],
+)
+def test_pattern_matches_normalised_references(pattern: str, image: str, matches: bool) -> None:
+    assert ImagePattern(pattern).matches(parse_reference(image)) is matches
+
+
+@pytest.mark.parametrize(
+    ("pattern", "normalised"),
+    [
+        ("nginx", "docker.io/library/nginx"),
+        ("index.docker.io/nginx", "docker.io/library/nginx"),
+        ("docker.io/**", "docker.io/**"),
+        ("team/app", "docker.io/team/app"),
+        ("Registry.Example.com/team/**", "Registry.Example.com/team/**"),
+        ("**", "**"),
+    ],
+)
+def test_patterns_are_normalised_like_references(pattern: str, normalised: str) -> None:
+    assert normalise_pattern(pattern) == normalised
+
+
+@pytest.mark.parametrize("bad", ["", "registry.example.com/team/***", "reg istry/x", "docker.io/Team/app", "a/b\n"])
+def test_a_pattern_no_reference_can_match_is_refused(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        ImagePattern(bad)
+
+
+def test_every_matching_policy_applies() -> None:
+    broad = Policy("all-team", (ImagePattern("registry.example.com/team/**"),), (ALICE,))
+    narrow = Policy("db", (ImagePattern("registry.example.com/team/db/*"),), (BOB,))
+    other = Policy("other", (ImagePattern("other.io/**"),), (BOB,))
+    admission = AdmissionPolicy((broad, narrow, other))
+    names = [p.name for p in admission.policies_for(parse_reference("registry.example.com/team/db/pg:16"))]
+    assert names == ["all-team", "db"]
+
+
+def test_a_policy_without_keys_cannot_be_built() -> None:
+    with pytest.raises(ConfigError, match="trusts no keys"):
+        Policy("empty", (ImagePattern("**"),))
+
+
+def test_a_threshold_above_the_number_of_distinct_file_keys_is_refused() -> None:
+    with pytest.raises(ConfigError, match="threshold 2 is more than its 1 distinct keys"):
+        Policy("p", (ImagePattern("**"),), (ALICE, ALICE), threshold=2)
+
+
+def test_a_threshold_with_secret_keys_is_checked_at_review_time_not_at_start_up() -> None:
+    policy = Policy("p", (ImagePattern("**"),), (ALICE,), (SecretRef("ns", "keys"),), threshold=3)
+    assert policy.threshold == 3
+
+
+def test_duplicate_policy_names_are_refused() -> None:
+    p = Policy("p", (ImagePattern("**"),), (ALICE,))
+    with pytest.raises(ConfigError, match="unique"):
+        AdmissionPolicy((p, p))
+
+
+def test_policy_keys_join_file_keys_and_the_secrets_current_keys_without_duplicates() -> None:
+    ref, missing = SecretRef("sigwebhook", "keys"), SecretRef("sigwebhook", "gone")
+    policy = Policy("p", (ImagePattern("**"),), (ALICE,), (ref, missing))
+    snapshot = KeySnapshot(
+        keys=MappingProxyType({ref: (ALICE, BOB)}),
+        problems=MappingProxyType({missing: "Secret not found"}),
+    )
+    found = policy.keys_in(snapshot)
+    assert found.fingerprints == {ALICE.fingerprint, BOB.fingerprint}
+    assert found.problems == ("k8s://sigwebhook/gone: Secret not found",)
+
+
+def test_exemptions_and_skipped_namespaces_are_explicit() -> None:
+    admission = AdmissionPolicy(
+        (Policy("p", (ImagePattern("**"),), (ALICE,)),),
+        Unmatched.DENY,
+        frozenset({"kube-system"}),
+        (ImagePattern("registry.k8s.io/pause:*"),),
+    )
+    assert admission.skips("kube-system") and not admission.skips("default") and not admission.skips(None)
+    assert admission.exemption_for(parse_reference("registry.k8s.io/pause:3.9")) is not None
+    assert admission.exemption_for(parse_reference("registry.k8s.io/etcd:3.5")) is None
