@@ -19,7 +19,7 @@ class KeyStore(Protocol):
     Implementations (the Secret watcher in `app.kube`) must:
     - return from `snapshot()` at once, without I/O, the last published snapshot;
     - keep the last good keys of a Secret when a later version cannot be parsed (and log why);
-    - report `loaded` True only once every watched Secret was listed at least once, so
+    - report `loaded()` True only once every watched Secret was listed at least once, so
       `/readyz` does not report ready before the keys are known.
     """
 
@@ -27,7 +27,6 @@ class KeyStore(Protocol):
         """The last published snapshot (never blocks)."""
         ...
 
-    @property
     def loaded(self) -> bool:
         """True once the keys of every watched Secret were read at least once."""
         ...
@@ -43,7 +42,6 @@ class StaticKeyStore:
     def snapshot(self) -> KeySnapshot:
         return self._snapshot
 
-    @property
     def loaded(self) -> bool:
         return True
 

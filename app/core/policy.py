@@ -67,7 +67,7 @@ def normalise_pattern(text: str) -> str:
     pattern cannot match any reference."""
     if not isinstance(text, str) or not text:
         raise ConfigError("an image pattern must be a non-empty string")
-    if not _PATTERN_CHARS.match(text):
+    if not _PATTERN_CHARS.fullmatch(text):
         raise ConfigError(f"image pattern {text!r} contains characters no image reference has")
     if "***" in text:
         raise ConfigError(f"image pattern {text!r}: use * (one path component) or ** (any depth)")
@@ -135,7 +135,7 @@ class Policy:
     threshold: int = 1
 
     def __post_init__(self) -> None:
-        if not _POLICY_NAME.match(self.name):
+        if not _POLICY_NAME.fullmatch(self.name):
             raise ConfigError(f"invalid policy name {self.name!r}: letters, digits, '.', '_', '-' (max 63)")
         if not self.patterns:
             raise ConfigError(f'policy "{self.name}" has no image patterns')
