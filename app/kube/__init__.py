@@ -5,3 +5,18 @@ follows named Secrets with list + watch, `keystore` turns key Secrets into a `Ke
 `pullsecrets` turns a `kubernetes.io/dockerconfigjson` Secret into registry credentials. Nothing
 here runs on the admission path: the webhook only reads the published snapshots.
 """
+
+from app.kube.client import KubeApi, Secret, connect
+from app.kube.keystore import SecretKeyStore, parse_secret_keys
+from app.kube.pullsecrets import PullCredentials, PullSecretStore, parse_pull_secret
+
+__all__ = [
+    "KubeApi",
+    "PullCredentials",
+    "PullSecretStore",
+    "Secret",
+    "SecretKeyStore",
+    "connect",
+    "parse_pull_secret",
+    "parse_secret_keys",
+]
