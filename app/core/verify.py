@@ -32,6 +32,7 @@ from app.core.errors import (
 )
 from app.core.keys import TrustedKey, fingerprints
 from app.core.layouts import (
+    CERTIFICATE_ANNOTATION,
     BrokenLayer,
     SignatureLayer,
     is_bundle_artifact,
@@ -50,6 +51,7 @@ _log = logging.getLogger(__name__)
 V2 = SignatureFormat.COSIGN_V2_SIG_TAG
 V3 = SignatureFormat.COSIGN_V3_BUNDLE
 NOT_VERIFIED = "signature does not verify with any trusted key"
+KEYLESS_NOTE = " (it carries a certificate: keyless verification is not supported yet)"
 Outcome = list[VerifiedSignature] | RejectedSignature  # what checking one signature object found
 
 
@@ -164,7 +166,8 @@ class _Run:
             return RejectedSignature(V2, location, _garbage(exc))
         signers = self._signers(signature, payload)
         if not signers:
-            return RejectedSignature(V2, location, NOT_VERIFIED)
+            keyless = CERTIFICATE_ANNOTATION in layer.annotations
+            return RejectedSignature(V2, location, NOT_VERIFIED + (KEYLESS_NOTE if keyless else ""))
         try:
             problem = parse_payload(payload).claims_problem(self.digest)
         except SignatureFormatError as exc:
@@ -214,16 +217,16 @@ class _Run:
             return RejectedSignature(
                 V3, location, "bundle holds a message signature (signs a blob), not a DSSE image signature"
             )
-        return self._check_envelope(bundle.content, location)
+        return self._check_envelope(bundle.content, location, keyless=bool(bundle.certificates))
 
-    def _check_envelope(self, envelope: Envelope, location: str) -> Outcome:
+    def _check_envelope(self, envelope: Envelope, location: str, keyless: bool) -> Outcome:
         if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE:
             return RejectedSignature(
                 V3, location, f"DSSE payloadType {envelope.payload_type[:80]!r} is not {IN_TOTO_PAYLOAD_TYPE}"
             )
         signers = self._signers(envelope.signature, envelope.signed_bytes())
         if not signers:
-            return RejectedSignature(V3, location, NOT_VERIFIED)
+            return RejectedSignature(V3, location, NOT_VERIFIED + (KEYLESS_NOTE if keyless else ""))
         try:
             statement = parse_statement(envelope.payload)
         except SignatureFormatError as exc:
