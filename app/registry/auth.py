@@ -30,6 +30,7 @@ from app.registry.settings import RegistrySettings
 TokenFetch = Callable[[str, str, Mapping[str, str], bytes | None], Awaitable[Reply]]
 
 DEFAULT_TOKEN_SECONDS = 60  # token spec: "When omitted, this defaults to 60 seconds"
+_TOKEN = re.compile(r"[\x21-\x7e]+")
 _PARAM = re.compile(r'([A-Za-z][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 
 
@@ -78,7 +79,7 @@ class Authenticator:
         if challenge.scheme == "basic":
             return basic_header(credential) if credential is not None and credential.has_basic else None
         if challenge.scheme == "bearer":
-            return await self._bearer(registry, challenge, scope, refresh=False)
+            return await self._bearer(registry, challenge, scope, stale=None)
         return None
 
     async def answer(
@@ -98,7 +99,7 @@ class Authenticator:
                 raise self.rejected(registry, what)
             return header
         if challenge.scheme == "bearer":
-            return await self._bearer(registry, challenge, scope, refresh=True)
+            return await self._bearer(registry, challenge, scope, stale=sent)
         raise RegistryAuthError(
             f"{registry} asks for the unsupported authentication scheme {challenge.scheme!r}"
         )
@@ -122,12 +123,15 @@ class Authenticator:
         suffix = f" for {_who(credential)}" if credential else "; no credentials are configured for it"
         return RegistryAuthError(f"{registry} denied access to {what} (403 Forbidden){suffix}")
 
-    async def _bearer(self, registry: str, challenge: Challenge, scope: str | None, *, refresh: bool) -> str:
+    async def _bearer(
+        self, registry: str, challenge: Challenge, scope: str | None, *, stale: str | None
+    ) -> str:
+        """A token for (registry, scope): the cached one unless it expired or is `stale` (just refused)."""
         key = (registry, scope or "")
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # concurrent requests for one scope share one token request
             cached = self._tokens.get(key)
-            if cached is not None and not refresh and cached[1] > self._clock.monotonic():
+            if cached is not None and cached[1] > self._clock.monotonic() and f"Bearer {cached[0]}" != stale:
                 return f"Bearer {cached[0]}"
             self._tokens.pop(key, None)
             token, lifetime = await self._fetch_token(registry, challenge, scope)
@@ -182,6 +186,8 @@ def _parse_token(body: bytes, registry: str) -> tuple[str, float]:
     token = document.get("token") or document.get("access_token") if isinstance(document, dict) else None
     if not isinstance(token, str) or not token:
         raise RegistryProtocolError(f"the token service of {registry} answered without a token")
+    if not _TOKEN.fullmatch(token):  # it becomes a header value: printable ASCII only
+        raise RegistryProtocolError(f"the token service of {registry} answered with a malformed token")
     expires = document.get("expires_in")
     lifetime = float(expires) if isinstance(expires, int | float) and expires > 0 else DEFAULT_TOKEN_SECONDS
     return token, lifetime

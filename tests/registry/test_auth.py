@@ -110,6 +110,22 @@ async def test_concurrent_requests_for_one_scope_share_one_token(
     assert {r.digest for r in results} == {pushed}
 
 
+async def test_first_contact_with_concurrent_requests_fetches_one_token(
+    token_registry: TestRegistry, unique_repo: Callable[[str], str]
+) -> None:
+    repo = Repository(token_registry.host, unique_repo("auth/first-contact"))
+    pushed = push_image(token_registry, repo.path, "v1")
+    async with OciRegistry(token_registry.settings()) as registry:
+        # both meet the 401 challenge; the second must reuse the token the first fetched
+        found, absent = await asyncio.gather(
+            registry.fetch_manifest(repo, "v1"), registry.fetch_manifest(repo, "v2")
+        )
+        assert registry.stats.by_purpose["registry"] == 4
+        assert registry.stats.token_requests == 1
+    assert found is not None and found.digest == pushed
+    assert absent is None
+
+
 async def test_an_expired_token_is_replaced_on_the_injected_clock(
     token_registry: TestRegistry, unique_repo: Callable[[str], str]
 ) -> None:
