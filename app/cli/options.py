@@ -1,33 +1,22 @@
 """Command-line options shared by `verify` and `sign`: registry access and logging.
 
-Parsed into a frozen `RegistryOptions`; the composition root (`app.compose`) turns that into the
-registry client's settings. Option values are checked here so a mistake is a usage error (exit 2)
-naming the option, never a traceback.
+The composition root (`app.compose`) turns them into the registry client's `RegistrySettings`; a
+bad value is a usage error (exit 2) naming the option, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from app import compose
 from app.cli.usage import UsageError
+from app.core.errors import ConfigError
+from app.registry.settings import RegistrySettings
 
 DEFAULT_TIMEOUT = 30.0
-DOCKER_CONFIG_ENV = "DOCKER_CONFIG"
-
-
-@dataclass(frozen=True)
-class RegistryOptions:
-    """How the CLI reaches registries (the CLI's view; `app.compose` maps it to `RegistrySettings`)."""
-
-    insecure: tuple[str, ...] = ()  # HOST[:PORT] reached over plain HTTP
-    ca_file: Path | None = None  # extra CA bundle trusted for every registry
-    ca_files: dict[str, Path] = field(default_factory=dict)  # HOST[:PORT] -> CA bundle
-    config_file: Path | None = None  # Docker config JSON with credentials
-    timeout: float = DEFAULT_TIMEOUT
+MAX_TIMEOUT = 3600.0
 
 
 def add_registry_options(parser: argparse.ArgumentParser) -> None:
@@ -50,8 +39,7 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--registry-config",
         metavar="FILE",
-        help="Docker config JSON with registry credentials (default: $DOCKER_CONFIG/config.json or "
-        "~/.docker/config.json when present)",
+        help="Docker config JSON with registry credentials (default: ~/.docker/config.json when present)",
     )
     group.add_argument(
         "--timeout",
@@ -63,63 +51,43 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_logging_options(parser: argparse.ArgumentParser) -> None:
+    """`-v` and `--debug`, accepted before or after the sub-command (SUPPRESS keeps a sub-command's
+    parser from resetting a flag given before it; `configure_logging` reads them with defaults)."""
     parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log what is being done (registry requests) to stderr"
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log what is being done (registry requests) to stderr",
     )
     parser.add_argument(
-        "--debug", action="store_true", help="log everything, and show the traceback of an internal error"
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log everything, and show the traceback of an internal error",
     )
 
 
 def configure_logging(args: argparse.Namespace) -> None:
+    """Log to stderr at WARNING, INFO with `-v`, DEBUG with `--debug`; fills in the flags' defaults."""
+    args.debug = getattr(args, "debug", False)
+    args.verbose = getattr(args, "verbose", False)
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if not args.debug:
-        # httpx logs every request at INFO; that is -v territory only with --debug.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def registry_options(args: argparse.Namespace, environ: dict[str, str] | None = None) -> RegistryOptions:
-    """Check and gather the registry options; `UsageError` naming the option otherwise."""
-    env = dict(os.environ) if environ is None else environ
-    if not (0 < args.timeout <= 3600):
-        raise UsageError(f"--timeout must be between 0 and 3600 seconds, not {args.timeout:g}")
-    insecure = tuple(_host(value, "--insecure-registry") for value in args.insecure_registry)
-    default_ca: Path | None = None
-    per_host: dict[str, Path] = {}
-    for value in args.ca_file:
-        host, sep, path_text = value.rpartition("=")
-        path = _existing_file(Path(path_text), "--ca-file")
-        if sep:
-            per_host[_host(host, "--ca-file")] = path
-        elif default_ca is not None:
-            raise UsageError("--ca-file without HOST= may be given only once (use HOST=FILE for more)")
-        else:
-            default_ca = path
-    if args.registry_config:
-        config: Path | None = _existing_file(Path(args.registry_config), "--registry-config")
-    else:
-        config = _default_docker_config(env)
-    return RegistryOptions(insecure, default_ca, per_host, config, float(args.timeout))
-
-
-def _default_docker_config(env: dict[str, str]) -> Path | None:
-    base = Path(env[DOCKER_CONFIG_ENV]) if env.get(DOCKER_CONFIG_ENV) else Path.home() / ".docker"
-    candidate = base / "config.json"
-    return candidate if candidate.is_file() else None
-
-
-def _host(value: str, option: str) -> str:
-    host = value.strip().lower()
-    if host.startswith(("http://", "https://")):
-        host = host.split("://", 1)[1]
-    host = host.rstrip("/")
-    if not host or "/" in host or any(ch.isspace() for ch in host):
-        raise UsageError(f"{option}: {value!r} is not HOST or HOST:PORT")
-    return host
-
-
-def _existing_file(path: Path, option: str) -> Path:
-    if not path.is_file():
-        raise UsageError(f"{option}: {path} is not a readable file")
-    return path
+def registry_settings(args: argparse.Namespace) -> RegistrySettings:
+    """The registry settings the options ask for; `UsageError` naming the option otherwise."""
+    if not (0 < args.timeout <= MAX_TIMEOUT):
+        raise UsageError(
+            f"--timeout must be more than 0 and at most {MAX_TIMEOUT} seconds, not {args.timeout:g}"
+        )
+    try:
+        return compose.registry_settings_from_cli(
+            insecure_registries=args.insecure_registry,
+            ca_file_options=args.ca_file,
+            registry_config=Path(args.registry_config) if args.registry_config else None,
+            timeout=float(args.timeout),
+        )
+    except ConfigError as exc:
+        raise UsageError(exc.reason, exc.detail) from exc

@@ -1,0 +1,69 @@
+"""`sigwebhook`: the command line (`verify`, `sign`, `generate-key-pair`).
+
+This module parses arguments and owns the one place where failures become exit codes and one line on
+stderr: a `UsageError` (or an argparse error) exits 2, any other `SigwebhookError` exits 1, and anything
+unexpected is reported as an internal error (exit 1) whose traceback only `--debug` shows. The commands
+themselves live in `verify`, `sign` and `keygen`; objects are built by `app.compose`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from app.cli import keygen, sign, verify
+from app.cli.options import add_logging_options, configure_logging
+from app.cli.usage import EXIT_FAILED, EXIT_USAGE, UsageError
+from app.core.errors import SigwebhookError
+
+PROG = "sigwebhook"
+log = logging.getLogger("sigwebhook.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: global logging flags, then one sub-command."""
+    common = argparse.ArgumentParser(add_help=False)
+    add_logging_options(common)
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Verify and sign container images with cosign keys (v2 .sig signatures and v3 "
+        "sigstore bundles). Transparency-log (Rekor) proofs are not checked or written.",
+        parents=[common],
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    verify.add_parser(commands, [common])
+    sign.add_parser(commands, [common])
+    keygen.add_parser(commands, [common])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 ok, 1 failed / not verified, 2 usage error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 with a usage message on a bad command line
+    configure_logging(args)
+    try:
+        code: int = args.run(args)
+        return code
+    except UsageError as exc:
+        _fail(exc.reason)
+        return EXIT_USAGE
+    except SigwebhookError as exc:
+        log.debug("%s: %s", type(exc).__name__, exc.detail, exc_info=args.debug)
+        _fail(exc.reason)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return 130
+    except Exception as exc:  # the last line of defence: never a bare traceback for the user
+        if args.debug:
+            traceback.print_exc()
+        _fail(f"internal error ({type(exc).__name__}); rerun with --debug to see the traceback")
+        return EXIT_FAILED
+
+
+def _fail(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)

@@ -1,0 +1,112 @@
+"""`sigwebhook verify --key FILE [--key FILE …] IMAGE…`: check images against public keys.
+
+Exit 0 when every image has at least one signature that verifies under one of the keys, 1 otherwise
+(unsigned, wrong key, tag moved, registry unreachable…), 2 for a usage error. One image's failure is its
+own verdict and never hides the others (STYLE.md "Errors"). Transparency-log proofs are not checked;
+every report says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from app import compose
+from app.cli.options import add_registry_options, registry_settings
+from app.cli.output import ImageOutcome, to_json, to_text
+from app.cli.usage import EXIT_FAILED, EXIT_OK, UsageError
+from app.core.errors import KeyLoadError, SigwebhookError
+from app.core.keys import TrustedKey, load_public_key
+from app.core.keysources import is_secret_reference
+from app.core.references import parse_reference
+from app.core.verify import Verifier
+from app.registry.settings import RegistrySettings
+
+MAX_PUBLIC_KEY_BYTES = 64 * 1024
+
+
+def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "verify",
+        parents=parents,
+        help="verify cosign signatures (v2 .sig tags and v3 bundles) of images",
+        description="Verify that each IMAGE has a cosign signature (v2 .sig tag or v3 sigstore bundle "
+        "referrer) made by one of the given keys. Exit 0 when all verify, 1 when any does not, 2 on a "
+        "usage error. Transparency-log (Rekor) proofs are NOT checked.",
+    )
+    parser.add_argument(
+        "--key",
+        dest="keys",
+        metavar="FILE",
+        action="append",
+        required=True,
+        help="public key (PEM) to trust; repeatable: an image passes when any key verifies it",
+    )
+    parser.add_argument(
+        "--output", "-o", choices=("text", "json"), default="text", help="report format (default text)"
+    )
+    add_registry_options(parser)
+    parser.add_argument("images", metavar="IMAGE", nargs="+", help="image reference (tag or digest)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    keys = load_keys(args.keys)
+    settings = registry_settings(args)
+    outcomes = asyncio.run(verify_images(settings, keys, args.images))
+    print(
+        to_json(outcomes) if args.output == "json" else to_text(outcomes),
+        end="" if args.output == "text" else "\n",
+    )
+    for outcome in outcomes:
+        if not outcome.ok:
+            print(f"sigwebhook: {outcome.image}: not verified: {outcome.failure()}", file=sys.stderr)
+    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
+
+
+def load_keys(references: Sequence[str]) -> list[TrustedKey]:
+    """Parse every `--key`; a missing or unparsable key stops the command (it names the file)."""
+    keys: list[TrustedKey] = []
+    for reference in references:
+        if is_secret_reference(reference):
+            raise UsageError(
+                f"--key {reference}: Kubernetes Secret keys are not supported by the CLI yet; "
+                "save the Secret's cosign.pub to a file and pass that"
+            )
+        path = Path(reference)
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_PUBLIC_KEY_BYTES + 1)
+        except FileNotFoundError as exc:
+            raise KeyLoadError(f"key file {path} not found") from exc
+        except OSError as exc:
+            raise KeyLoadError(f"cannot read key file {path}: {exc.strerror or exc}") from exc
+        if len(data) > MAX_PUBLIC_KEY_BYTES:
+            raise KeyLoadError(f"key file {path} is too large to be a public key")
+        keys.append(load_public_key(data, path.name))
+    return keys
+
+
+async def verify_images(
+    settings: RegistrySettings, keys: Sequence[TrustedKey], images: Sequence[str]
+) -> list[ImageOutcome]:
+    """Verify every image (concurrently) with one registry client; one outcome per image, in order."""
+    async with compose.open_registry(settings) as registry:
+        verifier = compose.build_verifier(registry)
+        return list(await asyncio.gather(*(_verify_one(verifier, keys, image) for image in images)))
+
+
+async def _verify_one(verifier: Verifier, keys: Sequence[TrustedKey], image: str) -> ImageOutcome:
+    try:
+        ref = parse_reference(image)
+    except SigwebhookError as exc:
+        return ImageOutcome(image, error=exc.reason)
+    try:
+        verdict = await verifier.verify(ref, keys)
+    except SigwebhookError as exc:
+        return ImageOutcome(image, ref, error=exc.reason)
+    return ImageOutcome(image, ref, verdict)
