@@ -61,7 +61,8 @@ class VerifyOptions:
 
     # cosign v3 `verify` accepts any predicate; "signed" means cosign's sign predicate (FORMATS.md §3.3).
     accepted_predicate_types: frozenset[str] = frozenset({COSIGN_SIGN_PREDICATE})
-    # cosign caps `.sig` layers too (CVE-2024-29902); more than this per format is a rejection.
+    # A hostile registry must not make us fetch and verify thousands of objects (cosign also caps the
+    # signatures it reads since v2.2.4); more than this per format is one rejection.
     max_signatures: int = 100
 
 
