@@ -8,13 +8,21 @@ Nothing is built at import time; every function builds fresh objects when called
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
+from app.config import Settings, admission_policy
+from app.core.errors import ConfigError
+from app.core.keysources import SecretRef
+from app.core.keystore import KeyStore, Lifecycle, StaticKeyStore
 from app.core.ports import VerdictCache
 from app.core.verify import Verifier, VerifyOptions
 from app.registry import OciRegistry
+from app.registry.credentials import Credential
 from app.registry.settings import RegistrySettings, Timeouts
+from app.webhook.tls import ServingCertificate, configured_certificate, self_signed_certificate
 
 CONNECT_TIMEOUT_CAP = 5.0  # a registry that does not accept a connection in 5 s is down
 
@@ -57,3 +65,123 @@ def build_verifier(
 ) -> Verifier:
     """The verifier over `registry`, with an optional verdict cache."""
     return Verifier(registry, cache=cache, options=options)
+
+
+# --- the webhook (`sigwebhook serve`) ------------------------------------------------------------
+# Settings → policy (file and inline keys loaded now) → key store (Secrets watched by `app.kube` when
+# a policy names one) → registry (+ pull Secret credentials) → verifier → reviewer → FastAPI app.
+# Kubernetes and FastAPI are imported inside `build_webhook`: the CLI's other commands never need them.
+
+
+@dataclasses.dataclass
+class Webhook:
+    """The built webhook: the ASGI app, its certificate and URL, and the background parts (Secret
+    watchers) that `start()` loads once (raising `ConfigError` for a Secret without usable keys)
+    and then follows until `stop()`."""
+
+    app: Any  # fastapi.FastAPI
+    certificate: ServingCertificate
+    url: str
+    background: tuple[Lifecycle, ...] = ()
+
+    def start(self) -> None:
+        started: list[Lifecycle] = []
+        try:
+            for part in self.background:
+                part.start()
+                started.append(part)
+        except BaseException:
+            for part in reversed(started):
+                part.stop()
+            raise
+
+    def stop(self) -> None:
+        for part in reversed(self.background):
+            part.stop()
+
+
+def build_webhook(settings: Settings, audit: Callable[[str], None] | None = None) -> Webhook:
+    """Everything `serve` runs, built from validated settings (`ConfigError` naming the field).
+    `audit` receives one JSON line per review (default: stdout)."""
+    from app.kube.client import connect
+    from app.kube.keystore import SecretKeyStore
+    from app.kube.pullsecrets import PullSecretStore
+    from app.webhook.app import create_app
+    from app.webhook.review import Reviewer, write_stdout
+
+    policy = admission_policy(settings)
+    api = connect(settings.kubernetes.kubeconfig) if settings.needs_cluster() else None
+    keys: KeyStore = StaticKeyStore()
+    background: list[Lifecycle] = []
+    if api is not None and settings.secret_refs():
+        secret_keys = SecretKeyStore(api, settings.secret_refs())
+        keys = secret_keys
+        background.append(secret_keys)
+    pulls = None
+    if api is not None and settings.registries.pull_secret is not None:
+        pulls = PullSecretStore(api, [SecretRef.parse(settings.registries.pull_secret)])
+        background.append(pulls)
+    credentials: Callable[[], Mapping[str, Credential]] | None = (
+        pulls.credentials if pulls is not None else None
+    )
+    registry = OciRegistry(webhook_registry_settings(settings, credentials))
+    predicates = frozenset(settings.signatures.accepted_predicate_types)
+    verifier = build_verifier(registry, options=VerifyOptions(accepted_predicate_types=predicates))
+    reviewer = Reviewer(policy, keys, verifier, settings.deadline_seconds, audit or write_stdout)
+    tls = settings.server.tls
+    if tls.cert_file is not None and tls.key_file is not None:
+        certificate = configured_certificate(tls.cert_file, tls.key_file)
+    else:
+        assert tls.self_signed_dir is not None  # TlsConfig guarantees one of the two
+        certificate = self_signed_certificate(tls.self_signed_dir)
+
+    def ready() -> bool:
+        return keys.loaded() and (pulls is None or pulls.loaded())
+
+    app = create_app(reviewer, ready=ready, on_shutdown=[registry.aclose], docs=settings.server.docs)
+    host = settings.server.host
+    shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1", "localhost") else host
+    return Webhook(app, certificate, f"https://{shown}:{settings.server.port}", tuple(background))
+
+
+def webhook_registry_settings(
+    settings: Settings, live_credentials: Callable[[], Mapping[str, Credential]] | None = None
+) -> RegistrySettings:
+    """The config's `registries` as `RegistrySettings`. With a pull Secret, `live_credentials` is read
+    at each request, over the `dockerConfigFile` ones (a rotated Secret applies without a restart)."""
+    config = settings.registries
+    timeout = config.timeout_seconds
+    try:
+        built = RegistrySettings.build(
+            insecure_registries=config.insecure,
+            ca_files=dict(config.ca_files),
+            default_ca_file=config.default_ca_file,
+            docker_config=config.docker_config_file,
+            timeouts=Timeouts(connect=min(CONNECT_TIMEOUT_CAP, timeout), read=timeout, total=timeout),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"registries: {exc.reason}", exc.detail) from exc
+    if live_credentials is None:
+        return built
+    return dataclasses.replace(built, credentials=_LiveCredentials(built.credentials, live_credentials))
+
+
+class _LiveCredentials(Mapping[str, Credential]):
+    """Pull-Secret credentials as they are now, over the static ones."""
+
+    def __init__(
+        self, static: Mapping[str, Credential], live: Callable[[], Mapping[str, Credential]]
+    ) -> None:
+        self._static, self._live = static, live
+
+    def _current(self) -> Mapping[str, Credential]:
+        return {**self._static, **self._live()}
+
+    def __getitem__(self, host: str) -> Credential:
+        return self._current()[host]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())

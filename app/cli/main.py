@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from app.cli import keygen, sign, verify
+from app.cli import keygen, serve, sign, verify
 from app.cli.options import add_logging_options, configure_logging
 from app.cli.usage import EXIT_FAILED, EXIT_USAGE, UsageError
 from app.core.errors import SigwebhookError
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_parser(commands, [common])
     sign.add_parser(commands, [common])
     keygen.add_parser(commands, [common])
+    serve.add_parser(commands, [common])
     return parser
 
 
