@@ -67,6 +67,16 @@ BAD_VALUES = [
         "secret",
     ),
     (["--set-json", 'config.registries={"pullSecret":"my-secret"}'], "/config/registries/pullSecret"),
+    (
+        [
+            "--set-json",
+            'config.policies=[{"name":"p","images":["**"],"keys":[{"file":"/k.pub","pem":"-----BEGIN"}]}]',
+        ],
+        "/config/policies/0/keys/0",
+    ),
+    (["--set-json", 'config.policies=[{"name":"no spaces","images":["**"],"keys":[{"file":"/k"}]}]'], "name"),
+    (["--set", "config.logLevel=verbose"], "/config/logLevel"),
+    (["--set", "config.deadlineSeconds=0"], "/config/deadlineSeconds"),
     (["--set-json", 'config.server={"port":80}'], "/config"),
     (["--set", "unknownTopLevel=1"], "unknownTopLevel"),
     # Cross-field rule the schema cannot express; the templates enforce it.

@@ -92,7 +92,7 @@ must answer (deny) before the API server gives up on it.
 
 {{/*
 The Secrets the webhook reads, as YAML {namespace: [name, ...]}: every `k8s://namespace/name` key
-of every policy (a key given as that string or as {secret: ...}) and the registry pull secret.
+of every policy ({secret: ...}) and the registry pull secret.
 The RBAC grants get/list/watch on exactly these (resourceNames), one Role per namespace.
 */}}
 {{- define "sigwebhook.secretRefs" -}}
@@ -100,9 +100,7 @@ The RBAC grants get/list/watch on exactly these (resourceNames), one Role per na
 {{- $uris := list }}
 {{- range $cfg.policies }}
 {{- range .keys }}
-{{- if kindIs "string" . }}
-{{- $uris = append $uris . }}
-{{- else if and (kindIs "map" .) .secret }}
+{{- if .secret }}
 {{- $uris = append $uris .secret }}
 {{- end }}
 {{- end }}
