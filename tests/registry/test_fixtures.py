@@ -10,7 +10,7 @@ from app.core.digests import Digest
 from app.core.ports import OCI_INDEX, OCI_MANIFEST
 from tests.support.pushing import RawPusher, push_image
 from tests.support.registry_server import TestRegistry
-from tests.support.vectors import load_connaisseur, load_v3_style
+from tests.support.vectors import LoadedReferrer, LoadedSignatures, load_connaisseur, load_v3_style
 
 
 @pytest.mark.parametrize("name", ["plain_registry", "tls_registry", "token_registry"])
@@ -47,3 +47,22 @@ def test_interop_vectors_load_into_the_plain_registry(
     assert "dev.cosignproject.cosign/signature" in sig.text
     assert index.status_code == 200
     assert index.content == (interop_dir / "local-python-v3-style" / "fallback-index.json").read_bytes()
+
+
+def test_the_vector_fixtures_load_into_the_plain_registry(
+    connaisseur_signatures: LoadedSignatures, v3_referrer: LoadedReferrer, plain_registry: TestRegistry
+) -> None:
+    with RawPusher(plain_registry) as raw:
+        for digest in connaisseur_signatures.signed_digests:
+            answer = raw.get(
+                f"/v2/{connaisseur_signatures.repo}/manifests/{digest.signature_tag}",
+                connaisseur_signatures.repo,
+                headers={"Accept": OCI_MANIFEST},
+            )
+            assert answer.status_code == 200
+        index = raw.get(
+            f"/v2/{v3_referrer.repo}/manifests/{v3_referrer.subject.tag_prefix}",
+            v3_referrer.repo,
+            headers={"Accept": OCI_INDEX},
+        )
+    assert Digest.of(index.content) == v3_referrer.fallback_index
