@@ -1,0 +1,283 @@
+"""Issue 3's table of policies × pods, over HTTPS against the real registry.
+
+Images are pushed to the real `docker-registry` (skopeo) and signed by the real `sigwebhook sign`:
+v2 `.sig` signatures and (`--bundle`) v3 sigstore bundle referrers. The webhook is the real uvicorn
+server built from a YAML config by `build_webhook`. Each row gives the pod and the expected answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from app.core.digests import Digest
+from app.core.keys import load_public_key
+from tests.fixtures.registry import TestRegistry, push_image
+from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.webhook import RunningWebhook
+from tests.webhook.reviews import pod, review
+
+A, B, C, WRONG = "ecdsa-p256", "ed25519", "rsa-openssl", "ecdsa-p384"
+
+
+@dataclass(frozen=True)
+class Images:
+    host: str
+    digests: dict[str, Digest]
+
+    def __call__(self, name: str) -> str:
+        """`name` is `repo:tag` under the test registry."""
+        return f"{self.host}/{name}"
+
+
+@pytest.fixture(scope="module")
+def images(plain_registry: TestRegistry, key_pairs: dict[str, KeyPair]) -> Images:
+    """Push and sign, once for the module: repo → signers (v3 = `--bundle`)."""
+    host = plain_registry.host
+    plan: dict[str, list[tuple[str, bool]]] = {
+        "table/team/signed-v2": [(A, False)],
+        "table/team/signed-v3": [(A, True)],
+        "table/team/unsigned": [],
+        "table/team/wrong-key": [(WRONG, False)],
+        "table/db/quorum-met": [(A, False), (C, True)],
+        "table/db/quorum-short": [(B, False)],
+        "table/misc/tool": [(A, False)],
+    }
+    digests = {}
+    for repo, signers in plan.items():
+        digests[repo] = push_image(plain_registry, repo, "1", content=repo.encode())
+        for kind, bundle in signers:
+            sign_image(f"{host}/{repo}:1", key_pairs[kind], ["--insecure-registry", host], bundle=bundle)
+    return Images(host, digests)
+
+
+@pytest.fixture(scope="module")
+def table_config(images: Images, key_pairs: dict[str, KeyPair]) -> dict[str, Any]:
+    key = lambda kind: {"file": str(key_pairs[kind].public)}  # noqa: E731
+    return {
+        "deadlineSeconds": 8,
+        "skipNamespaces": ["kube-system"],
+        "exemptImages": [images("table/infra/pause:*")],
+        "registries": {"insecure": [images.host]},
+        "policies": [
+            {"name": "team", "images": [images("table/team/**")], "keys": [key(A)]},
+            {
+                "name": "db",
+                "images": [images("table/db/**")],
+                "keys": [key(A), key(B), key(C)],
+                "threshold": 2,
+            },
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def webhook(
+    table_config: dict[str, Any], module_webhook_starter: Callable[[dict[str, Any]], RunningWebhook]
+) -> RunningWebhook:
+    """One server for the whole table (module-scoped)."""
+    return module_webhook_starter(table_config)
+
+
+NO_SIG = 'no signature verified by the keys of policy "team"'
+
+# (id, containers, init, ephemeral, namespace, allowed, message lines: (container label, image, reason))
+ROWS: list[
+    tuple[
+        str,
+        list[tuple[str, str]],
+        list[tuple[str, str]],
+        list[tuple[str, str]],
+        str,
+        bool,
+        list[tuple[str, str, str]],
+    ]
+] = [
+    ("signed v2", [("app", "table/team/signed-v2:1")], [], [], "default", True, []),
+    ("signed v3 bundle", [("app", "table/team/signed-v3:1")], [], [], "default", True, []),
+    (
+        "unsigned",
+        [("app", "table/team/unsigned:1")],
+        [],
+        [],
+        "default",
+        False,
+        [("spec.containers[0] (app)", "table/team/unsigned:1", NO_SIG)],
+    ),
+    (
+        "wrong key",
+        [("app", "table/team/wrong-key:1")],
+        [],
+        [],
+        "default",
+        False,
+        [("spec.containers[0] (app)", "table/team/wrong-key:1", NO_SIG)],
+    ),
+    (
+        "several containers, one unsigned",
+        [
+            ("web", "table/team/signed-v2:1"),
+            ("sidecar", "table/team/unsigned:1"),
+            ("api", "table/team/signed-v3:1"),
+        ],
+        [],
+        [],
+        "default",
+        False,
+        [("spec.containers[1] (sidecar)", "table/team/unsigned:1", NO_SIG)],
+    ),
+    (
+        "init container unsigned",
+        [("app", "table/team/signed-v2:1")],
+        [("migrate", "table/team/unsigned:1")],
+        [],
+        "default",
+        False,
+        [("spec.initContainers[0] (migrate)", "table/team/unsigned:1", NO_SIG)],
+    ),
+    (
+        "ephemeral container wrong key",
+        [("app", "table/team/signed-v2:1")],
+        [],
+        [("debug", "table/team/wrong-key:1")],
+        "default",
+        False,
+        [("spec.ephemeralContainers[0] (debug)", "table/team/wrong-key:1", NO_SIG)],
+    ),
+    (
+        "every kind signed",
+        [("app", "table/team/signed-v2:1")],
+        [("init", "table/team/signed-v3:1")],
+        [("debug", "table/team/signed-v2:1")],
+        "default",
+        True,
+        [],
+    ),
+    (
+        "unmatched image",
+        [("tool", "table/misc/tool:1")],
+        [],
+        [],
+        "default",
+        False,
+        [
+            (
+                "spec.containers[0] (tool)",
+                "table/misc/tool:1",
+                "no policy matches this image (unmatched: deny)",
+            )
+        ],
+    ),
+    ("skipped namespace", [("app", "table/team/unsigned:1")], [], [], "kube-system", True, []),
+    ("exempt image (never pushed)", [("pause", "table/infra/pause:3.9")], [], [], "default", True, []),
+    ("threshold 2 of 3 met (v2 + v3)", [("db", "table/db/quorum-met:1")], [], [], "default", True, []),
+    (
+        "threshold 2 of 3 short",
+        [("db", "table/db/quorum-short:1")],
+        [],
+        [],
+        "default",
+        False,
+        [
+            (
+                "spec.containers[0] (db)",
+                "table/db/quorum-short:1",
+                '1 of the 2 distinct keys policy "db" requires signed',
+            )
+        ],
+    ),
+    (
+        "missing image",
+        [("app", "table/team/never-pushed:1")],
+        [],
+        [],
+        "default",
+        False,
+        [
+            (
+                "spec.containers[0] (app)",
+                "table/team/never-pushed:1",
+                "image {host}/table/team/never-pushed:1 not found: {host} has no manifest for tag '1'",
+            )
+        ],
+    ),
+    (
+        "two failing, in pod order",
+        [("a", "table/team/wrong-key:1")],
+        [("b", "table/team/unsigned:1")],
+        [],
+        "default",
+        False,
+        [
+            ("spec.containers[0] (a)", "table/team/wrong-key:1", NO_SIG),
+            ("spec.initContainers[0] (b)", "table/team/unsigned:1", NO_SIG),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("containers", "init", "ephemeral", "namespace", "allowed", "lines"),
+    [r[1:] for r in ROWS],
+    ids=[r[0] for r in ROWS],
+)
+def test_policy_pod_table_over_https(
+    webhook: RunningWebhook,
+    images: Images,
+    containers: Any,
+    init: Any,
+    ephemeral: Any,
+    namespace: str,
+    allowed: bool,
+    lines: list[tuple[str, str, str]],
+) -> None:
+    qualify = lambda pairs: [(n, images(i)) for n, i in pairs]  # noqa: E731
+    body = review(qualify(containers), init=qualify(init), ephemeral=qualify(ephemeral), namespace=namespace)
+    answer = webhook.post(body)
+    assert answer.status_code == 200
+    response = answer.json()["response"]
+    assert response["uid"] == body["request"]["uid"]
+    assert response["allowed"] is allowed
+    if allowed:
+        assert "status" not in response
+        return
+    assert response["status"]["code"] == 403
+    got = response["status"]["message"].split("\n")
+    assert len(got) == len(lines)
+    for line, (label, image, reason) in zip(got, lines, strict=True):
+        prefix = f"{label} {images(image)}: "
+        assert line.startswith(prefix)
+        assert line == prefix + reason.format(host=images.host)
+
+
+def test_the_audit_record_names_the_format_key_and_digest_that_verified(
+    webhook: RunningWebhook, images: Images, key_pairs: dict[str, KeyPair]
+) -> None:
+    body = review(
+        [("v2", images("table/team/signed-v2:1")), ("v3", images("table/team/signed-v3:1"))], uid="audit-v2v3"
+    )
+    assert webhook.post(body).json()["response"]["allowed"] is True
+    record = next(r for r in webhook.audit if r["uid"] == "audit-v2v3")
+    fingerprint = load_public_key(key_pairs[A].public.read_bytes(), "a").fingerprint
+    v2, v3 = record["images"]
+    assert v2["digest"] == str(images.digests["table/team/signed-v2"])
+    assert v3["digest"] == str(images.digests["table/team/signed-v3"])
+    assert [(s["format"], s["key_fingerprint"]) for s in v2["signatures"]] == [
+        ("cosign-v2-sig-tag", fingerprint)
+    ]
+    assert [(s["format"], s["key_fingerprint"]) for s in v3["signatures"]] == [
+        ("cosign-v3-bundle", fingerprint)
+    ]
+    assert v2["policies"] == ["team"] and v2["verdict"] == "verified"
+
+
+def test_an_update_that_changes_no_image_is_allowed_even_for_an_unsigned_image(
+    webhook: RunningWebhook, images: Images
+) -> None:
+    # The pod was admitted before the policy existed; a label change must not be refused.
+    containers = [("app", images("table/team/unsigned:1"))]
+    body = review(containers, operation="UPDATE", old=pod(containers), uid="update-same")
+    assert webhook.post(body).json()["response"]["allowed"] is True
