@@ -1,4 +1,4 @@
-"""`sigwebhook verify --key FILE [--key FILE …] IMAGE…`: check images against public keys.
+"""`sigwebhook verify --key FILE|k8s://NS/NAME [--key …] IMAGE…`: check images against public keys.
 
 Exit 0 when every image has at least one signature that verifies under one of the keys, 1 otherwise
 (unsigned, wrong key, tag moved, registry unreachable…), 2 for a usage error. One image's failure is its
@@ -12,21 +12,18 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from app import compose
+from app.cli.keyrefs import add_key_options, load_keys
 from app.cli.options import add_registry_options, registry_settings
 from app.cli.output import ImageOutcome, to_json, to_text
-from app.cli.usage import EXIT_FAILED, EXIT_OK, UsageError
-from app.core.errors import KeyLoadError, SigwebhookError
-from app.core.keys import TrustedKey, load_public_key
-from app.core.keysources import is_secret_reference
+from app.cli.usage import EXIT_FAILED, EXIT_OK
+from app.core.errors import SigwebhookError
+from app.core.keys import TrustedKey
 from app.core.references import parse_reference
 from app.core.verify import Verifier
 from app.registry.settings import RegistrySettings
-
-MAX_PUBLIC_KEY_BYTES = 64 * 1024
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -38,14 +35,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         "referrer) made by one of the given keys. Exit 0 when all verify, 1 when any does not, 2 on a "
         "usage error. Transparency-log (Rekor) proofs are NOT checked.",
     )
-    parser.add_argument(
-        "--key",
-        dest="keys",
-        metavar="FILE",
-        action="append",
-        required=True,
-        help="public key (PEM) to trust; repeatable: an image passes when any key verifies it",
-    )
+    add_key_options(parser)
     parser.add_argument(
         "--output", "-o", choices=("text", "json"), default="text", help="report format (default text)"
     )
@@ -55,7 +45,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    keys = load_keys(args.keys)
+    keys = load_keys(args.keys, args.kubeconfig)
     settings = registry_settings(args)
     outcomes = asyncio.run(verify_images(settings, keys, args.images))
     print(
@@ -66,29 +56,6 @@ def run(args: argparse.Namespace) -> int:
         if not outcome.ok:
             print(f"sigwebhook: {outcome.image}: not verified: {outcome.failure()}", file=sys.stderr)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
-
-
-def load_keys(references: Sequence[str]) -> list[TrustedKey]:
-    """Parse every `--key`; a missing or unparsable key stops the command (it names the file)."""
-    keys: list[TrustedKey] = []
-    for reference in references:
-        if is_secret_reference(reference):
-            raise UsageError(
-                f"--key {reference}: Kubernetes Secret keys are not supported by the CLI yet; "
-                "save the Secret's cosign.pub to a file and pass that"
-            )
-        path = Path(reference)
-        try:
-            with path.open("rb") as handle:
-                data = handle.read(MAX_PUBLIC_KEY_BYTES + 1)
-        except FileNotFoundError as exc:
-            raise KeyLoadError(f"key file {path} not found") from exc
-        except OSError as exc:
-            raise KeyLoadError(f"cannot read key file {path}: {exc.strerror or exc}") from exc
-        if len(data) > MAX_PUBLIC_KEY_BYTES:
-            raise KeyLoadError(f"key file {path} is too large to be a public key")
-        keys.append(load_public_key(data, path.name))
-    return keys
 
 
 async def verify_images(

@@ -70,10 +70,16 @@ def test_a_private_key_given_to_verify_is_refused_clearly(key_pairs: dict[str, K
     assert "Traceback" not in result.stderr
 
 
-def test_kubernetes_key_references_are_refused_without_a_traceback() -> None:
+def test_kubernetes_key_without_a_kubeconfig_is_a_usage_error() -> None:
     result = run_cli("verify", "--key", "k8s://ops/cosign", UNREACHABLE)
     assert result.returncode == 2
-    assert "not supported by the CLI yet" in result.stderr
+    assert "--kubeconfig" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_malformed_kubernetes_key_reference_is_a_usage_error() -> None:
+    result = run_cli_in_process("verify", "--key", "k8s://Ops/", UNREACHABLE)
+    assert result.returncode == 2
+    assert "k8s://namespace/name" in result.stderr
 
 
 def test_bad_image_reference_for_sign_is_a_clear_error(key_pairs: dict[str, KeyPair]) -> None:
