@@ -36,7 +36,8 @@ class Reply:
 
 @dataclass
 class RequestStats:
-    """How many HTTP requests were sent, by host and by purpose (`registry`, `token`, `redirect`)."""
+    """How many HTTP requests were sent, by host and by purpose: `registry`, `token`, and `redirect`
+    (a request to another origin the registry sent us to, e.g. a blob CDN; it carries no registry auth)."""
 
     total: int = 0
     by_host: Counter[str] = field(default_factory=Counter)
