@@ -12,12 +12,13 @@ mkdir -p "$CACHE"
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (docker-registry, skopeo, openssl, etcd)"
+step "system packages (docker-registry, skopeo, openssl, htpasswd, etcd)"
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v openssl >/dev/null || need+=(openssl)
 command -v unzip >/dev/null || need+=(unzip)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v etcd >/dev/null || need+=(etcd-server)
 if ((${#need[@]})); then
   apt-get update -qq
