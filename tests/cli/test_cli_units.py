@@ -1,0 +1,113 @@
+"""CLI pieces in process: password sources, the last-resort error handler, and the JSON report's keys."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.cli import main as cli_main
+from app.cli import verify as cli_verify
+from app.cli.output import ImageOutcome, to_json, to_text
+from app.cli.passwords import password_source
+from app.cli.usage import UsageError
+from app.core.digests import Digest
+from app.core.references import parse_reference
+from app.core.verdicts import TLOG_NOTICE, ImageVerdict, RejectedSignature, SignatureFormat, VerifiedSignature
+
+DIGEST = Digest.of(b"manifest")
+
+
+def _never(prompt: str) -> str:
+    raise AssertionError(f"must not prompt: {prompt}")
+
+
+def test_cosign_password_from_the_environment_wins_even_when_empty() -> None:
+    assert password_source("k", environ={"COSIGN_PASSWORD": ""}, interactive=True, prompt=_never)() == b""
+
+
+def test_without_environment_or_terminal_the_password_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="COSIGN_PASSWORD"):
+        password_source("cosign.key", environ={}, interactive=False, prompt=_never)()
+
+
+def test_a_new_password_is_asked_twice_and_must_match() -> None:
+    answers = iter(["one", "two"])
+    with pytest.raises(UsageError, match="do not match"):
+        password_source("new", confirm=True, environ={}, interactive=True, prompt=lambda _: next(answers))()
+    same = iter(["pw", "pw"])
+    assert (
+        password_source("new", confirm=True, environ={}, interactive=True, prompt=lambda _: next(same))()
+        == b"pw"
+    )
+
+
+def test_an_unexpected_exception_is_an_internal_error_line_and_debug_shows_the_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def explode(args: object) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli_verify, "run", explode)
+    assert cli_main.main(["verify", "--key", "k.pub", "a/b:c"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err == "sigwebhook: error: internal error (RuntimeError); rerun with --debug to see the traceback\n"
+    )
+    assert cli_main.main(["--debug", "verify", "--key", "k.pub", "a/b:c"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: boom" in err
+
+
+def _outcomes() -> list[ImageOutcome]:
+    ref = parse_reference("127.0.0.1:5000/app:v1")
+    good = ImageVerdict(
+        ref,
+        DIGEST,
+        (
+            VerifiedSignature(
+                SignatureFormat.COSIGN_V3_BUNDLE, "sha256:" + "ab" * 32, "cosign.pub", "referrer x"
+            ),
+        ),
+        (RejectedSignature(SignatureFormat.COSIGN_V2_SIG_TAG, "layer 0", "signature does not verify"),),
+    )
+    return [
+        ImageOutcome("127.0.0.1:5000/app:v1", ref, good),
+        ImageOutcome("Bad", error="invalid image reference 'Bad'"),
+    ]
+
+
+def test_json_report_has_the_documented_keys_and_values() -> None:
+    good, bad = json.loads(to_json(_outcomes()))
+    keys = {"image", "reference", "digest", "verified", "signatures", "rejected", "error", "tlog_checked"}
+    assert set(good) == keys and set(bad) == keys
+    assert good["verified"] is True and good["digest"] == str(DIGEST) and good["tlog_checked"] is False
+    assert good["signatures"] == [
+        {
+            "format": "cosign-v3-bundle",
+            "key": "cosign.pub",
+            "fingerprint": "sha256:" + "ab" * 32,
+            "location": "referrer x",
+        }
+    ]
+    assert good["rejected"] == [
+        {"format": "cosign-v2-sig-tag", "location": "layer 0", "reason": "signature does not verify"}
+    ]
+    assert bad == {
+        "image": "Bad",
+        "reference": None,
+        "digest": None,
+        "verified": False,
+        "signatures": [],
+        "rejected": [],
+        "error": "invalid image reference 'Bad'",
+        "tlog_checked": False,
+    }
+
+
+def test_text_report_says_verified_or_why_not_and_always_the_tlog_notice() -> None:
+    text = to_text(_outcomes())
+    assert "127.0.0.1:5000/app:v1: VERIFIED" in text
+    assert "signed by cosign.pub (SHA256:" + "ab" * 32 + ")" in text
+    assert "Bad: NOT VERIFIED" in text and "error: invalid image reference 'Bad'" in text
+    assert text.rstrip().endswith(TLOG_NOTICE + ".")
