@@ -1,0 +1,89 @@
+"""A slow registry: the review is answered inside the deadline, and the images of a pod are verified
+concurrently. A fault-injecting proxy in front of the real registry delays every request."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.fixtures.registry import TestRegistry, push_image
+from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.webhook import RunningWebhook
+from tests.support.fault_proxy import FaultProxy
+from tests.webhook.reviews import review
+
+IMAGES = 5
+
+
+@pytest.fixture(scope="module")
+def signed(plain_registry: TestRegistry, key_pairs: dict[str, KeyPair]) -> list[str]:
+    """Repositories `slow/app-N` holding one signed image each (tag `1`)."""
+    repos = [f"slow/app-{i}" for i in range(IMAGES)]
+    for repo in repos:
+        push_image(plain_registry, repo, "1", content=repo.encode())
+        sign_image(
+            f"{plain_registry.host}/{repo}:1",
+            key_pairs["ecdsa-p256"],
+            ["--insecure-registry", plain_registry.host],
+        )
+    return repos
+
+
+@pytest.fixture
+def proxy(plain_registry: TestRegistry) -> Iterator[FaultProxy]:
+    with FaultProxy(plain_registry.host) as running:
+        yield running
+
+
+def config(proxy: FaultProxy, key: KeyPair, deadline: float) -> dict[str, Any]:
+    return {
+        "deadlineSeconds": deadline,
+        "registries": {"insecure": [proxy.host], "timeoutSeconds": 20},
+        "policies": [
+            {"name": "slow", "images": [f"{proxy.host}/slow/**"], "keys": [{"file": str(key.public)}]}
+        ],
+    }
+
+
+def test_a_pod_from_a_registry_slower_than_the_deadline_is_denied_in_time(
+    start_webhook: Callable[[dict[str, Any]], RunningWebhook],
+    proxy: FaultProxy,
+    signed: list[str],
+    key_pairs: dict[str, KeyPair],
+) -> None:
+    webhook = start_webhook(config(proxy, key_pairs["ecdsa-p256"], deadline=1))
+    proxy.add(".", "delay", 4.0)
+    containers = [(f"c{i}", f"{proxy.host}/{repo}:1") for i, repo in enumerate(signed)]
+    begun = time.monotonic()
+    answer = webhook.post(review(containers))
+    elapsed = time.monotonic() - begun
+    assert elapsed < 1 + 0.75, f"answered after {elapsed:.2f}s, deadline 1s"
+    response = answer.json()["response"]
+    assert response["allowed"] is False
+    assert response["status"]["message"].split("\n") == [
+        f"spec.containers[{i}] (c{i}) {image}: the registry did not answer in time (deadline 1s)"
+        for i, (_, image) in enumerate(containers)
+    ]
+
+
+def test_the_images_of_a_pod_are_verified_concurrently_against_a_slow_registry(
+    start_webhook: Callable[[dict[str, Any]], RunningWebhook],
+    proxy: FaultProxy,
+    signed: list[str],
+    key_pairs: dict[str, KeyPair],
+) -> None:
+    # One image takes three or four sequential round trips (the tag; the .sig manifest beside the
+    # referrers API and its fallback tag; the payload blob): at 0.25 s each, ~0.9 s per image, so five
+    # in sequence (~4.4 s) would pass the 3.5 s deadline. Verified concurrently, the pod is admitted.
+    webhook = start_webhook(config(proxy, key_pairs["ecdsa-p256"], deadline=3.5))
+    proxy.add(".", "delay", 0.25)
+    containers = [(f"c{i}", f"{proxy.host}/{repo}:1") for i, repo in enumerate(signed)]
+    begun = time.monotonic()
+    response = webhook.post(review(containers)).json()["response"]
+    elapsed = time.monotonic() - begun
+    assert response == {"uid": response["uid"], "allowed": True}, response
+    assert elapsed < 3.5
+    assert sum(1 for seen in proxy.seen if "/manifests/1" in seen.path) == IMAGES
