@@ -103,24 +103,26 @@ class Webhook:
 def build_webhook(settings: Settings, audit: Callable[[str], None] | None = None) -> Webhook:
     """Everything `serve` runs, built from validated settings (`ConfigError` naming the field).
     `audit` receives one JSON line per review (default: stdout)."""
-    from app.kube.client import connect
-    from app.kube.keystore import SecretKeyStore
-    from app.kube.pullsecrets import PullSecretStore
     from app.webhook.app import create_app
     from app.webhook.review import Reviewer, write_stdout
 
     policy = admission_policy(settings)
-    api = connect(settings.kubernetes.kubeconfig) if settings.needs_cluster() else None
     keys: KeyStore = StaticKeyStore()
     background: list[Lifecycle] = []
-    if api is not None and settings.secret_refs():
-        secret_keys = SecretKeyStore(api, settings.secret_refs())
-        keys = secret_keys
-        background.append(secret_keys)
     pulls = None
-    if api is not None and settings.registries.pull_secret is not None:
-        pulls = PullSecretStore(api, [SecretRef.parse(settings.registries.pull_secret)])
-        background.append(pulls)
+    if settings.needs_cluster():  # only then is the kubernetes client imported and configured
+        from app.kube.client import connect
+        from app.kube.keystore import SecretKeyStore
+        from app.kube.pullsecrets import PullSecretStore
+
+        api = connect(settings.kubernetes.kubeconfig)
+        if settings.secret_refs():
+            secret_keys = SecretKeyStore(api, settings.secret_refs())
+            keys = secret_keys
+            background.append(secret_keys)
+        if settings.registries.pull_secret is not None:
+            pulls = PullSecretStore(api, [SecretRef.parse(settings.registries.pull_secret)])
+            background.append(pulls)
     credentials: Callable[[], Mapping[str, Credential]] | None = (
         pulls.credentials if pulls is not None else None
     )
