@@ -1,0 +1,162 @@
+"""The webhook's YAML config: defaults, field names in every error, conversion to core types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.config import admission_policy, load_settings, parse_settings
+from app.core.errors import ConfigError
+from app.core.keysources import SecretRef
+from app.core.policy import Unmatched
+from tests.fixtures.signing import KeyPair
+
+EXAMPLE_KEY = Path(__file__).resolve().parents[2] / "examples" / "local" / "cosign.pub"
+
+
+def minimal(**extra: object) -> dict[str, object]:
+    return {
+        "server": {"tls": {"certFile": "/tls/tls.crt", "keyFile": "/tls/tls.key"}},
+        "policies": [
+            {"name": "p", "images": ["registry.example.com/**"], "keys": [{"file": str(EXAMPLE_KEY)}]}
+        ],
+        **extra,
+    }
+
+
+def error_of(data: object) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(data)
+    return caught.value.reason
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    settings = parse_settings(minimal())
+    assert (settings.server.host, settings.server.port, settings.server.docs) == ("0.0.0.0", 8443, False)
+    assert settings.deadline_seconds == 8 and settings.unmatched == "deny"
+    assert settings.skip_namespaces == ["sigwebhook", "kube-system"] and settings.exempt_images == []
+    assert settings.registries.timeout_seconds == 5 and settings.kubernetes.kubeconfig is None
+    assert settings.signatures.accepted_predicate_types == ["https://sigstore.dev/cosign/sign/v1"]
+    assert settings.policies[0].threshold == 1 and not settings.needs_cluster()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ([], "the config must be a mapping"),
+        ({"policies": []}, "server: Field required"),
+        (minimal(policies=[]), "policies: List should have at least 1 item"),
+        (minimal(deadlineSeconds=30), "deadlineSeconds: Input should be less than 30"),
+        (minimal(unmatched="warn"), "unmatched: Input should be 'deny' or 'allow'"),
+        (minimal(server={"tls": {"certFile": "a"}}), "server.tls: certFile and keyFile go together"),
+        (minimal(server={"tls": {}}), "server.tls: give certFile and keyFile, or selfSignedDir"),
+        (minimal(server={"port": 0, "tls": {"selfSignedDir": "x"}}), "server.port: Input should be greater"),
+        (minimal(registries={"pullSecret": "secret-name"}), "registries.pullSecret: key reference"),
+        (minimal(exemptImages=["Bad Pattern"]), "exemptImages[0]: image pattern 'Bad Pattern'"),
+        (minimal(polices=[]), "polices: Extra inputs are not permitted"),
+        (
+            minimal(policies=[{"name": "p", "images": ["**"], "keys": [{}]}]),
+            "policies[0].keys[0]: give exactly one of file, pem, secret (got none)",
+        ),
+        (
+            minimal(policies=[{"name": "has space", "images": ["**"], "keys": [{"pem": "x"}]}]),
+            "policies[0].name: String should match pattern",
+        ),
+        (
+            minimal(policies=[{"name": "p", "images": ["**"], "keys": [{"secret": "k8s://ns"}]}]),
+            "policies[0].keys[0].secret: key reference 'k8s://ns' is not of the form k8s://namespace/name",
+        ),
+        (
+            minimal(policies=[{"name": "p", "images": ["**"], "keys": [{"pem": "x"}], "threshold": 0}]),
+            "policies[0].threshold: Input should be greater than or equal to 1",
+        ),
+        (
+            minimal(policies=[{"name": "p", "images": ["**"], "keys": [{"pem": "x"}]}] * 2),
+            "policies: policy names must be unique: p",
+        ),
+    ],
+)
+def test_every_error_names_its_field(data: object, expected: str) -> None:
+    assert expected in error_of(data)
+
+
+def test_yaml_that_does_not_parse_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("server:\n  tls: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"c.yaml: not valid YAML at line 3"):
+        load_settings(path)
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "c.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        "server: {tls: {selfSignedDir: tls}}\n"
+        "registries: {caFiles: {'r.example:5000': ca.pem}}\n"
+        "policies: [{name: p, images: ['**'], keys: [{file: keys/cosign.pub}]}]\n"
+    )
+    settings = load_settings(path)
+    assert settings.server.tls.self_signed_dir == tmp_path / "conf" / "tls"
+    assert settings.registries.ca_files["r.example:5000"] == tmp_path / "conf" / "ca.pem"
+    assert settings.policies[0].keys[0].file == tmp_path / "conf" / "keys" / "cosign.pub"
+
+
+def test_the_policy_becomes_frozen_core_types_with_keys_loaded(key_pairs: dict[str, KeyPair]) -> None:
+    pem = key_pairs["ed25519"].public.read_text()
+    settings = parse_settings(
+        minimal(
+            unmatched="allow",
+            skipNamespaces=["ops"],
+            exemptImages=["registry.k8s.io/pause:*"],
+            policies=[
+                {
+                    "name": "prod",
+                    "images": ["registry.example.com/**"],
+                    "keys": [
+                        {"file": str(key_pairs["ecdsa-p256"].public)},
+                        {"pem": pem},
+                        {"secret": "k8s://sigwebhook/cosign"},
+                    ],
+                    "threshold": 3,
+                }
+            ],
+        )
+    )
+    policy = admission_policy(settings)
+    prod = policy.policies[0]
+    assert [k.name for k in prod.static_keys] == [
+        str(key_pairs["ecdsa-p256"].public),
+        'inline key 1 of policy "prod"',
+    ]
+    assert prod.secrets == (SecretRef("sigwebhook", "cosign"),) and prod.threshold == 3
+    assert policy.unmatched is Unmatched.ALLOW and policy.skip_namespaces == {"ops"}
+    assert settings.secret_refs() == [SecretRef("sigwebhook", "cosign")] and settings.needs_cluster()
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ({"file": "/does/not/exist.pub"}, "policies[0].keys[0].file: cannot read /does/not/exist.pub"),
+        ({"pem": "not a key"}, 'policies[0].keys[0].pem: inline key 0 of policy "p": not a PEM public key'),
+    ],
+)
+def test_a_key_that_cannot_be_loaded_is_a_config_error_naming_the_field(
+    key: dict[str, str], expected: str
+) -> None:
+    settings = parse_settings(minimal(policies=[{"name": "p", "images": ["**"], "keys": [key]}]))
+    with pytest.raises(ConfigError) as caught:
+        admission_policy(settings)
+    assert caught.value.reason.startswith(expected)
+
+
+def test_a_threshold_above_the_file_keys_is_refused_at_start_up() -> None:
+    settings = parse_settings(
+        minimal(
+            policies=[{"name": "p", "images": ["**"], "keys": [{"file": str(EXAMPLE_KEY)}], "threshold": 2}]
+        )
+    )
+    with pytest.raises(
+        ConfigError, match=r'policies\[0\]: policy "p": threshold 2 is more than its 1 distinct keys'
+    ):
+        admission_policy(settings)
