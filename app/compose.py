@@ -11,9 +11,8 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.config import Settings, admission_policy
 from app.core.errors import ConfigError
 from app.core.keysources import SecretRef
 from app.core.keystore import KeyStore, Lifecycle, StaticKeyStore
@@ -22,7 +21,10 @@ from app.core.verify import Verifier, VerifyOptions
 from app.registry import OciRegistry
 from app.registry.credentials import Credential
 from app.registry.settings import RegistrySettings, Timeouts
-from app.webhook.tls import ServingCertificate, configured_certificate, self_signed_certificate
+
+if TYPE_CHECKING:  # pydantic settings and the webhook's TLS: imported when the webhook is built
+    from app.config import Settings
+    from app.webhook.tls import ServingCertificate
 
 CONNECT_TIMEOUT_CAP = 5.0  # a registry that does not accept a connection in 5 s is down
 
@@ -103,8 +105,10 @@ class Webhook:
 def build_webhook(settings: Settings, audit: Callable[[str], None] | None = None) -> Webhook:
     """Everything `serve` runs, built from validated settings (`ConfigError` naming the field).
     `audit` receives one JSON line per review (default: stdout)."""
+    from app.config import admission_policy
     from app.webhook.app import create_app
     from app.webhook.review import Reviewer, write_stdout
+    from app.webhook.tls import configured_certificate, self_signed_certificate
 
     policy = admission_policy(settings)
     keys: KeyStore = StaticKeyStore()

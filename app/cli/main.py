@@ -9,12 +9,12 @@ themselves live in `verify`, `sign` and `keygen`; objects are built by `app.comp
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import traceback
 from collections.abc import Sequence
 
-from app.cli import keygen, serve, sign, verify
 from app.cli.options import add_logging_options, configure_logging
 from app.cli.usage import EXIT_FAILED, EXIT_USAGE, UsageError
 from app.core.errors import SigwebhookError
@@ -23,8 +23,19 @@ PROG = "sigwebhook"
 log = logging.getLogger("sigwebhook.cli")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line: global logging flags, then one sub-command."""
+# Sub-command → its module, which has `add_parser(commands, parents)` and sets `run`. Modules are
+# imported only when needed: `serve` pulls in FastAPI and uvicorn, which `verify` must not pay for.
+COMMANDS = {
+    "verify": "app.cli.verify",
+    "sign": "app.cli.sign",
+    "generate-key-pair": "app.cli.keygen",
+    "serve": "app.cli.serve",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line: global logging flags, then one sub-command. With `command`, only that
+    sub-command is built in full (the others are bare names, enough for argparse's choices)."""
     common = argparse.ArgumentParser(add_help=False)
     add_logging_options(common)
     parser = argparse.ArgumentParser(
@@ -34,17 +45,25 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    verify.add_parser(commands, [common])
-    sign.add_parser(commands, [common])
-    keygen.add_parser(commands, [common])
-    serve.add_parser(commands, [common])
+    for name, module in COMMANDS.items():
+        if command in (None, name):
+            importlib.import_module(module).add_parser(commands, [common])
+        else:
+            commands.add_parser(name)
     return parser
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The sub-command named in `argv` (the first word that is not an option), if it is one we know."""
+    first = next((word for word in argv if not word.startswith("-")), None)
+    return first if first in COMMANDS else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 failed / not verified, 2 usage error)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)  # exits 2 with a usage message on a bad command line
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_in(words))
+    args = parser.parse_args(words)  # exits 2 with a usage message on a bad command line
     configure_logging(args)
     try:
         code: int = args.run(args)
