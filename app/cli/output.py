@@ -1,18 +1,8 @@
 """How `sigwebhook verify` reports: a readable text block per image, or stable JSON.
 
-JSON (`--output json`) is a list with one object per image argument, in argument order. Keys
-(stable; new keys may be added, none removed or renamed):
-
-    image         the argument as given
-    reference     the normalised reference, or null if it did not parse
-    digest        the manifest digest that was verified ("sha256:…"), or null
-    verified      true when at least one signature verified under a given key
-    signatures    [{format, key, fingerprint, location}] for each signature that verified
-    rejected      [{format, location, reason}] for each signature found that did not count
-    error         why the image could not be checked at all (bad reference, registry down), or null
-    tlog_checked  always false: transparency-log proofs are not checked
-
-Formats are `cosign-v2-sig-tag` and `cosign-v3-bundle`; fingerprints are `sha256:<hex of SPKI DER>`.
+JSON (`--output json`) is a list with one object per image argument, in argument order; its keys are
+documented in `JSON_HELP` (also printed by `sigwebhook verify --help`). They are stable: keys may be
+added, never removed or renamed.
 No key material, password or credential ever reaches this output.
 """
 
@@ -24,6 +14,17 @@ from typing import Any
 
 from app.core.references import ImageRef
 from app.core.verdicts import TLOG_NOTICE, ImageVerdict
+
+JSON_HELP = """--output json prints a list, one object per IMAGE in order, with the keys:
+  image         the argument as given
+  reference     the normalised reference (null if it did not parse)
+  digest        the manifest digest that was verified (null if none was resolved)
+  verified      true when a signature verified under one of the keys
+  signatures    [{format, key, fingerprint, location}] that verified
+  rejected      [{format, location, reason}] found but not counted
+  error         why the image could not be checked at all (null otherwise)
+  tlog_checked  always false: transparency-log proofs are not checked
+format is cosign-v2-sig-tag or cosign-v3-bundle; fingerprint is sha256:<hex of the SPKI DER>."""
 
 
 @dataclass(frozen=True)

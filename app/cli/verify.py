@@ -17,7 +17,7 @@ from typing import Any
 from app import compose
 from app.cli.keyrefs import add_key_options, load_keys
 from app.cli.options import add_registry_options, registry_settings
-from app.cli.output import ImageOutcome, to_json, to_text
+from app.cli.output import JSON_HELP, ImageOutcome, to_json, to_text
 from app.cli.usage import EXIT_FAILED, EXIT_OK
 from app.core.errors import SigwebhookError
 from app.core.keys import TrustedKey
@@ -34,6 +34,8 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         description="Verify that each IMAGE has a cosign signature (v2 .sig tag or v3 sigstore bundle "
         "referrer) made by one of the given keys. Exit 0 when all verify, 1 when any does not, 2 on a "
         "usage error. Transparency-log (Rekor) proofs are NOT checked.",
+        epilog=JSON_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_key_options(parser)
     parser.add_argument(
