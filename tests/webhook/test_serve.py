@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import shlex
 import shutil
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography import x509
 
+from app.webhook.tls import VALIDITY_DAYS, self_signed_certificate
 from tests.fixtures.signing import REPO_ROOT, cli_env, run_cli
 from tests.support.registry_server import free_port
 
@@ -98,18 +101,19 @@ def test_the_local_example_serves_with_a_self_signed_certificate_and_prints_a_wo
     assert (cert.parent / "tls.key").stat().st_mode & 0o077 == 0
 
 
-def test_the_self_signed_certificate_is_reused_on_the_next_start(tmp_path: Path) -> None:
-    config, port = local_example(tmp_path / "local")
-    cert = tmp_path / "local" / "tls" / "tls.crt"
-    seen = []
-    for _ in range(2):
-        process = serve(config)
-        try:
-            wait_ready(process, port, cert)
-            seen.append(cert.read_bytes())
-        finally:
-            stop(process)
-    assert seen[0] == seen[1]
+def test_the_self_signed_certificate_is_reused_and_renewed_only_near_expiry(tmp_path: Path) -> None:
+    first = self_signed_certificate(tmp_path / "tls")
+    first_pem = first.cert_file.read_bytes()
+    again = self_signed_certificate(tmp_path / "tls")
+    assert first.generated and not again.generated
+    assert again.cert_file.read_bytes() == first_pem
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=VALIDITY_DAYS)
+    renewed = self_signed_certificate(tmp_path / "tls", now=later)
+    assert renewed.generated and renewed.cert_file.read_bytes() != first_pem
+    names = x509.load_pem_x509_certificate(renewed.cert_file.read_bytes()).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    )
+    assert "localhost" in names.value.get_values_for_type(x509.DNSName)
 
 
 def write_config(path: Path, policies: object, **extra: object) -> Path:
