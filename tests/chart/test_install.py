@@ -1,0 +1,220 @@
+"""`helm install` / `upgrade` / `uninstall` of the chart against the real kube-apiserver of the e2e lane.
+
+No kubelet or controller-manager runs there: Deployments make no pods and Jobs never run. So:
+- a plain install must fail at the bounded readiness gate, with every release object accepted by
+  the API server and no webhook configuration registered (a failed install blocks nothing);
+- to see the success path, the test plays the Job controller and marks the gate Job complete, as a
+  real cluster would once the webhook answers; only then does the webhook configuration appear;
+- `helm uninstall` must leave no webhook configuration behind, whether one was registered or not.
+The release verifies only namespaces carrying a label no other test uses (opt-in mode), so that
+while registered it intercepts nothing else in the shared API server.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from tests.chart.tools import CHART
+from tests.fixtures.kube import ADMIN_USER, create_namespace, write_kubeconfig
+
+pytestmark = [pytest.mark.helm, pytest.mark.e2e]
+
+OPT_IN = [
+    "--set",
+    "webhook.namespaceSelector.mode=optIn",
+    "--set",
+    "webhook.namespaceSelector.labelKey=sigwebhook-chart-e2e/verify",
+    "--set",
+    "webhook.registration.waitSeconds=10",
+]
+
+
+class Helm:
+    """The real helm binary pointed at the test API server, with its own config and cache dirs."""
+
+    def __init__(self, binary: Path, kubeconfig: Path, home: Path) -> None:
+        self.binary = binary
+        self.env = dict(
+            os.environ,
+            KUBECONFIG=str(kubeconfig),
+            HELM_CONFIG_HOME=str(home / "config"),
+            HELM_CACHE_HOME=str(home / "cache"),
+            HELM_DATA_HOME=str(home / "data"),
+        )
+
+    def command(self, *args: str) -> list[str]:
+        return [str(self.binary), *args]
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command(*args), env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.command(*args), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+
+@pytest.fixture(scope="module")
+def cluster_helm(kube_cluster, helm, tmp_path_factory) -> Helm:
+    home = tmp_path_factory.mktemp("helm-home")
+    kubeconfig = write_kubeconfig(
+        home / "admin.kubeconfig",
+        kube_cluster.url,
+        kube_cluster.ca_file,
+        ADMIN_USER,
+        kube_cluster.admin_token,
+    )
+    return Helm(helm, kubeconfig, home)
+
+
+@pytest.fixture
+def release_namespace(kube_admin, request) -> Iterator[str]:
+    name = f"chart-e2e-{request.node.name.split('_')[1]}-{os.getpid() % 10000}"
+    create_namespace(kube_admin, name)
+    yield name
+
+
+def webhook_configuration(admin: k8s.ApiClient, name: str) -> k8s.V1ValidatingWebhookConfiguration | None:
+    try:
+        return k8s.AdmissionregistrationV1Api(admin).read_validating_webhook_configuration(name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def complete_job_when_created(admin: k8s.ApiClient, namespace: str, name: str, timeout: float = 60) -> None:
+    """Play the Job controller: wait for the gate Job and mark it succeeded."""
+    batch = k8s.BatchV1Api(admin)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            batch.read_namespaced_job(name, namespace)
+            break
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"helm never created the readiness gate Job {namespace}/{name}")
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    status = {
+        "status": {
+            "conditions": [
+                {"type": "Complete", "status": "True", "lastProbeTime": now, "lastTransitionTime": now}
+            ],
+            "startTime": now,
+            "completionTime": now,
+            "succeeded": 1,
+        }
+    }
+    batch.patch_namespaced_job_status(name, namespace, status)
+
+
+def release_objects(admin: k8s.ApiClient, namespace: str, release: str) -> dict[str, bool]:
+    """Which of the chart's release objects exist in the API server."""
+    full = f"{release}-sigwebhook"
+    core, apps, rbac = k8s.CoreV1Api(admin), k8s.AppsV1Api(admin), k8s.RbacAuthorizationV1Api(admin)
+    reads = {
+        "Deployment": lambda: apps.read_namespaced_deployment(full, namespace),
+        "Service": lambda: core.read_namespaced_service(full, namespace),
+        "ServiceAccount": lambda: core.read_namespaced_service_account(full, namespace),
+        "ConfigMap": lambda: core.read_namespaced_config_map(f"{full}-config", namespace),
+        "Secret": lambda: core.read_namespaced_secret(f"{full}-tls", namespace),
+        "Role": lambda: rbac.read_namespaced_role(f"{full}-read-keys", namespace),
+        "RoleBinding": lambda: rbac.read_namespaced_role_binding(f"{full}-read-keys", namespace),
+    }
+    found = {}
+    for kind, read in reads.items():
+        try:
+            read()
+            found[kind] = True
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            found[kind] = False
+    return found
+
+
+def test_install_without_ready_pods_fails_at_the_bounded_gate_and_registers_nothing(
+    cluster_helm, kube_admin, release_namespace
+):
+    release = "gate"
+    started = time.monotonic()
+    done = cluster_helm.run(
+        "install", release, str(CHART), "-n", release_namespace, "--timeout", "12s", *OPT_IN, timeout=90
+    )
+    assert done.returncode != 0, done.stdout
+    assert time.monotonic() - started < 60, "the gate must be bounded"
+    assert "post-install" in done.stderr and f"{release}-sigwebhook-wait-ready" in done.stderr, done.stderr
+    # The API server accepted every release object (the PDB included: policy/v1beta1 on 1.20)...
+    assert all(release_objects(kube_admin, release_namespace, release).values())
+    pdbs = k8s.CustomObjectsApi(kube_admin).list_namespaced_custom_object(
+        "policy", "v1beta1", release_namespace, "poddisruptionbudgets"
+    )
+    assert [p["metadata"]["name"] for p in pdbs["items"]] == [f"{release}-sigwebhook"]
+    # ...and nothing intercepts pods: the webhook configuration was never created.
+    assert webhook_configuration(kube_admin, f"{release}-sigwebhook") is None
+
+    done = cluster_helm.run("uninstall", release, "-n", release_namespace, "--timeout", "60s")
+    assert done.returncode == 0, done.stderr
+    assert not any(release_objects(kube_admin, release_namespace, release).values())
+    assert webhook_configuration(kube_admin, f"{release}-sigwebhook") is None
+
+
+def test_webhook_is_registered_after_the_gate_kept_across_upgrades_and_removed_on_uninstall(
+    cluster_helm, kube_admin, release_namespace
+):
+    release = "full"
+    name = f"{release}-sigwebhook"
+    gate = f"{name}-wait-ready"
+    install = cluster_helm.start(
+        "install", release, str(CHART), "-n", release_namespace, "--timeout", "60s", *OPT_IN
+    )
+    try:
+        complete_job_when_created(kube_admin, release_namespace, gate)
+        _, stderr = install.communicate(timeout=90)
+    finally:
+        install.kill()
+    assert install.returncode == 0, stderr
+
+    vwc = webhook_configuration(kube_admin, name)
+    assert vwc is not None, "the webhook configuration must exist once the gate passed"
+    hook = vwc.webhooks[0]
+    secret = k8s.CoreV1Api(kube_admin).read_namespaced_secret(f"{name}-tls", release_namespace)
+    ca_bundle = hook.client_config.ca_bundle
+    assert ca_bundle == secret.data["ca.crt"]
+    assert hook.client_config.service.name == name
+    assert hook.timeout_seconds == 10
+    assert hook.failure_policy == "Fail"
+
+    upgrade = cluster_helm.start(
+        "upgrade", release, str(CHART), "-n", release_namespace, "--timeout", "60s", *OPT_IN,
+        "--set", "webhook.timeoutSeconds=12",
+    )  # fmt: skip
+    try:
+        complete_job_when_created(kube_admin, release_namespace, gate)
+        _, stderr = upgrade.communicate(timeout=90)
+    finally:
+        upgrade.kill()
+    assert upgrade.returncode == 0, stderr
+    kept = k8s.CoreV1Api(kube_admin).read_namespaced_secret(f"{name}-tls", release_namespace)
+    assert kept.data == secret.data, "the generated CA and certificate must survive an upgrade"
+    upgraded = webhook_configuration(kube_admin, name)
+    assert upgraded is not None and upgraded.webhooks[0].timeout_seconds == 12
+    assert upgraded.webhooks[0].client_config.ca_bundle == ca_bundle
+
+    done = cluster_helm.run("uninstall", release, "-n", release_namespace, "--timeout", "60s")
+    assert done.returncode == 0, done.stderr
+    assert webhook_configuration(kube_admin, name) is None, "uninstall left the webhook configuration behind"
+    assert not any(release_objects(kube_admin, release_namespace, release).values())
