@@ -109,15 +109,16 @@ def test_signing_twice_with_one_key_keeps_one_signature(
     assert len(report["signatures"]) == 1  # type: ignore[arg-type]
 
 
-def test_unsigned_image_fails_with_the_reason(
+def test_unsigned_image_fails_with_the_reason_and_verbose_shows_the_requests(
     plain_registry: TestRegistry, plain_image: str, key_pairs: dict[str, KeyPair]
 ) -> None:
     result = run_cli(
-        "verify", "--key", str(key_pairs["ecdsa-p256"].public), *_plain(plain_registry), plain_image
+        "-v", "verify", "--key", str(key_pairs["ecdsa-p256"].public), *_plain(plain_registry), plain_image
     )
     assert result.returncode == 1
     assert "no signatures found" in result.stdout
     assert f"sigwebhook: {plain_image}: not verified: no signatures found" in result.stderr
+    assert f"HEAD http://{plain_registry.host}/v2/" in result.stderr  # -v logs each registry request
 
 
 def test_signature_by_another_key_fails(
