@@ -26,7 +26,8 @@ ALICE, BOB = ecdsa("alice").key, ecdsa("bob").key
         ("registry.example.com/team/*", "registry.example.com/team/app", True),
         ("registry.example.com/team/*", "registry.example.com/team/a/b", False),
         ("registry.example.com/*/app", "registry.example.com/team/app:2", True),
-        ("registry.example.com/**/app", "registry.example.com/app:2", True),  # `/**/` is zero or more components
+        # `/**/` stands for zero or more whole components
+        ("registry.example.com/**/app", "registry.example.com/app:2", True),
         ("registry.example.com/**/app", "registry.example.com/a/b/app:2", True),
         ("registry.example.com/team/app:v1.*", "registry.example.com/team/app:v1.4", True),
         ("registry.example.com/team/app:v1.*", "registry.example.com/team/app:v2.0", False),
@@ -64,7 +65,9 @@ def test_patterns_are_normalised_like_references(pattern: str, normalised: str) 
     assert normalise_pattern(pattern) == normalised
 
 
-@pytest.mark.parametrize("bad", ["", "registry.example.com/team/***", "reg istry/x", "docker.io/Team/app", "a/b\n"])
+@pytest.mark.parametrize(
+    "bad", ["", "registry.example.com/team/***", "reg istry/x", "docker.io/Team/app", "a/b\n"]
+)
 def test_a_pattern_no_reference_can_match_is_refused(bad: str) -> None:
     with pytest.raises(ConfigError):
         ImagePattern(bad)
