@@ -87,5 +87,5 @@ class Reviewer:
 def _json(body: bytes) -> object:
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedReview("the body is not JSON", f"the body is not JSON: {exc}") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: absurd nesting
+        raise MalformedReview("the body is not JSON", f"the body is not JSON: {type(exc).__name__}") from exc

@@ -84,6 +84,7 @@ def _mutate(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     ("body", "reason"),
     [
         (b"{not json", "the body is not JSON"),
+        (b"[" * 200_000, "the body is not JSON"),
         (b"[]", "the body is not a JSON object"),
         (
             _mutate(lambda b: b.update(apiVersion="admission.k8s.io/v1beta1")),
@@ -111,6 +112,7 @@ def _mutate(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     ],
     ids=[
         "not-json",
+        "nested-too-deep",
         "not-object",
         "apiVersion",
         "kind",
