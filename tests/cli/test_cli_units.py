@@ -14,6 +14,7 @@ from app.cli.usage import UsageError
 from app.core.digests import Digest
 from app.core.references import parse_reference
 from app.core.verdicts import TLOG_NOTICE, ImageVerdict, RejectedSignature, SignatureFormat, VerifiedSignature
+from tests.fixtures.signing import KeyPair, run_cli_in_process
 
 DIGEST = Digest.of(b"manifest")
 
@@ -111,3 +112,12 @@ def test_text_report_says_verified_or_why_not_and_always_the_tlog_notice() -> No
     assert "signed by cosign.pub (SHA256:" + "ab" * 32 + ")" in text
     assert "Bad: NOT VERIFIED" in text and "error: invalid image reference 'Bad'" in text
     assert text.rstrip().endswith(TLOG_NOTICE + ".")
+
+
+async def test_the_signing_helper_also_works_inside_a_running_event_loop(
+    key_pairs: dict[str, KeyPair],
+) -> None:
+    result = run_cli_in_process(
+        "verify", "--key", str(key_pairs["ecdsa-p256"].public), "--timeout", "-1", "a/b:c"
+    )
+    assert result.returncode == 2 and "--timeout" in result.stderr
