@@ -132,7 +132,7 @@ def _decrypt_envelope(body: bytes, name: str, password: bytes) -> bytes:
         envelope = json.loads(body)
         kdf, cipher = envelope["kdf"], envelope["cipher"]
         params = kdf["params"]
-        scrypt_params = (int(params["N"]), int(params["r"]), int(params["p"]))
+        scrypt_params = (_integer(params["N"]), _integer(params["r"]), _integer(params["p"]))
         names = (kdf["name"], cipher["name"])
         salt_text, nonce_text, ct_text = kdf["salt"], cipher["nonce"], envelope["ciphertext"]
     except (ValueError, KeyError, TypeError) as exc:
@@ -171,6 +171,12 @@ def _checked(key: object, name: str) -> PrivateKeyObject:
         trusted_key_from(key.public_key(), name)  # same curve/size rules as for verification
         return key
     raise KeyLoadError(f"{name}: unsupported private key type {type(key).__name__}")
+
+
+def _integer(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("scrypt parameters must be integers")
+    return value
 
 
 def _ascii(value: Any, name: str) -> bytes:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -62,13 +64,16 @@ def test_wrong_password_is_a_clear_key_error(interop_dir: Path) -> None:
         read_private_key(data, "ecdsa-p256.cosign.key", lambda: b"not-testpass")
 
 
-@pytest.mark.parametrize("label", [COSIGN_LABEL, SIGSTORE_LABEL])
 @pytest.mark.parametrize(
-    "make",
-    [generate_ecdsa_key, lambda: ec.generate_private_key(ec.SECP384R1()), ed25519.Ed25519PrivateKey.generate],
-    ids=["p256", "p384", "ed25519"],
+    ("make", "label"),
+    [
+        (generate_ecdsa_key, COSIGN_LABEL),
+        (lambda: ec.generate_private_key(ec.SECP384R1()), SIGSTORE_LABEL),
+        (ed25519.Ed25519PrivateKey.generate, COSIGN_LABEL),
+    ],
+    ids=["p256-cosign-label", "p384-sigstore-label", "ed25519-cosign-label"],
 )
-def test_written_key_reads_back_as_the_same_key(label: str, make: object) -> None:
+def test_written_key_reads_back_as_the_same_key(make: object, label: str) -> None:
     key = make()  # type: ignore[operator]
     pem = encrypt_private_key(key, b"s3cret", label)
     assert pem.startswith(f"-----BEGIN {label}-----\n".encode())
@@ -155,3 +160,48 @@ def test_not_a_pem_file_is_a_key_error(tmp_path: Path) -> None:
     path.write_text("hello")
     with pytest.raises(KeyLoadError, match="not a PEM private key"):
         load_signing_key(path, _never)
+
+
+def _forged(envelope: object) -> bytes:
+    body = base64.b64encode(json.dumps(envelope).encode()).decode()
+    return f"-----BEGIN {COSIGN_LABEL}-----\n{body}\n-----END {COSIGN_LABEL}-----\n".encode()
+
+
+@functools.cache
+def _good_pem() -> bytes:
+    return encrypt_private_key(generate_ecdsa_key(), b"pw")
+
+
+def _good_envelope() -> dict[str, Any]:
+    return _envelope(_good_pem())  # type: ignore[return-value]
+
+
+def _with(path: tuple[str, ...], value: object) -> dict[str, Any]:
+    envelope = _good_envelope()
+    target: dict[str, Any] = envelope
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return envelope
+
+
+@pytest.mark.parametrize(
+    ("envelope", "reason"),
+    [
+        ([1], "bad JSON envelope"),
+        (None, "bad JSON envelope"),
+        (_with(("kdf", "params"), None), "bad JSON envelope"),
+        (_with(("kdf", "params", "N"), "32768"), "bad JSON envelope"),
+        (_with(("kdf", "params", "N"), 32768.5), "bad JSON envelope"),
+        (_with(("kdf", "name"), "pbkdf2"), "unsupported key encryption"),
+        (_with(("kdf", "salt"), "!!"), "not valid base64"),
+        (_with(("cipher", "nonce"), 5), "not a base64 string"),
+        (_with(("cipher", "nonce"), "AAAA"), "bad secretbox nonce length"),
+        (_with(("ciphertext",), ""), "wrong password"),
+        (_with(("ciphertext",), "é"), "not a base64 string"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_malformed_envelopes_are_key_errors_never_library_exceptions(envelope: object, reason: str) -> None:
+    with pytest.raises(KeyLoadError, match=reason):
+        read_private_key(_forged(envelope), "forged.key", lambda: b"pw")
