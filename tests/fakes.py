@@ -194,7 +194,7 @@ def _json_object(data: bytes) -> dict[str, Any]:
     """A stored manifest as JSON; anything unreadable has no subject (the registry would not index it)."""
     try:
         document = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return document if isinstance(document, dict) else {}
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from app.core.dsse import Envelope, decode_base64, parse_envelope
 from app.core.errors import SignatureFormatError
+from app.core.strictjson import parse_object
 
 BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
 BUNDLE_V03_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -81,12 +82,7 @@ def bundle_version(media_type: str) -> tuple[int, int] | None:
 
 def parse_bundle(data: bytes) -> Bundle:
     """Parse bundle JSON bytes; raise `SignatureFormatError` saying what is wrong."""
-    try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SignatureFormatError("bundle is not JSON", f"bundle: {exc}") from exc
-    if not isinstance(document, dict):
-        raise SignatureFormatError("bundle is not a JSON object")
+    document = parse_object(data, "bundle")
     media_type = document.get("mediaType")
     version = bundle_version(media_type) if isinstance(media_type, str) else None
     if version is None or version not in SUPPORTED_VERSIONS:
@@ -217,6 +213,6 @@ def _int(raw: object, what: str) -> int:
         raise SignatureFormatError(f"bundle {what} is not an integer")
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str) and raw.isdigit():
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():  # not '²', which int() refuses
         return int(raw)
     raise SignatureFormatError(f"bundle {what} is not an integer")

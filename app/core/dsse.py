@@ -22,6 +22,7 @@ from typing import Any
 
 from app.core.digests import Digest
 from app.core.errors import SignatureFormatError
+from app.core.strictjson import parse_object
 
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
@@ -124,12 +125,7 @@ class Statement:
 
 def parse_statement(data: bytes) -> Statement:
     """Parse in-toto statement bytes; raise `SignatureFormatError` saying what is wrong."""
-    try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SignatureFormatError("in-toto statement is not JSON", f"statement: {exc}") from exc
-    if not isinstance(document, dict):
-        raise SignatureFormatError("in-toto statement is not a JSON object")
+    document = parse_object(data, "in-toto statement")
     kind = document.get("_type")
     if kind not in STATEMENT_TYPES:
         raise SignatureFormatError(f"unknown in-toto statement type {str(kind)[:80]!r}")

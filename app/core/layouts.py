@@ -26,6 +26,7 @@ from app.core.errors import InvalidDigest, SignatureFormatError
 from app.core.keys import TrustedKey
 from app.core.ports import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Descriptor
 from app.core.simplesigning import SIMPLESIGNING_MEDIA_TYPE
+from app.core.strictjson import parse_object
 
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
@@ -276,13 +277,7 @@ def _sig_update(
 
 
 def _json_object(data: bytes | None, what: str) -> dict[str, Any]:
-    try:
-        document = json.loads(data or b"")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SignatureFormatError(f"{what} is not JSON", f"{what}: {exc}") from exc
-    if not isinstance(document, dict):
-        raise SignatureFormatError(f"{what} is not a JSON object")
-    return document
+    return parse_object(data or b"", what)
 
 
 def _compact(document: Mapping[str, Any]) -> bytes:

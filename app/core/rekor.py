@@ -25,6 +25,7 @@ from typing import Any
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
+from app.core import strictjson
 from app.core.bundles import TlogEntry
 from app.core.dsse import decode_base64
 from app.core.errors import KeyLoadError, SignatureFormatError
@@ -70,7 +71,7 @@ class EntryBody:
 def parse_cosign_bundle_annotation(text: str) -> SignedEntry:
     """The `dev.sigstore.cosign/bundle` layer annotation (FORMATS.md §2.1)."""
     try:
-        document = json.loads(text)
+        document = strictjson.loads(text)
         payload = document["Payload"]
         return SignedEntry(
             body=_str(payload["body"]),
@@ -109,7 +110,7 @@ def set_problem(entry: SignedEntry, log_keys: Sequence[TrustedKey]) -> str | Non
 def parse_entry_body(data: bytes) -> EntryBody:
     """Read a `hashedrekord` or `dsse` (0.0.1) entry body; `SignatureFormatError` otherwise."""
     try:
-        document = json.loads(data)
+        document = strictjson.loads(data)
         kind, spec = document["kind"], document["spec"]
         if kind == "hashedrekord":
             hashed = spec["data"]["hash"]
@@ -156,7 +157,7 @@ def body_problem(body: EntryBody, artifact_sha256: str, signature: bytes, verifi
 def trusted_root_log_keys(data: bytes) -> tuple[TrustedKey, ...]:
     """The transparency-log keys of a sigstore trusted root (`tlogs[].publicKey.rawBytes`, SPKI DER)."""
     try:
-        document = json.loads(data)
+        document = strictjson.loads(data)
         keys = []
         for log in document.get("tlogs", []):
             der = base64.b64decode(log["publicKey"]["rawBytes"], validate=True)

@@ -26,6 +26,7 @@ from typing import Any
 
 from app.core.digests import Digest
 from app.core.errors import SignatureFormatError
+from app.core.strictjson import parse_object
 
 SIMPLESIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 COSIGN_SIGNATURE_TYPE = "cosign container image signature"
@@ -51,12 +52,7 @@ class SimpleSigningPayload:
 
 def parse_payload(data: bytes) -> SimpleSigningPayload:
     """Parse payload bytes; raise `SignatureFormatError` saying what is wrong with them."""
-    try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SignatureFormatError("payload is not JSON", f"payload is not JSON: {exc}") from exc
-    if not isinstance(document, dict):
-        raise SignatureFormatError("payload is not a JSON object")
+    document = parse_object(data, "payload")
     critical = _object(document, "critical", "")
     identity = _object(critical, "identity", "critical")
     image = _object(critical, "image", "critical")
