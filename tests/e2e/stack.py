@@ -9,9 +9,11 @@ for `/readyz` over HTTPS by polling.
 from __future__ import annotations
 
 import contextlib
+import json
 import ssl
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -57,27 +59,41 @@ class WebhookProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "app", "serve", "--config", str(self.config)],
-                env=cli_env(),
-                cwd=REPO_ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(self._ready, 30, "sigwebhook serve", self.log)
+    def start(self, attempts: int = 3) -> None:
+        """Start and wait for `/readyz`. A restart on the same port can lose a race: while the port
+        was free, any new outgoing connection on the machine may have taken it as its local port
+        (EADDRINUSE). Such an early exit is retried; the log goes into the failure otherwise."""
+        for attempt in range(1, attempts + 1):
+            offset = self.log.stat().st_size if self.log.exists() else 0
+            with self.log.open("ab") as out:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "app", "serve", "--config", str(self.config)],
+                    env=cli_env(),
+                    cwd=REPO_ROOT,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            wait_until(lambda: self._ready() or self._exited(), 30, "sigwebhook serve", self.log)
+            if not self._exited():
+                return
+            output = self.log.read_bytes()[offset:].decode(errors="replace")
+            if attempt == attempts or "address already in use" not in output.lower():
+                raise AssertionError(f"sigwebhook serve exited with {self._process.returncode}:\n{output}")
+            time.sleep(0.5)
+
+    def ensure_running(self) -> None:
+        if self._process is None or self._exited():
+            self.start()
 
     def stop(self) -> None:
         if self._process is not None:
             stop_process(self._process)
             self._process = None
 
+    def _exited(self) -> bool:
+        return self._process is not None and self._process.poll() is not None
+
     def _ready(self) -> bool:
-        if self._process is not None and self._process.poll() is not None:
-            raise AssertionError(
-                f"sigwebhook serve exited with {self._process.returncode}:\n{self.log.read_text()}"
-            )
         context = ssl.create_default_context(cafile=str(self.ca_file))
         try:
             with urllib.request.urlopen(
@@ -97,6 +113,8 @@ class E2EStack:
     signed_by_a: str
     signed_by_b: str
     unsigned: str
+    private: str  # signed by key A, in the TLS + htpasswd registry: readable only with the pull Secret
+    pull_config: str  # the pull Secret's good `.dockerconfigjson`
 
     def rotate_key(self, public_pem: bytes) -> None:
         """Replace `cosign.pub` in the key Secret, as an operator rotating the key would."""
@@ -114,19 +132,42 @@ def write_cosign_key_pair(directory: Path, name: str) -> KeyPair:
     return KeyPair(name, private, public, PASSWORD)
 
 
+def pull_secret(name: str, docker_config: str) -> k8s.V1Secret:
+    """A `kubernetes.io/dockerconfigjson` Secret, as `kubectl create secret docker-registry` makes."""
+    return k8s.V1Secret(
+        metadata=k8s.V1ObjectMeta(name=name, namespace=KEYS),
+        type="kubernetes.io/dockerconfigjson",
+        string_data={".dockerconfigjson": docker_config},
+    )
+
+
 def write_config(
-    path: Path, port: int, cert: Path, key: Path, registry: TestRegistry, kubeconfig: Path
+    path: Path,
+    port: int,
+    tls: tuple[Path, Path],
+    plain: TestRegistry,
+    private: TestRegistry,
+    kubeconfig: Path,
 ) -> Path:
+    """The webhook's config (app/config.py): keys and pull credentials from Secrets only."""
     config = {
-        "server": {"host": "127.0.0.1", "port": port, "tls": {"certFile": str(cert), "keyFile": str(key)}},
+        "server": {
+            "host": "127.0.0.1",
+            "port": port,
+            "tls": {"certFile": str(tls[0]), "keyFile": str(tls[1])},
+        },
         "deadlineSeconds": 8,
         "skipNamespaces": ["kube-system"],
-        "registries": {"insecure": [registry.host]},
+        "registries": {
+            "insecure": [plain.host],
+            "caFiles": {private.host: str(private.ca_file)},
+            "pullSecret": f"k8s://{KEYS}/regcred",
+        },
         "kubernetes": {"kubeconfig": str(kubeconfig)},
         "policies": [
             {
                 "name": "e2e",
-                "images": [f"{registry.host}/e2e/**"],
+                "images": [f"{plain.host}/e2e/**", f"{private.host}/e2e/**"],
                 "keys": [{"secret": f"k8s://{KEYS}/cosign"}],
             }
         ],
@@ -135,45 +176,66 @@ def write_config(
     return path
 
 
+def push_and_sign(
+    workdir: Path, plain: TestRegistry, private: TestRegistry, a: KeyPair, b: KeyPair
+) -> dict[str, str]:
+    """signed-a, signed-b and unsigned in the plain registry; private (signed by a) in the TLS one."""
+    images = {}
+    for name in ("signed-a", "signed-b", "unsigned"):
+        push_image(plain, f"e2e/{name}", "1", content=name.encode())
+        images[name] = f"{plain.host}/e2e/{name}:1"
+    sign_image(images["signed-a"], a, ["--insecure-registry", plain.host])
+    sign_image(images["signed-b"], b, ["--insecure-registry", plain.host])
+    push_image(private, "e2e/private", "1", content=b"private")
+    images["private"] = f"{private.host}/e2e/private:1"
+    docker_config = workdir / "docker-config.json"
+    docker_config.write_text(json.dumps(private.docker_config()))
+    access = ["--ca-file", f"{private.host}={private.ca_file}", "--registry-config", str(docker_config)]
+    sign_image(images["private"], a, access)
+    return images
+
+
 @contextlib.contextmanager
-def start_stack(cluster: KubeCluster, registry: TestRegistry) -> Iterator[E2EStack]:
+def start_stack(cluster: KubeCluster, plain: TestRegistry, private: TestRegistry) -> Iterator[E2EStack]:
     with TemporaryDirectory(prefix="sigwebhook-e2e-") as tmp:
         workdir = Path(tmp)
         key_a, key_b = write_cosign_key_pair(workdir, "a"), write_cosign_key_pair(workdir, "b")
-        images = {}
-        for name in ("signed-a", "signed-b", "unsigned"):
-            push_image(registry, f"e2e/{name}", "1", content=name.encode())
-            images[name] = f"{registry.host}/e2e/{name}:1"
-        insecure = ["--insecure-registry", registry.host]
-        sign_image(images["signed-a"], key_a, insecure)
-        sign_image(images["signed-b"], key_b, insecure)
+        images = push_and_sign(workdir, plain, private, key_a, key_b)
 
         admin = cluster.admin
+        core = k8s.CoreV1Api(admin)
         create_namespace(admin, KEYS)
         create_namespace(admin, APPS)
         label_namespace(admin, APPS, NAMESPACE_LABEL)
-        secret = cosign_key_secret(
+        key_secret = cosign_key_secret(
             KEYS, "cosign", key_a.public.read_bytes(), key_a.private.read_bytes(), PASSWORD.encode()
         )
-        k8s.CoreV1Api(admin).create_namespaced_secret(KEYS, secret)
-        grant_secret_read(admin, KEYS, ["cosign"])
+        core.create_namespaced_secret(KEYS, key_secret)
+        pull_config = json.dumps(private.docker_config())
+        core.create_namespaced_secret(KEYS, pull_secret("regcred", pull_config))
+        grant_secret_read(admin, KEYS, ["cosign", "regcred"])
 
         port = free_port()
-        cert, key = cluster.issue_serving_cert(workdir / "tls")
-        config = write_config(workdir / "config.yaml", port, cert, key, registry, cluster.webhook_kubeconfig)
+        tls = cluster.issue_serving_cert(workdir / "tls")
+        config = write_config(workdir / "config.yaml", port, tls, plain, private, cluster.webhook_kubeconfig)
         webhook = WebhookProcess(config, port, cluster.ca_file, workdir / "webhook.log")
         webhook.start()
         try:
+            url = f"https://127.0.0.1:{port}/validate"
             register_validating_webhook(
-                admin,
-                WEBHOOK_CONFIG,
-                f"https://127.0.0.1:{port}/validate",
-                cluster.ca.cert_pem.bytes(),
-                NAMESPACE_LABEL,
+                admin, WEBHOOK_CONFIG, url, cluster.ca.cert_pem.bytes(), NAMESPACE_LABEL
             )
             wait_for_webhook(admin, APPS, images["unsigned"])
             yield E2EStack(
-                cluster, webhook, key_a, key_b, images["signed-a"], images["signed-b"], images["unsigned"]
+                cluster,
+                webhook,
+                key_a,
+                key_b,
+                images["signed-a"],
+                images["signed-b"],
+                images["unsigned"],
+                images["private"],
+                pull_config,
             )
         finally:
             webhook.stop()

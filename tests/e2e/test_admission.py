@@ -10,6 +10,7 @@ failurePolicy Fail). Pods are then created through the API server with the `kube
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 
@@ -25,9 +26,17 @@ DENIED = f'admission webhook "{WEBHOOK_NAME}" denied the request: '
 
 
 @pytest.fixture(scope="module")
-def stack(kube_cluster: KubeCluster, plain_registry: TestRegistry) -> Iterator[E2EStack]:
-    with start_stack(kube_cluster, plain_registry) as running:
+def stack(
+    kube_cluster: KubeCluster, plain_registry: TestRegistry, tls_registry: TestRegistry
+) -> Iterator[E2EStack]:
+    with start_stack(kube_cluster, plain_registry, tls_registry) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def webhook_running(stack: E2EStack) -> None:
+    """A test that stopped the webhook and could not restart it must not fail the tests after it."""
+    stack.webhook.ensure_running()
 
 
 def unique(prefix: str) -> str:
@@ -120,6 +129,40 @@ def test_with_the_webhook_stopped_failure_policy_fail_refuses_pods(stack: E2ESta
     finally:
         stack.webhook.start()
     assert eventually(lambda: create(stack, pod(unique("up"), stack.signed_by_a), dry_run=True) is None)
+
+
+def test_a_private_registry_is_reached_with_the_pull_secret_credentials(stack: E2EStack) -> None:
+    """The webhook has no other credentials (no dockerConfigFile, no HOME): only the watched
+    `kubernetes.io/dockerconfigjson` Secret can let it read the private registry."""
+    assert create(stack, pod(unique("private"), stack.private)) is None
+
+
+def test_rotated_pull_credentials_apply_and_a_broken_pull_secret_keeps_the_last_good(stack: E2EStack) -> None:
+    core = k8s.CoreV1Api(stack.cluster.admin)
+    wrong = json.dumps(
+        {
+            "auths": {
+                h: {"username": "sigwebhook", "password": "wrong"}
+                for h in json.loads(stack.pull_config)["auths"]
+            }
+        }
+    )
+    try:
+        core.patch_namespaced_secret("regcred", KEYS, {"stringData": {".dockerconfigjson": wrong}})
+        assert eventually(
+            lambda: create(stack, pod(unique("private"), stack.private), dry_run=True) is not None
+        )
+        core.patch_namespaced_secret(
+            "regcred", KEYS, {"stringData": {".dockerconfigjson": stack.pull_config}}
+        )
+        assert eventually(lambda: create(stack, pod(unique("private"), stack.private), dry_run=True) is None)
+        core.patch_namespaced_secret("regcred", KEYS, {"stringData": {".dockerconfigjson": '{"auths": []}'}})
+        time.sleep(0.5)  # the API server checks only that it is JSON; the webhook must keep the last good
+        assert create(stack, pod(unique("private"), stack.private), dry_run=True) is None
+    finally:
+        core.patch_namespaced_secret(
+            "regcred", KEYS, {"stringData": {".dockerconfigjson": stack.pull_config}}
+        )
 
 
 def test_the_webhook_user_reads_only_the_key_secret(stack: E2EStack) -> None:
