@@ -21,7 +21,9 @@ from app.cli.output import JSON_HELP, ImageOutcome, to_json, to_text
 from app.cli.usage import EXIT_FAILED, EXIT_OK
 from app.core.errors import SigwebhookError
 from app.core.keys import TrustedKey
-from app.core.references import parse_reference
+from app.core.ports import Registry
+from app.core.references import ImageRef, parse_reference
+from app.core.verdicts import ImageVerdict
 from app.core.verify import Verifier
 from app.registry.settings import RegistrySettings
 
@@ -66,16 +68,32 @@ async def verify_images(
     """Verify every image (concurrently) with one registry client; one outcome per image, in order."""
     async with compose.open_registry(settings) as registry:
         verifier = compose.build_verifier(registry)
-        return list(await asyncio.gather(*(_verify_one(verifier, keys, image) for image in images)))
+        return list(await asyncio.gather(*(_verify_one(registry, verifier, keys, image) for image in images)))
 
 
-async def _verify_one(verifier: Verifier, keys: Sequence[TrustedKey], image: str) -> ImageOutcome:
+async def _verify_one(
+    registry: Registry, verifier: Verifier, keys: Sequence[TrustedKey], image: str
+) -> ImageOutcome:
     try:
         ref = parse_reference(image)
     except SigwebhookError as exc:
         return ImageOutcome(image, error=exc.reason)
     try:
         verdict = await verifier.verify(ref, keys)
+        if ref.digest is not None and not verdict.verified and not verdict.rejected:
+            return await _unsigned_or_absent(registry, image, ref, verdict)
     except SigwebhookError as exc:
         return ImageOutcome(image, ref, error=exc.reason)
+    return ImageOutcome(image, ref, verdict)
+
+
+async def _unsigned_or_absent(
+    registry: Registry, image: str, ref: ImageRef, verdict: ImageVerdict
+) -> ImageOutcome:
+    """A digest is taken on trust (no round trip); before calling it unsigned, say so if it is absent."""
+    assert ref.digest is not None
+    if await registry.fetch_manifest(ref.repository, ref.digest) is None:
+        return ImageOutcome(
+            image, ref, error=f"image {ref} not found: {ref.registry} has no manifest {ref.digest}"
+        )
     return ImageOutcome(image, ref, verdict)

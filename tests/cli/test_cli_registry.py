@@ -167,6 +167,7 @@ def test_one_bad_image_does_not_hide_the_others(
     pair = key_pairs["ecdsa-p256"]
     sign_image(plain_image, pair, _plain(plain_registry))
     missing = f"{plain_registry.host}/cli/never-pushed:v1"
+    absent_digest = plain_image.rsplit(":", 1)[0] + "@sha256:" + "0" * 64
     result = run_cli(
         "verify",
         "--key",
@@ -177,13 +178,15 @@ def test_one_bad_image_does_not_hide_the_others(
         plain_image,
         "Bad Ref",
         missing,
+        absent_digest,
     )
     assert result.returncode == 1
-    good, bad, absent = json.loads(result.stdout)
+    good, bad, absent, no_manifest = json.loads(result.stdout)
     assert good["verified"] is True
     assert bad["verified"] is False and "invalid image reference" in bad["error"]
     assert absent["verified"] is False and "not found" in absent["error"]
-    assert len(result.stderr.strip().splitlines()) == 2
+    assert no_manifest["verified"] is False and "not found" in no_manifest["error"]
+    assert len(result.stderr.strip().splitlines()) == 3
     assert "Traceback" not in result.stderr
 
 
