@@ -70,7 +70,10 @@ def connect(kubeconfig: Path | None) -> KubeApi:
             api_client = k8s_config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
     except Exception as exc:  # ConfigException, YAML and file errors, bad base64 in the file...
         where = "in-cluster service account" if kubeconfig is None else f"kubeconfig {kubeconfig}"
-        raise ConfigError(f"kubernetes.kubeconfig: cannot load the {where}: {exc}") from exc
+        # Only the library's own messages are quoted: a YAML error quotes the offending line of the
+        # file, which may hold a token or a client key.
+        why = str(exc) if isinstance(exc, k8s_config.ConfigException | OSError) else type(exc).__name__
+        raise ConfigError(f"kubernetes.kubeconfig: cannot load the {where}: {why}") from exc
     return KubeApi(k8s.CoreV1Api(api_client))
 
 
@@ -196,7 +199,8 @@ def raise_cluster_error(exc: BaseException, action: str) -> NoReturn:
         ) from exc
     raise ClusterError(
         f"cannot {action}: unexpected error from the Kubernetes client ({type(exc).__name__})",
-        f"cannot {action}: {exc!r}",
+        # Not the message: a model validation error may quote the Secret data it could not read.
+        f"cannot {action}: {type(exc).__module__}.{type(exc).__name__}",
     ) from exc
 
 

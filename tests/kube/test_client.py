@@ -176,3 +176,19 @@ def test_in_cluster_config_outside_a_cluster_is_a_config_error(monkeypatch: pyte
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(ConfigError, match="in-cluster service account"):
         connect(None)
+
+
+def test_a_kubeconfig_error_never_quotes_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_text("users:\n- name: u\n  user: {token: s3cr3t-t0ken: oops}\n")
+    with pytest.raises(ConfigError) as caught:
+        connect(path)
+    assert "s3cr3t" not in caught.value.reason and "s3cr3t" not in caught.value.detail
+
+
+def test_an_unexpected_library_error_is_logged_without_its_message() -> None:
+    with pytest.raises(ClusterError) as caught:
+        KubeApi(FakeCore(list_error=ValueError("data.cosign.password: input_value='hunter2'"))).list_secret(
+            REF
+        )
+    assert "hunter2" not in caught.value.reason and "hunter2" not in caught.value.detail
