@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,39 +100,59 @@ def test_bad_values_are_rejected_at_install_time(helm, args, message):
     assert message in done.stderr
 
 
-def test_every_rendered_object_matches_the_kubernetes_schemas(lint_bin, rendered_dir):
-    script = Path(__file__).parent / "kube_validate.py"
-    # The example objects too (not checkov's business: they are demos, not hardened workloads).
-    files = [*sorted(str(p) for p in rendered_dir.glob("*.yaml")), *map(str, EXAMPLE_OBJECTS)]
-    done = subprocess.run(
-        [str(lint_bin / "python"), str(script), ",".join(KUBERNETES_VERSIONS), *files],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    report = json.loads(done.stdout)
+class Linters:
+    """The slow linters (checkov three times, kubernetes-validate) started together, as they are
+    independent processes; each test collects the result of its own."""
+
+    def __init__(self, lint_bin: Path, helm: Path, rendered_dir: Path) -> None:
+        env = dict(os.environ, BC_SKIP_MAPPING="TRUE", PATH=f"{helm.parent}{os.pathsep}{os.environ['PATH']}")
+        checkov = [str(lint_bin / "checkov"), "--output", "json", "--skip-download"]
+        # The example objects are schema-checked too (not checkov's business: they are demos).
+        files = [*sorted(str(p) for p in rendered_dir.glob("*.yaml")), *map(str, EXAMPLE_OBJECTS)]
+        script = Path(__file__).parent / "kube_validate.py"
+        commands = {
+            "kubernetes-validate": [str(lint_bin / "python"), str(script), ",".join(KUBERNETES_VERSIONS), *files],
+            "checkov-rendered": [*checkov, "--directory", str(rendered_dir), "--framework", "kubernetes"],
+            "checkov-chart": [
+                *checkov, "--directory", str(CHART), "--framework", "helm",
+                "--config-file", str(CHART / ".checkov.yaml"),
+            ],
+            "checkov-dockerfile": [*checkov, "--file", str(REPO_ROOT / "Dockerfile"), "--framework", "dockerfile"],
+        }  # fmt: skip
+        self.running = {
+            name: subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for name, cmd in commands.items()
+        }
+
+    def output(self, name: str) -> str:
+        stdout, stderr = self.running[name].communicate(timeout=600)
+        assert stdout.strip(), f"{name} printed nothing: {stderr[-2000:]}"
+        return stdout
+
+    def checkov(self, name: str) -> list[dict[str, Any]]:
+        parsed = json.loads(self.output(name))
+        reports = parsed if isinstance(parsed, list) else [parsed]
+        return [r for r in reports if "results" in r]
+
+    def stop(self) -> None:
+        for process in self.running.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+
+@pytest.fixture(scope="module")
+def linters(lint_bin, helm, rendered_dir) -> Iterator[Linters]:
+    started = Linters(lint_bin, helm, rendered_dir)
+    yield started
+    started.stop()
+
+
+def test_every_rendered_object_matches_the_kubernetes_schemas(linters):
+    report = json.loads(linters.output("kubernetes-validate"))
     assert report["errors"] == []
     assert set(report["unknown_kinds"]) <= CERT_MANAGER_KINDS
     assert report["checked"] >= 60 * len(KUBERNETES_VERSIONS)
-
-
-def checkov(lint_bin: Path, *args: str, path_extra: Path | None = None) -> list[dict[str, Any]]:
-    env = dict(os.environ, BC_SKIP_MAPPING="TRUE")
-    if path_extra is not None:
-        env["PATH"] = f"{path_extra}{os.pathsep}{env['PATH']}"
-    done = subprocess.run(
-        [str(lint_bin / "checkov"), "--output", "json", "--skip-download", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        check=False,
-    )
-    assert done.stdout.strip(), f"checkov printed nothing: {done.stderr[-2000:]}"
-    parsed = json.loads(done.stdout)
-    reports = parsed if isinstance(parsed, list) else [parsed]
-    return [r for r in reports if "results" in r]
 
 
 def explained_skips(rendered: Path) -> set[str]:
@@ -159,30 +180,16 @@ def assert_clean(reports: list[dict[str, Any]], explained: set[str], minimum_pas
     assert sum(r["summary"]["passed"] for r in reports) >= minimum_passed
 
 
-def test_checkov_passes_every_rendered_values_set(lint_bin, rendered_dir):
-    reports = checkov(lint_bin, "--directory", str(rendered_dir), "--framework", "kubernetes")
-    assert_clean(reports, explained_skips(rendered_dir), 500)
+def test_checkov_passes_every_rendered_values_set(linters, rendered_dir):
+    assert_clean(linters.checkov("checkov-rendered"), explained_skips(rendered_dir), 500)
 
 
-def test_checkov_passes_the_chart_itself(lint_bin, helm, rendered_dir):
-    config = CHART / ".checkov.yaml"
-    reports = checkov(
-        lint_bin,
-        "--directory",
-        str(CHART),
-        "--framework",
-        "helm",
-        "--config-file",
-        str(config),
-        path_extra=helm.parent,
-    )
-    assert_clean(reports, explained_skips(rendered_dir), 200)
+def test_checkov_passes_the_chart_itself(linters, rendered_dir):
+    assert_clean(linters.checkov("checkov-chart"), explained_skips(rendered_dir), 200)
 
 
-def test_checkov_passes_the_dockerfile(lint_bin):
-    assert_clean(
-        checkov(lint_bin, "--file", str(REPO_ROOT / "Dockerfile"), "--framework", "dockerfile"), set(), 20
-    )
+def test_checkov_passes_the_dockerfile(linters):
+    assert_clean(linters.checkov("checkov-dockerfile"), set(), 20)
 
 
 def test_hadolint_passes_the_dockerfile(lint_bin):
