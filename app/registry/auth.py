@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import re
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from app.core import strictjson
 from app.core.errors import RegistryAuthError, RegistryProtocolError
 from app.core.ports import Clock
 from app.registry.credentials import Credential, normalize_host
@@ -175,12 +175,13 @@ class Authenticator:
             )
         if reply.status != 200:
             raise RegistryProtocolError(f"the token service of {registry} answered {reply.explain()}")
-        return _parse_token(reply.body, registry)
+        return parse_token_answer(reply.body, registry)
 
 
-def _parse_token(body: bytes, registry: str) -> tuple[str, float]:
+def parse_token_answer(body: bytes, registry: str) -> tuple[str, float]:
+    """The token and its lifetime in seconds from a token service answer (token spec "Token Response Fields")."""
     try:
-        document = json.loads(body)
+        document = strictjson.loads(body)
     except ValueError as exc:
         raise RegistryProtocolError(f"the token service of {registry} did not answer JSON") from exc
     token = document.get("token") or document.get("access_token") if isinstance(document, dict) else None

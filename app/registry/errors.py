@@ -7,12 +7,12 @@ and the library's own text, which httpx keeps free of headers).
 
 from __future__ import annotations
 
-import json
 import socket
 import ssl
 
 import httpx
 
+from app.core import strictjson
 from app.core.errors import (
     RegistryError,
     RegistryProtocolError,
@@ -99,7 +99,7 @@ def _root_cause(exc: BaseException) -> BaseException:
 def registry_message(body: bytes) -> str:
     """`CODE: message` from a distribution error body (`{"errors":[{"code","message"}]}`), or ''."""
     try:
-        document = json.loads(body)
+        document = strictjson.loads(body)
         first = document["errors"][0]
         text = f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):

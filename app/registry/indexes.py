@@ -8,8 +8,7 @@ index raises `RegistryProtocolError`; a document that is simply not an index is 
 
 from __future__ import annotations
 
-import json
-
+from app.core import strictjson
 from app.core.digests import Digest
 from app.core.errors import InvalidDigest, RegistryProtocolError
 from app.core.ports import OCI_INDEX, Descriptor
@@ -20,7 +19,7 @@ def document_media_type(data: bytes, declared: str) -> str:
     if declared and declared not in ("application/json", "application/octet-stream", "text/plain"):
         return declared
     try:
-        document = json.loads(data)
+        document = strictjson.loads(data)
     except ValueError:
         return declared
     value = document.get("mediaType") if isinstance(document, dict) else None
@@ -32,7 +31,7 @@ def index_descriptors(data: bytes, declared_type: str, where: str) -> list[Descr
     if document_media_type(data, declared_type) != OCI_INDEX:
         return None
     try:
-        document = json.loads(data)
+        document = strictjson.loads(data)
     except ValueError as exc:
         raise RegistryProtocolError(f"{where} is not JSON") from exc
     manifests = document.get("manifests") if isinstance(document, dict) else None

@@ -2,9 +2,9 @@
 
 `RegistryTransport.request` is the choke point (STYLE.md): it adds `Authorization` (only for the
 registry's own origin), follows redirects when asked (a blob on a CDN gets no registry credentials),
-reads at most `max_bytes` of a body and stops past that, counts every request, and turns every httpx
-exception, 401/403 after auth, 429 and 5xx into `app.core.errors` (chained with `raise … from`). Other
-statuses (200, 404, …) are returned as a `Reply` for the caller to interpret. No httpx type leaves here.
+reads at most `max_bytes` of a body and stops past that (refusing content encodings it did not accept),
+counts every request, and turns every httpx exception, 401/403 after auth, 429 and 5xx into
+`app.core.errors` (chained with `raise … from`). Other statuses (200, 404, …) are returned as a `Reply` for the caller to interpret. No httpx type leaves here.
 """
 
 from __future__ import annotations
@@ -189,6 +189,15 @@ class RegistryTransport:
             answer_headers = {k.lower(): v for k, v in response.headers.items()}
             if method == "HEAD" or status in _REDIRECTS:
                 return Reply(status, answer_headers)
+            encoding = answer_headers.get("content-encoding", "").strip().lower()
+            if encoding not in ("", "identity"):
+                # We sent `Accept-Encoding: identity` (RFC 9110 §12.5.3). Decoding anyway would inflate a
+                # compression bomb before any size limit applies, and digests are over the bytes as stored.
+                if status >= 400:
+                    return Reply(status, answer_headers)  # an error body is only for the message
+                raise RegistryProtocolError(
+                    f"{host} sent {what} with Content-Encoding {encoding[:40]!r} although only identity was accepted"
+                )
             limit = max_bytes if status < 400 else SMALL_BODY
             declared = answer_headers.get("content-length", "")
             if status < 400 and declared.isdigit() and int(declared) > limit:
@@ -197,7 +206,7 @@ class RegistryTransport:
                 )
             chunks: list[bytes] = []
             received = 0
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.aiter_raw():  # never decoded: identity only, checked above
                 received += len(chunk)
                 if received > limit:
                     if status >= 400:

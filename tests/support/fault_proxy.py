@@ -2,13 +2,14 @@
 
 Requests are forwarded unchanged (the `Host` header too, so the registry's upload `Location` points back
 at the proxy) unless a rule matches `"METHOD /path"`. Rules can answer a status or a body, drop the connection,
-delay the answer, replace or drop a header, flip a byte, truncate or pad the body, redirect elsewhere,
-or demand Basic credentials the upstream does not need. Every request seen is recorded with its
+delay the answer, replace or drop a header, flip a byte, truncate, pad or gzip the body, redirect
+elsewhere, or demand Basic credentials the upstream does not need. Every request seen is recorded with its
 headers, so tests can check what was (not) sent.
 """
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import re
 import threading
@@ -134,10 +135,11 @@ class FaultProxy:
             return _send(
                 handler, status, {"Content-Type": "application/json"}, b'{"errors":[{"code":"INJECTED"}]}'
             )
-        if kind == "body":
+        if kind == "body":  # value: (media type, bytes) or (media type, bytes, status)
             assert isinstance(rule, Rule) and isinstance(rule.value, tuple)
-            media_type, data = rule.value
-            return _send(handler, 200, {"Content-Type": media_type}, data, head=method == "HEAD")
+            media_type, data, *status_given = rule.value
+            code = status_given[0] if status_given else 200
+            return _send(handler, code, {"Content-Type": media_type}, data, head=method == "HEAD")
         if kind == "redirect":
             assert rule is not None
             return _send(handler, 307, {"Location": f"{rule.value}{path}"}, b"")
@@ -159,6 +161,10 @@ class FaultProxy:
         if kind == "pad":
             assert rule is not None
             answer += b" " * int(rule.value)  # type: ignore[call-overload]
+            answer_headers["Content-Length"] = str(len(answer))
+        if kind == "gzip":  # an encoding the client did not accept (it asks for identity)
+            answer = gzip.compress(answer, mtime=0)
+            answer_headers["Content-Encoding"] = "gzip"
             answer_headers["Content-Length"] = str(len(answer))
         if kind == "truncate":
             assert rule is not None
