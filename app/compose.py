@@ -107,6 +107,7 @@ def build_webhook(settings: Settings, audit: Callable[[str], None] | None = None
     `audit` receives one JSON line per review (default: stdout)."""
     from app.config import admission_policy
     from app.webhook.app import create_app
+    from app.webhook.cache import TtlVerdictCache
     from app.webhook.review import Reviewer, write_stdout
     from app.webhook.tls import configured_certificate, self_signed_certificate
 
@@ -132,7 +133,9 @@ def build_webhook(settings: Settings, audit: Callable[[str], None] | None = None
     )
     registry = OciRegistry(webhook_registry_settings(settings, credentials))
     predicates = frozenset(settings.signatures.accepted_predicate_types)
-    verifier = build_verifier(registry, options=VerifyOptions(accepted_predicate_types=predicates))
+    caching = settings.verdict_cache
+    cache = TtlVerdictCache(caching.ttl_seconds, caching.max_entries) if caching.ttl_seconds > 0 else None
+    verifier = build_verifier(registry, cache, VerifyOptions(accepted_predicate_types=predicates))
     reviewer = Reviewer(policy, keys, verifier, settings.deadline_seconds, audit or write_stdout)
     tls = settings.server.tls
     if tls.cert_file is not None and tls.key_file is not None:

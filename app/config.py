@@ -19,6 +19,7 @@ registries: {insecure: [], caFiles: {}, defaultCaFile: null, dockerConfigFile: n
              pullSecret: null, timeoutSeconds: 5}
 kubernetes: {kubeconfig: null}
 signatures: {acceptedPredicateTypes: ["https://sigstore.dev/cosign/sign/v1"]}
+verdictCache: {ttlSeconds: 60, maxEntries: 10000}
 policies:                                                  # required, at least one
   - name: prod
     images: ["registry.example.com/team/**"]
@@ -180,6 +181,15 @@ class PolicyConfig(_Model):
     threshold: int = Field(1, ge=1)
 
 
+class VerdictCacheConfig(_Model):
+    """`verdictCache`: verdicts where a signature verified are kept in memory for `ttlSeconds`
+    (0 turns the cache off), at most `maxEntries`. Keyed by digest + key fingerprints: a moved tag or a
+    rotated key is never served from it; a deny is never cached."""
+
+    ttl_seconds: float = Field(60.0, ge=0)
+    max_entries: int = Field(10_000, ge=1)
+
+
 class Settings(_Model):
     """The whole configuration.
 
@@ -197,6 +207,7 @@ class Settings(_Model):
     registries: RegistriesConfig = Field(default_factory=lambda: RegistriesConfig.model_validate({}))
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     signatures: SignaturesConfig = Field(default_factory=SignaturesConfig)
+    verdict_cache: VerdictCacheConfig = Field(default_factory=lambda: VerdictCacheConfig.model_validate({}))
     policies: list[PolicyConfig] = Field(min_length=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
