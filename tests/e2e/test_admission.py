@@ -121,6 +121,24 @@ def test_rotating_the_key_in_its_secret_changes_the_next_answer_without_a_restar
     assert stack.webhook.pid == started  # the same process all along
 
 
+def test_a_deleted_key_secret_fails_closed_and_a_recreated_one_is_trusted_again(stack: E2EStack) -> None:
+    core = k8s.CoreV1Api(stack.cluster.admin)
+    saved = core.read_namespaced_secret("cosign", KEYS)
+    core.delete_namespaced_secret("cosign", KEYS)
+    try:
+        assert eventually(
+            lambda: create(stack, pod(unique("gone"), stack.signed_by_a), dry_run=True) is not None
+        )
+        message = create(stack, pod(unique("gone"), stack.signed_by_a), dry_run=True)
+        assert message is not None and message.startswith(DENIED) and f"k8s://{KEYS}/cosign" in message, (
+            message
+        )
+    finally:
+        saved.metadata = k8s.V1ObjectMeta(name="cosign", namespace=KEYS)
+        core.create_namespaced_secret(KEYS, saved)
+    assert eventually(lambda: create(stack, pod(unique("back"), stack.signed_by_a), dry_run=True) is None)
+
+
 def test_with_the_webhook_stopped_failure_policy_fail_refuses_pods(stack: E2EStack) -> None:
     stack.webhook.stop()
     try:
