@@ -116,15 +116,14 @@ async def decide(
     if policy.skips(request.namespace):
         return Decision(True, f"namespace {request.namespace} is skipped")
     to_verify = request.images_to_verify()
-    unchanged = tuple(
-        ImageOutcome(c, Verdict.UNCHANGED, "image unchanged by this update")
+    outcomes: dict[ContainerImage, ImageOutcome] = {
+        c: ImageOutcome(c, Verdict.UNCHANGED, "image unchanged by this update")
         for c in request.images
         if c not in to_verify
-    )
+    }
     if not to_verify:
-        return Decision(True, "no image changed", images=unchanged)
+        return Decision(True, "no image changed", images=tuple(outcomes.values()))
 
-    outcomes: dict[ContainerImage, ImageOutcome] = {}
     plans: dict[ContainerImage, _Plan] = {}
     for container in to_verify:
         planned = _plan(container, policy, snapshot)
@@ -137,7 +136,7 @@ async def decide(
         outcomes[container] = judge(
             container, plan.reference, plan.policies, plan.keys_by_policy, results[str(plan.reference)]
         )
-    ordered = unchanged + tuple(outcomes[c] for c in to_verify)
+    ordered = tuple(outcomes[c] for c in request.images)  # pod order: containers, init, ephemeral
     failing = [o for o in ordered if not o.allowed]
     if failing:
         return Decision(
