@@ -114,14 +114,20 @@ class SecretStream:
     def __init__(self, core: Any, watch: Any, ref: SecretRef, resource_version: str, timeout: int) -> None:
         self._core, self._watch, self._ref = core, watch, ref
         self._resource_version, self._timeout = resource_version, timeout
+        self.closed = False
 
     def close(self) -> None:
+        """Shut the watch's socket down (the client's `Watch.stop`). Called before the request is
+        under way, the stream ends as soon as it starts; during the request, at the next event."""
+        self.closed = True
         # Closing a socket that is already gone is not an error worth reporting.
         with contextlib.suppress(Exception):
             self._watch.stop()
 
     def __iter__(self) -> Iterator[SecretEvent]:
         ref = self._ref
+        if self.closed:
+            return
         try:
             # With timeout_seconds set the client does not retry on its own: a 410 Gone ERROR
             # event surfaces as ApiException(status=410), which we map to WatchExpired.
@@ -135,6 +141,8 @@ class SecretStream:
                 _request_timeout=(REQUEST_TIMEOUT_SECONDS, self._timeout + REQUEST_TIMEOUT_SECONDS),
             )
             for raw in events:
+                if self.closed:
+                    return
                 yield event_from(ref, raw)
         except ClusterError:
             raise

@@ -192,3 +192,17 @@ def test_an_unexpected_library_error_is_logged_without_its_message() -> None:
             REF
         )
     assert "hunter2" not in caught.value.reason and "hunter2" not in caught.value.detail
+
+
+def test_a_closed_stream_yields_nothing_more() -> None:
+    lines = [event_line("ADDED", v1_secret("keys", "cosign", str(rv), {})) for rv in (2, 3)]
+    core = FakeCore(watches=[lines])
+    stream = KubeApi(core).watch_secret(REF, "1", timeout_seconds=5)
+    events = iter(stream)
+    assert next(events).resource_version == "2"
+    stream.close()
+    assert list(events) == []
+
+    unopened = KubeApi(FakeCore()).watch_secret(REF, "1", timeout_seconds=5)
+    unopened.close()
+    assert list(unopened) == []  # no request was made: the fake has no watch to serve
