@@ -9,6 +9,14 @@ Nothing here may import a third-party library.
 from __future__ import annotations
 
 
+def shown(text: str, limit: int = 100) -> str:
+    """Untrusted `text` as a reason may show it: as it reads, unless it could forge a log line or run
+    long (then quoted with `repr`, which escapes control characters, and shortened)."""
+    if len(text) <= limit and text.isprintable() and " " not in text:
+        return text
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 class SigwebhookError(Exception):
     """Base of every error sigwebhook raises on purpose.
 

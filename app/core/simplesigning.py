@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from app.core.digests import Digest
-from app.core.errors import SignatureFormatError
+from app.core.errors import SignatureFormatError, shown
 from app.core.strictjson import parse_object
 
 SIMPLESIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -46,7 +46,7 @@ class SimpleSigningPayload:
         if self.type != COSIGN_SIGNATURE_TYPE:
             return f"payload type {_quote(self.type)} is not {COSIGN_SIGNATURE_TYPE!r}"
         if self.manifest_digest != str(digest):
-            return f"payload claims digest {_show(self.manifest_digest)} but the image is {digest}"
+            return f"payload claims digest {shown(self.manifest_digest)} but the image is {digest}"
         return None
 
 
@@ -110,10 +110,3 @@ def _string(parent: Mapping[str, Any], name: str, where: str) -> str:
 
 def _quote(text: str, limit: int = 100) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "…")
-
-
-def _show(text: str, limit: int = 100) -> str:
-    """`text` as it reads, unless it could forge a log line or run long (then quoted, shortened)."""
-    if len(text) <= limit and text.isprintable() and " " not in text:
-        return text
-    return _quote(text, limit)
