@@ -49,12 +49,20 @@ async def _push(host: str, repo: str, tag: str, text: str) -> None:
     ).encode()
     async with compose.open_registry(settings) as registry:
         config_desc = await registry.push_blob(repository, config, "application/vnd.oci.image.config.v1+json")
-        layer_desc = await registry.push_blob(repository, layer, "application/vnd.oci.image.layer.v1.tar+gzip")
+        layer_desc = await registry.push_blob(
+            repository, layer, "application/vnd.oci.image.layer.v1.tar+gzip"
+        )
         manifest = {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": config_desc.media_type, "digest": str(config_desc.digest), "size": len(config)},
-            "layers": [{"mediaType": layer_desc.media_type, "digest": str(layer_desc.digest), "size": len(layer)}],
+            "config": {
+                "mediaType": config_desc.media_type,
+                "digest": str(config_desc.digest),
+                "size": len(config),
+            },
+            "layers": [
+                {"mediaType": layer_desc.media_type, "digest": str(layer_desc.digest), "size": len(layer)}
+            ],
         }
         await registry.push_manifest(repository, json.dumps(manifest).encode(), OCI_MANIFEST, tag)
 
@@ -79,7 +87,9 @@ def main(host: str, out: Path) -> int:
     asyncio.run(_push(host, "demo/signed", "1.0", "signed demo image"))
     asyncio.run(_push(host, "demo/unsigned", "1.0", "unsigned demo image"))
     for extra in ([], ["--bundle"]):  # both layouts: cosign v2 .sig tag and cosign v3 bundle referrer
-        if sigwebhook(["sign", *extra, "--key", str(out / "cosign.key"), "--insecure-registry", host, signed]):
+        if sigwebhook(
+            ["sign", *extra, "--key", str(out / "cosign.key"), "--insecure-registry", host, signed]
+        ):
             return 1
     (out / "review-signed.json").write_text(json.dumps(_review(signed, "signed-pod"), indent=1))
     (out / "review-unsigned.json").write_text(json.dumps(_review(unsigned, "unsigned-pod"), indent=1))

@@ -45,7 +45,7 @@ export SIGWEBHOOK_KUBE_APISERVER=$KUBE_APISERVER
 
 step "ruff"
 ruff check app tests bench scripts
-ruff format --check app tests bench
+ruff format --check app tests bench scripts
 
 step "mypy --strict app"
 mypy app

@@ -24,7 +24,17 @@ def test_cosign_tag_names_are_derived_from_the_digest() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "sha256", "sha256:", "sha256:xyz", "md5:" + "a" * 32, "sha256:" + "a" * 65, 42, "SHA256:" + "a" * 64]
+    "text",
+    [
+        "",
+        "sha256",
+        "sha256:",
+        "sha256:xyz",
+        "md5:" + "a" * 32,
+        "sha256:" + "a" * 65,
+        42,
+        "SHA256:" + "a" * 64,
+    ],
 )
 def test_malformed_digests_are_rejected(text: object) -> None:
     with pytest.raises(InvalidDigest):
