@@ -17,6 +17,7 @@ import urllib.parse
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict
 
 import certifi
 import httpx
@@ -33,6 +34,15 @@ log = logging.getLogger(__name__)
 
 SMALL_BODY = 64 * 1024  # token answers, upload answers, error bodies
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class RequestOptions(TypedDict, total=False):
+    """The optional arguments of `RegistryTransport.request`, for callers that pass them through."""
+
+    headers: Mapping[str, str] | None
+    content: bytes | None
+    max_bytes: int
+    follow_redirects: bool
 
 
 class SystemClock:
