@@ -45,7 +45,9 @@ def test_a_deeply_nested_error_body_leaves_only_the_status() -> None:
 
 def test_a_deeply_nested_index_is_a_protocol_error() -> None:
     assert document_media_type(DEEP, "application/json") == "application/json"
-    with pytest.raises(RegistryProtocolError, match="is not JSON"):
+    with pytest.raises(
+        RegistryProtocolError, match=r"^referrers: index is not strict JSON \(nested too deeply\)$"
+    ):
         index_descriptors(DEEP, OCI_INDEX, "referrers")
 
 
