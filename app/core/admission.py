@@ -2,10 +2,12 @@
 
 Follows the Kubernetes admission docs ("Dynamic Admission Control", `admission.k8s.io/v1`): the
 request carries `uid`, `kind`, `resource`, `subResource`, `operation`, `userInfo`, `object` and
-`oldObject`; the response echoes `uid` and says `allowed`, with a `status` on a deny.
+`oldObject`; the response echoes `uid` and says `allowed`, with a `status` on a deny, `warnings`
+(printed by kubectl) and, from the mutating endpoint, a base64 `patch` with `patchType: JSONPatch`.
 
-A pod's images are read from `spec.containers`, `spec.initContainers` and
-`spec.ephemeralContainers`. `kubectl debug` writes the `pods/ephemeralcontainers` subresource: before
+Images are read from the pod spec of a Pod (`spec`) or of a workload's pod template
+(`app.core.workloads` knows where each kind keeps it): `containers`, `initContainers` and
+`ephemeralContainers`. `kubectl debug` writes the `pods/ephemeralcontainers` subresource: before
 Kubernetes 1.23 its object is an `EphemeralContainers` object with a top-level `ephemeralContainers`
 list, since 1.23 it is the Pod itself; both are read. Anything that is not a review at all raises
 `MalformedReview` (HTTP 400). This module does no I/O and makes no decision.
@@ -13,15 +15,20 @@ list, since 1.23 it is the Pod itself; both are read. Anything that is not a rev
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from app.core.errors import MalformedReview
+from app.core.workloads import ContainerImage, PodSpecContents, pod_spec_path, read_pod_spec
+
+__all__ = ["AdmissionRequest", "ContainerImage", "Operation", "parse_review", "pod_images", "review_response"]
 
 API_VERSION = "admission.k8s.io/v1"
 REVIEW_KIND = "AdmissionReview"
-_CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 _POD_KINDS = ("Pod", "EphemeralContainers")
 
 
@@ -33,26 +40,18 @@ class Operation(StrEnum):
 
 
 @dataclass(frozen=True)
-class ContainerImage:
-    """One image of a pod and where it is: `path` like `spec.initContainers[0]`, the container name."""
-
-    path: str
-    name: str
-    image: str
-
-    @property
-    def label(self) -> str:
-        """`spec.initContainers[0] (migrate)`: how messages name a container."""
-        return f"{self.path} ({self.name})"
-
-
-@dataclass(frozen=True)
 class AdmissionRequest:
-    """The parts of an AdmissionReview request the decision and the audit log use."""
+    """The parts of an AdmissionReview request the decision and the audit log use.
+
+    `kind` is `Pod` (or `EphemeralContainers`) for pods, `apps/v1 Deployment` and the like for
+    everything else; `workload` is the bare kind (`Deployment`) when it is a kind with a pod template.
+    `pull_secrets` (the `imagePullSecrets` names) and `service_account` (`default` when none is named)
+    come from the pod spec or template; `service_account` is None when the object carries no pod spec
+    (DELETE, CONNECT, a kind not reviewed, a pre-1.23 `EphemeralContainers` object)."""
 
     uid: str
     operation: Operation
-    kind: str  # "Pod", or "apps/v1 Deployment" for what is not a pod
+    kind: str
     subresource: str | None
     namespace: str | None
     name: str | None
@@ -62,11 +61,24 @@ class AdmissionRequest:
     old_images: tuple[ContainerImage, ...] | None = None
     is_pod: bool = True
     dry_run: bool = False
+    workload: str | None = None
+    pull_secrets: tuple[str, ...] = ()
+    service_account: str | None = None
 
     @property
     def pod_name(self) -> str | None:
-        """The pod's name, or its `generateName` prefix when the API server has not named it yet."""
+        """The object's name, or its `generateName` prefix when the API server has not named it yet."""
         return self.name or self.generate_name
+
+    @property
+    def reviewed(self) -> bool:
+        """True for the kinds whose images the webhook checks: pods and workloads with a pod template."""
+        return self.is_pod or self.workload is not None
+
+    @property
+    def subject(self) -> str:
+        """How messages name the object when it is not a pod: `Deployment web`."""
+        return f"{self.workload or self.kind} {self.pod_name or '(unnamed)'}"
 
     def images_to_verify(self) -> tuple[ContainerImage, ...]:
         """The images this request introduces. On CREATE, all; on UPDATE, those whose image at that
@@ -99,6 +111,8 @@ def parse_review(body: object) -> AdmissionRequest:
         ) from None
     group, kind = _kind(request)
     subresource = _optional_str(request, "subResource")
+    is_pod = group == "" and kind in _POD_KINDS
+    path = ("spec",) if is_pod else pod_spec_path(group, kind)
     common: dict[str, Any] = {
         "uid": uid,
         "operation": operation,
@@ -107,67 +121,67 @@ def parse_review(body: object) -> AdmissionRequest:
         "name": _optional_str(request, "name"),
         "user": _user(request),
         "dry_run": request.get("dryRun") is True,
+        "kind": kind if group == "" and is_pod else f"{_group_version(group, request['kind'])} {kind}",
+        "is_pod": is_pod,
+        "workload": kind if path is not None and not is_pod else None,
     }
-    is_pod = group == "" and kind in _POD_KINDS
-    shown_kind = kind if group == "" else f"{group}/{_optional_str(request['kind'], 'version') or ''} {kind}"
-    if not is_pod or operation in (Operation.DELETE, Operation.CONNECT):
-        return AdmissionRequest(kind=shown_kind, generate_name=None, images=(), is_pod=is_pod, **common)
+    if path is None or operation in (Operation.DELETE, Operation.CONNECT):
+        return AdmissionRequest(generate_name=None, images=(), **common)
     obj = request.get("object")
     if not isinstance(obj, dict):
         raise MalformedReview(f"request.object is missing or not an object on {operation.value}")
     raw_metadata = obj.get("metadata")
     metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
-    old = request.get("oldObject")
     old_images = None
     if operation is Operation.UPDATE:
+        old = request.get("oldObject")
         if not isinstance(old, dict):
             raise MalformedReview("request.oldObject is missing or not an object on UPDATE")
-        old_images = pod_images(old, "request.oldObject")
+        old_images = read_pod_spec(old, path, "request.oldObject").images
     if not common["name"]:
         common["name"] = _optional_str(metadata, "name")
+    contents: PodSpecContents = read_pod_spec(obj, path, "request.object")
     return AdmissionRequest(
-        kind=shown_kind,
         generate_name=_optional_str(metadata, "generateName"),
-        images=pod_images(obj, "request.object"),
+        images=contents.images,
         old_images=old_images,
+        pull_secrets=contents.pull_secrets,
+        service_account=contents.service_account,
         **common,
     )
 
 
 def pod_images(obj: dict[str, Any], where: str) -> tuple[ContainerImage, ...]:
     """Every container image of a Pod (or of a pre-1.23 `EphemeralContainers` object)."""
-    if obj.get("kind") == "EphemeralContainers":
-        holder, prefix = obj, where
-    else:
-        spec, prefix = obj.get("spec"), f"{where}.spec"
-        if not isinstance(spec, dict):
-            raise MalformedReview(f"{prefix} is missing or not an object")
-        holder = spec
-    found: list[ContainerImage] = []
-    for list_name in _CONTAINER_LISTS:
-        containers = holder.get(list_name)
-        if containers is None:
-            continue
-        if not isinstance(containers, list):
-            raise MalformedReview(f"{prefix}.{list_name} is not a list")
-        for index, container in enumerate(containers):
-            path = f"spec.{list_name}[{index}]"
-            if not isinstance(container, dict):
-                raise MalformedReview(f"{prefix}.{list_name}[{index}] is not an object")
-            image = container.get("image")
-            if not isinstance(image, str) or not image:
-                raise MalformedReview(f"{prefix}.{list_name}[{index}].image is missing or not a string")
-            name = container.get("name")
-            found.append(ContainerImage(path, name if isinstance(name, str) else "", image))
-    return tuple(found)
+    return read_pod_spec(obj, ("spec",), where).images
 
 
-def review_response(uid: str, allowed: bool, message: str | None = None) -> dict[str, Any]:
-    """The AdmissionReview answer: `uid` echoed, `allowed`, and on a deny `status` 403 + message."""
+def review_response(
+    uid: str,
+    allowed: bool,
+    message: str | None = None,
+    warnings: Sequence[str] = (),
+    patch: Sequence[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The AdmissionReview answer: `uid` echoed, `allowed`, on a deny `status` 403 + message;
+    `warnings` when there are any; a JSON patch (RFC 6902) as base64 with `patchType: JSONPatch`
+    when `patch` has operations (an empty patch is left out: nothing to change)."""
     response: dict[str, Any] = {"uid": uid, "allowed": allowed}
     if not allowed:
         response["status"] = {"code": 403, "message": message or "denied"}
+    if warnings:
+        # kubectl prints each as "Warning: …"; the API server wants single lines.
+        response["warnings"] = [" ".join(w.split()) for w in warnings]
+    if patch:
+        encoded = json.dumps(list(patch), separators=(",", ":")).encode()
+        response["patchType"] = "JSONPatch"
+        response["patch"] = base64.b64encode(encoded).decode("ascii")
     return {"apiVersion": API_VERSION, "kind": REVIEW_KIND, "response": response}
+
+
+def _group_version(group: str, kind: dict[str, Any]) -> str:
+    version = _optional_str(kind, "version") or ""
+    return f"{group}/{version}" if group else version
 
 
 def _kind(request: dict[str, Any]) -> tuple[str, str]:

@@ -6,8 +6,9 @@ normalised the way distribution normalises a reference (`nginx` → `docker.io/l
 `index.docker.io` → `docker.io`), so a pattern and an image written differently still meet.
 
 Every policy whose patterns match an image applies, and all of them must pass: adding a policy can
-only make admission stricter (sigstore policy-controller's ClusterImagePolicy semantics). An image
-no policy matches is denied unless `unmatched` is `allow`. Exemptions and skipped namespaces are
+only make admission stricter (sigstore policy-controller's ClusterImagePolicy semantics), except
+that a failure of a `warn`-mode policy only warns. An image no policy matches is denied unless
+`unmatched` is `allow`. Exemptions and skipped namespaces are
 explicit. This module builds and queries the policy; it does no I/O and verifies nothing.
 """
 
@@ -26,6 +27,30 @@ from app.core.references import DOCKER_HUB, ImageRef
 _LEGACY_DOCKER_HUB = "index.docker.io"
 _PATTERN_CHARS = re.compile(r"^[A-Za-z0-9._:/@*\[\]-]+$")
 _POLICY_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$")
+
+
+class Mode(StrEnum):
+    """`enforce`: a failing image denies the object. `warn`: it is admitted, and the reasons come back
+    as AdmissionReview warnings and go to the audit log as what would have been denied."""
+
+    ENFORCE = "enforce"
+    WARN = "warn"
+
+
+class Pinning(StrEnum):
+    """Which objects the mutating endpoint pins to the verified digest for a policy's images.
+
+    `pods` (the default) pins pods only: that already closes the gap between the tag verified and
+    the manifest the kubelet pulls (a workload's pods are pinned as they are created), and leaves the
+    workload objects as written, so Argo CD and Flux see no drift. `all` pins workload templates too
+    (every replica then runs one digest); `none` never pins."""
+
+    ALL = "all"
+    PODS = "pods"
+    NONE = "none"
+
+    def pins(self, is_pod: bool) -> bool:
+        return self is Pinning.ALL or (self is Pinning.PODS and is_pod)
 
 
 class Unmatched(StrEnum):
@@ -126,13 +151,16 @@ class Policy:
     """A named policy: images it governs, keys it trusts, and how many distinct keys must have signed.
 
     `static_keys` were parsed at start-up from files or inline PEM; `secrets` are read from the
-    current `KeySnapshot` at each review."""
+    current `KeySnapshot` at each review. `mode` says whether a failure denies or warns; `pinning`
+    which objects `/mutate` pins to the verified digest (`Pinning`)."""
 
     name: str
     patterns: tuple[ImagePattern, ...]
     static_keys: tuple[TrustedKey, ...] = ()
     secrets: tuple[SecretRef, ...] = ()
     threshold: int = 1
+    mode: Mode = Mode.ENFORCE
+    pinning: Pinning = Pinning.PODS
 
     def __post_init__(self) -> None:
         if not _POLICY_NAME.fullmatch(self.name):
@@ -186,6 +214,11 @@ class AdmissionPolicy:
     def exemption_for(self, ref: ImageRef) -> ImagePattern | None:
         """The first exempt pattern matching `ref`, if any."""
         return next((p for p in self.exempt_images if p.matches(ref)), None)
+
+    def named(self, names: Iterable[str]) -> tuple[Policy, ...]:
+        """The policies with these names (unknown names are skipped)."""
+        wanted = set(names)
+        return tuple(p for p in self.policies if p.name in wanted)
 
     def policies_for(self, ref: ImageRef) -> tuple[Policy, ...]:
         """Every policy that applies to `ref` (all must pass)."""

@@ -326,12 +326,15 @@ async def test_delete_and_connect_are_allowed() -> None:
         assert decision.allowed
 
 
-async def test_an_object_that_is_not_a_pod_is_refused_with_a_clear_message() -> None:
+async def test_a_kind_without_a_pod_template_is_refused_with_a_clear_message() -> None:
     body = review([("app", APP)])
-    body["request"]["kind"] = {"group": "apps", "version": "v1", "kind": "Deployment"}
-    decision = await run(body, policy(PROD), ScriptedVerifier())
-    assert not decision.allowed
+    body["request"]["kind"] = {"group": "", "version": "v1", "kind": "ConfigMap"}
+    body["request"]["object"] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    verifier = ScriptedVerifier()
+    decision = await run(body, policy(PROD), verifier)
+    assert not decision.allowed and verifier.calls == []
     assert decision.message == (
-        "sigwebhook reviews pods only, but was called for apps/v1 Deployment: "
-        "check the rules of the ValidatingWebhookConfiguration"
+        "sigwebhook reviews pods and ReplicationController, Deployment, ReplicaSet, StatefulSet, "
+        "DaemonSet, Job, CronJob only, but was called for v1 ConfigMap: "
+        "check the rules of the webhook configuration"
     )

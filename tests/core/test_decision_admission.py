@@ -56,11 +56,11 @@ def test_an_update_lists_only_changed_images_to_verify() -> None:
     assert [c.image for c in parse_review(body).images_to_verify()] == ["y:2"]
 
 
-def test_a_non_pod_kind_is_parsed_as_not_a_pod() -> None:
+def test_a_kind_without_a_pod_template_is_parsed_as_not_reviewed() -> None:
     body = review([("a", "x:1")])
-    body["request"]["kind"] = {"group": "apps", "version": "v1", "kind": "Deployment"}
+    body["request"]["kind"] = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
     request = parse_review(body)
-    assert not request.is_pod and request.kind == "apps/v1 Deployment"
+    assert not request.reviewed and request.kind == "autoscaling/v1 Scale" and request.images == ()
 
 
 @pytest.mark.parametrize("containers", [{"a": 1}, [1], [{"name": "a", "image": 7}]])
