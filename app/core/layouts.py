@@ -110,18 +110,28 @@ def parse_descriptor(raw: object, where: str) -> Descriptor:
 def parse_sig_manifest(data: bytes) -> tuple[SignatureLayer | BrokenLayer, ...]:
     """The simple-signing layers of a `.sig` manifest; other layers are not signatures and are left out
     (FORMATS.md §1.2). A layer that cannot be read becomes a `BrokenLayer`."""
+    return tuple(parse_signature_layer(index, raw) for index, raw in sig_manifest_entries(data))
+
+
+def sig_manifest_entries(data: bytes) -> tuple[tuple[int, object], ...]:
+    """The simple-signing entries of a `.sig` manifest's `layers`, with their index, not yet parsed: cheap,
+    so that a caller can refuse too many before paying for each (`parse_signature_layer`)."""
     layers = _json_object(data, "signature manifest").get("layers")
     if not isinstance(layers, list):
         raise SignatureFormatError("signature manifest has no layers list")
-    found: list[SignatureLayer | BrokenLayer] = []
-    for index, raw in enumerate(layers):
-        if isinstance(raw, dict) and raw.get("mediaType") != SIMPLESIGNING_MEDIA_TYPE:
-            continue
-        try:
-            found.append(SignatureLayer(index, parse_descriptor(raw, f"layer {index}")))
-        except SignatureFormatError as exc:
-            found.append(BrokenLayer(index, exc.reason))
-    return tuple(found)
+    return tuple(
+        (index, raw)
+        for index, raw in enumerate(layers)
+        if not isinstance(raw, dict) or raw.get("mediaType") == SIMPLESIGNING_MEDIA_TYPE
+    )
+
+
+def parse_signature_layer(index: int, raw: object) -> SignatureLayer | BrokenLayer:
+    """One entry of `sig_manifest_entries`, parsed."""
+    try:
+        return SignatureLayer(index, parse_descriptor(raw, f"layer {index}"))
+    except SignatureFormatError as exc:
+        return BrokenLayer(index, exc.reason)
 
 
 def parse_referrer_manifest(data: bytes) -> Descriptor | None:

@@ -26,7 +26,13 @@ from app.core.checks import (
     verified_by,
 )
 from app.core.errors import RegistryProtocolError, SignatureFormatError
-from app.core.layouts import CERTIFICATE_ANNOTATION, BrokenLayer, SignatureLayer, parse_sig_manifest
+from app.core.layouts import (
+    CERTIFICATE_ANNOTATION,
+    BrokenLayer,
+    SignatureLayer,
+    parse_signature_layer,
+    sig_manifest_entries,
+)
 from app.core.ports import MAX_PAYLOAD_BYTES
 from app.core.simplesigning import parse_payload
 from app.core.verdicts import RejectedSignature, SignatureFormat
@@ -41,12 +47,13 @@ async def check_sig_tag(context: CheckContext) -> Outcome | Findings:
         manifest = await context.fetch_manifest(tag)
         if manifest is None:
             return []  # 404: no v2 signatures (cosign SIGNATURE_SPEC)
-        layers = parse_sig_manifest(manifest.data)
+        entries = sig_manifest_entries(manifest.data)
     except (SignatureFormatError, RegistryProtocolError) as exc:
         return RejectedSignature(V2, tag, garbage(exc))
-    too_many = context.too_many(len(layers), "signature layers")
+    too_many = context.too_many(len(entries), "signature layers")  # before any layer is parsed
     if too_many:
         return RejectedSignature(V2, tag, too_many)
+    layers = [parse_signature_layer(index, raw) for index, raw in entries]
     return await gather([(V2, _check_layer(context, tag, layer)) for layer in layers])
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from app.core import layouts
 from app.core.digests import Digest
 from app.core.errors import (
     ConfigError,
@@ -15,7 +16,9 @@ from app.core.errors import (
     RegistryTimeout,
     RegistryUnavailable,
 )
+from app.core.ports import OCI_MANIFEST
 from app.core.references import ImageRef, Repository
+from app.core.simplesigning import SIMPLESIGNING_MEDIA_TYPE
 from app.core.verify import Verifier, VerifyOptions
 from tests.core.signers import REPO, by_digest, by_tag, ecdsa, push_image, sign_v2, sign_v3
 from tests.fakes import DictCache, InMemoryRegistry
@@ -177,6 +180,24 @@ async def test_too_many_signature_layers_are_rejected_without_fetching_them() ->
     )
     assert [r.reason for r in verdict.rejected] == ["4 signature layers, more than the 3 allowed"]
     assert registry.count("fetch_blob") == 0
+
+
+async def test_a_sig_manifest_with_thousands_of_layers_is_refused_before_its_layers_are_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = InMemoryRegistry()
+    image = push_image(registry, "v1")
+    layer = {"mediaType": SIMPLESIGNING_MEDIA_TYPE, "size": 2, "digest": str(Digest.of(b"{}"))}
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [layer] * 10_000}
+    registry.put_manifest(REPO, json.dumps(manifest).encode(), OCI_MANIFEST, image.digest.signature_tag)
+    parsed: list[object] = []
+    real = layouts.parse_descriptor
+    monkeypatch.setattr(
+        layouts, "parse_descriptor", lambda raw, where: parsed.append(raw) or real(raw, where)
+    )
+    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    assert [r.reason for r in verdict.rejected] == ["10000 signature layers, more than the 100 allowed"]
+    assert parsed == [] and registry.count("fetch_blob") == 0
 
 
 async def test_a_listed_referrer_that_is_missing_is_rejected() -> None:
