@@ -29,7 +29,9 @@ class Digest:
         if expected is None:
             raise InvalidDigest(f"unsupported digest algorithm {self.algorithm!r}")
         if len(self.hex) != expected or not _HEX.fullmatch(self.hex):
-            raise InvalidDigest(f"invalid {self.algorithm} digest: expected {expected} lower-case hex characters")
+            raise InvalidDigest(
+                f"invalid {self.algorithm} digest: expected {expected} lower-case hex characters"
+            )
 
     @classmethod
     def parse(cls, text: str) -> Digest:

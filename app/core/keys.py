@@ -134,7 +134,9 @@ def trusted_key_from(key: object, name: str) -> TrustedKey:
             raise KeyLoadError(f"{name}: unsupported elliptic curve {key.curve.name}")
     elif isinstance(key, rsa.RSAPublicKey):
         if key.key_size < MIN_RSA_BITS:
-            raise KeyLoadError(f"{name}: RSA key of {key.key_size} bits is too small (minimum {MIN_RSA_BITS})")
+            raise KeyLoadError(
+                f"{name}: RSA key of {key.key_size} bits is too small (minimum {MIN_RSA_BITS})"
+            )
     elif not isinstance(key, ed25519.Ed25519PublicKey):
         raise KeyLoadError(f"{name}: unsupported key type {type(key).__name__}")
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

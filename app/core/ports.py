@@ -75,8 +75,7 @@ class Registry(Protocol):
 class RegistryWriter(Protocol):
     """Write access, used only by `sigwebhook sign`."""
 
-    async def push_blob(self, repository: Repository, data: bytes, media_type: str) -> Descriptor:
-        ...
+    async def push_blob(self, repository: Repository, data: bytes, media_type: str) -> Descriptor: ...
 
     async def push_manifest(
         self, repository: Repository, data: bytes, media_type: str, tag: str | None
@@ -84,8 +83,7 @@ class RegistryWriter(Protocol):
         """PUT a manifest by `tag`, or by its own digest when `tag` is None."""
         ...
 
-    async def supports_referrers_api(self, repository: Repository, subject: Digest) -> bool:
-        ...
+    async def supports_referrers_api(self, repository: Repository, subject: Digest) -> bool: ...
 
 
 class Clock(Protocol):
@@ -105,8 +103,6 @@ class VerdictCache(Protocol):
     fingerprints of the keys tried, so a key change can never reuse an old verdict. Only final
     outcomes are stored: a transient failure is never cached."""
 
-    def get(self, key: Hashable) -> object | None:
-        ...
+    def get(self, key: Hashable) -> object | None: ...
 
-    def put(self, key: Hashable, value: object) -> None:
-        ...
+    def put(self, key: Hashable, value: object) -> None: ...

@@ -107,7 +107,9 @@ def parse_reference(text: str) -> ImageRef:
     if not text:
         raise InvalidReference("image reference is empty")
     if text != text.strip() or any(ch.isspace() or not ch.isprintable() for ch in text):
-        raise InvalidReference(f"invalid image reference {shown!r}: contains whitespace or control characters")
+        raise InvalidReference(
+            f"invalid image reference {shown!r}: contains whitespace or control characters"
+        )
     if _ANCHORED_IDENTIFIER.match(text):
         raise InvalidReference(
             f"invalid image reference {shown!r}: a 64-character hex string is an image ID, not a reference"
@@ -121,7 +123,9 @@ def parse_reference(text: str) -> ImageRef:
         raise InvalidReference(f"invalid image reference {shown!r}: does not match the reference format")
     name = match.group("name")
     if len(name) > NAME_TOTAL_LENGTH_MAX:
-        raise InvalidReference(f"invalid image reference {shown!r}: name longer than {NAME_TOTAL_LENGTH_MAX} characters")
+        raise InvalidReference(
+            f"invalid image reference {shown!r}: name longer than {NAME_TOTAL_LENGTH_MAX} characters"
+        )
     path = name[len(domain) + 1 :]
     digest = None
     if match.group("digest"):
