@@ -10,7 +10,7 @@ the signatures that verified. A failure of an `enforce` policy denies the image;
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from app.core.digests import Digest
@@ -51,6 +51,7 @@ class ImageOutcome:
     digest: Digest | None = None
     policies: tuple[str, ...] = ()
     signatures: tuple[VerifiedSignature, ...] = ()
+    error: BaseException | None = field(default=None, compare=False, repr=False)  # what failed, if any
 
     @property
     def allowed(self) -> bool:
@@ -131,7 +132,7 @@ def judge(
         # The error stands for every policy: it only warns when every policy only warns.
         verdict = Verdict.WARNED if all(p.mode is Mode.WARN for p in policies) else Verdict.DENIED
         reason = "; ".join([error_reason(result), *warned])
-        return ImageOutcome(container, verdict, reason, reference, policies=names)
+        return ImageOutcome(container, verdict, reason, reference, policies=names, error=result)
     enforced: list[str] = []
     warnings: list[str] = list(warned)
     counted: list[VerifiedSignature] = []
