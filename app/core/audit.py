@@ -4,15 +4,21 @@ Fields (documented for the README):
 
 - `time`: when the decision was made, RFC 3339 UTC.
 - `uid`: the AdmissionReview request uid (the API server's audit log carries the same uid).
-- `namespace`, `pod` (the name, or the `generateName` prefix when the API server has not named it yet),
-  `operation` (CREATE, UPDATE, …), `subresource` (e.g. `ephemeralcontainers`), `user` (the requesting
-  user), `dry_run`.
-- `decision`: `allow` or `deny`; `summary`: why, in a few words; `message`: the deny message sent back.
+- `webhook`: `validate` (the gate) or `mutate` (digest pinning; it always answers allow, so count
+  decisions on `validate` records).
+- `namespace`, `kind` (`Pod`, `apps/v1 Deployment`, …), `name` (the object's name, or the
+  `generateName` prefix when the API server has not named it yet), `pod` (the same, for pods only;
+  null for workloads), `operation` (CREATE, UPDATE, …), `subresource` (e.g. `ephemeralcontainers`),
+  `user` (the requesting user), `dry_run`.
+- `decision`: `allow` or `deny`, as answered; `summary`: why, in a few words; `message`: the deny
+  message sent back; `would_deny`: true when warn-mode policies refused some image (enforced, this
+  would have been a deny) and `warnings`: the warning lines sent back.
 - `images`: one entry per container image: `container` (`spec.containers[0] (app)`), `image` (as
   written), `reference` (normalised), `digest` (the manifest digest verified), `verdict` (`verified`,
-  `denied`, `exempt`, `unmatched-allowed`, `unchanged`), `policies` (names), `signatures` (format and
-  key fingerprint of each signature that counted, and the key's name: a file path, `inline` or a
-  `k8s://` Secret), `reason`.
+  `denied`, `warned`, `exempt`, `unmatched-allowed`, `unchanged`), `policies` (names), `signatures`
+  (format and key fingerprint of each signature that counted, and the key's name: a file path,
+  `inline` or a `k8s://` Secret), `reason`, and on `mutate` records `pinned`: the image it was
+  rewritten to (null when not pinned).
 - `duration_ms`: time from receiving the review to the answer.
 
 Built only from the decision's data: it holds fingerprints, never a key, a password or a token.
@@ -22,30 +28,45 @@ Pure: writing the line is the caller's job.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from app.core.admission import AdmissionRequest
+from app.core.admission import AdmissionRequest, ContainerImage
 from app.core.decision import Decision, ImageOutcome
+from app.core.pinning import Pin
+from app.core.pinning import summary as pin_summary
 
 
 def audit_record(
-    request: AdmissionRequest, decision: Decision, at: datetime, duration_ms: float
+    request: AdmissionRequest,
+    decision: Decision,
+    at: datetime,
+    duration_ms: float,
+    pinned: Sequence[Pin] | None = None,
 ) -> dict[str, Any]:
-    """The audit record of one review as a JSON-ready dict."""
+    """The audit record of one review as a JSON-ready dict. `pinned` is given for `/mutate` (which
+    answers allow whatever the decision: the validating webhook is the gate)."""
+    mutate = pinned is not None
+    pins = {p.container: p.pinned for p in pinned or ()}
     return {
         "time": at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "uid": request.uid,
+        "webhook": "mutate" if mutate else "validate",
         "namespace": request.namespace,
-        "pod": request.pod_name,
+        "kind": request.kind,
+        "name": request.pod_name,
+        "pod": request.pod_name if request.is_pod else None,
         "operation": request.operation.value,
         "subresource": request.subresource,
         "user": request.user,
         "dry_run": request.dry_run,
-        "decision": "allow" if decision.allowed else "deny",
-        "summary": decision.summary,
-        "message": decision.message,
-        "images": [_image(o) for o in decision.images],
+        "decision": "allow" if decision.allowed or mutate else "deny",
+        "summary": decision.summary if not mutate else f"{pin_summary(pinned or ())}; {decision.summary}",
+        "message": decision.message if not mutate else None,
+        "would_deny": decision.would_deny,
+        "warnings": list(decision.warnings),
+        "images": [_image(o, pins if mutate else None) for o in decision.images],
         "duration_ms": round(duration_ms, 1),
     }
 
@@ -55,8 +76,8 @@ def audit_line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-def _image(outcome: ImageOutcome) -> dict[str, Any]:
-    return {
+def _image(outcome: ImageOutcome, pins: dict[ContainerImage, str] | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
         "container": outcome.container.label,
         "image": outcome.container.image,
         "reference": str(outcome.reference) if outcome.reference is not None else None,
@@ -69,3 +90,6 @@ def _image(outcome: ImageOutcome) -> dict[str, Any]:
         ],
         "reason": outcome.reason,
     }
+    if pins is not None:
+        entry["pinned"] = pins.get(outcome.container)
+    return entry

@@ -1,4 +1,4 @@
-"""The FastAPI application: `POST /validate`, `GET /healthz`, `GET /readyz`.
+"""The FastAPI application: `POST /validate`, `POST /mutate`, `GET /healthz`, `GET /readyz`.
 
 HTTP only: the review itself is `Reviewer`'s. `/healthz` says the process answers; `/readyz` says
 the config is loaded and the keys were loaded at least once (the API server should not be sent to a
@@ -18,6 +18,7 @@ from app.webhook.review import Reviewer
 
 # The API server caps a request body at 3 MiB (etcd's limit); leave room for the review wrapper.
 MAX_BODY_BYTES = 8 * 1024 * 1024
+_TOO_LARGE = JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
 
 
 def create_app(
@@ -45,13 +46,21 @@ def create_app(
 
     @app.post("/validate")
     async def validate(request: Request) -> JSONResponse:
-        """Answer an `admission.k8s.io/v1` AdmissionReview."""
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
-        status, answer = await reviewer.review(bytes(body))
+        """Answer an `admission.k8s.io/v1` AdmissionReview: allowed or denied (the gate)."""
+        body = await _body(request)
+        if body is None:
+            return _TOO_LARGE
+        status, answer = await reviewer.review(body)
+        return JSONResponse(answer, status_code=status)
+
+    @app.post("/mutate")
+    async def mutate(request: Request) -> JSONResponse:
+        """Answer an `admission.k8s.io/v1` AdmissionReview with a JSON patch pinning verified images
+        to their digests (never a deny: `/validate` is the gate)."""
+        body = await _body(request)
+        if body is None:
+            return _TOO_LARGE
+        status, answer = await reviewer.mutate(body)
         return JSONResponse(answer, status_code=status)
 
     @app.get("/healthz")
@@ -67,3 +76,13 @@ def create_app(
         return JSONResponse({"status": "not ready", "reason": "keys not loaded yet"}, status_code=503)
 
     return app
+
+
+async def _body(request: Request) -> bytes | None:
+    """The request body, or None when it is larger than `MAX_BODY_BYTES`."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)

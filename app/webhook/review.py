@@ -1,8 +1,12 @@
 """One review, start to finish: bytes in → decision → audit line → AdmissionReview response out.
 
 The HTTP layer (`app.webhook.app`) hands the raw body here and sends back the status and JSON it
-gets. A malformed review is the caller's bug: HTTP 400 with the reason. Anything unexpected is a
-deny that says "internal error, see webhook logs", with the traceback in the log only (fail closed).
+gets. `review` answers `/validate`: allowed or denied, with warnings for images that only warn-mode
+policies refuse. `mutate` answers `/mutate`: always allowed, with a JSON patch pinning each verified
+image to its digest (`app.core.pinning`); it never denies, because the validating webhook, called
+after every mutating one, is the gate. A malformed review is the caller's bug: HTTP 400 with the
+reason. Anything unexpected is a deny that says "internal error, see webhook logs", with the
+traceback in the log only (fail closed); on `/mutate` it is an answer without a patch.
 Keys are read from the key store's current snapshot; the API server is never called from here.
 """
 
@@ -13,7 +17,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +27,7 @@ from app.core.audit import audit_line, audit_record
 from app.core.decision import INTERNAL_ERROR, Decision, ImageVerifier, decide
 from app.core.errors import MalformedReview
 from app.core.keystore import KeyStore
+from app.core.pinning import Pin, json_patch, pins
 from app.core.policy import AdmissionPolicy
 
 log = logging.getLogger("sigwebhook.webhook")
@@ -61,7 +66,26 @@ class Reviewer:
         decision = await self._decide(request)
         duration_ms = (self.monotonic() - started) * 1000
         self._audit(request, decision, duration_ms)
-        return 200, review_response(request.uid, decision.allowed, decision.message)
+        return 200, review_response(request.uid, decision.allowed, decision.message, decision.warnings)
+
+    async def mutate(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """HTTP status and JSON body answering the AdmissionReview in `body` for `/mutate`: allowed,
+        with the digest-pinning JSON patch when some verified image is to be pinned."""
+        started = self.monotonic()
+        try:
+            request = parse_review(_json(body))
+        except MalformedReview as exc:
+            log.warning("malformed AdmissionReview: %s", exc.detail)
+            return 400, {"error": f"malformed AdmissionReview: {exc.reason}"}
+        decision = await self._decide(request)
+        try:
+            found = pins(request, decision, self.policy)
+        except Exception:  # never an error answer from the mutating webhook: /validate decides
+            log.exception("review %s: could not compute the pinning patch", request.uid)
+            found = ()
+        duration_ms = (self.monotonic() - started) * 1000
+        self._audit(request, decision, duration_ms, found)
+        return 200, review_response(request.uid, True, patch=json_patch(found))
 
     async def _decide(self, request: AdmissionRequest) -> Decision:
         try:
@@ -77,9 +101,15 @@ class Reviewer:
             log.exception("review %s: unexpected error while deciding", request.uid)
             return Decision(False, "internal error", message=INTERNAL_ERROR)
 
-    def _audit(self, request: AdmissionRequest, decision: Decision, duration_ms: float) -> None:
+    def _audit(
+        self,
+        request: AdmissionRequest,
+        decision: Decision,
+        duration_ms: float,
+        pinned: Sequence[Pin] | None = None,
+    ) -> None:
         try:
-            self.audit(audit_line(audit_record(request, decision, self.now(), duration_ms)))
+            self.audit(audit_line(audit_record(request, decision, self.now(), duration_ms, pinned)))
         except Exception:  # an audit sink failure must not turn into an admission answer
             log.exception("review %s: could not write the audit record", request.uid)
 

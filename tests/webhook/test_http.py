@@ -157,7 +157,10 @@ def test_every_review_writes_one_audit_line_with_the_documented_fields(
     assert set(first) == {
         "time",
         "uid",
+        "webhook",
         "namespace",
+        "kind",
+        "name",
         "pod",
         "operation",
         "subresource",
@@ -166,6 +169,8 @@ def test_every_review_writes_one_audit_line_with_the_documented_fields(
         "decision",
         "summary",
         "message",
+        "would_deny",
+        "warnings",
         "images",
         "duration_ms",
     }
