@@ -78,8 +78,9 @@ def connect(kubeconfig: Path | None) -> KubeApi:
 
 
 class KubeApi:
-    """Reads Secrets. `core` is a `kubernetes.client.CoreV1Api` (or a stand-in with the same
-    `list_namespaced_secret`); `watch_factory` makes `kubernetes.watch.Watch` objects."""
+    """Reads Secrets and ServiceAccounts. `core` is a `kubernetes.client.CoreV1Api` (or a stand-in
+    with the same `list_namespaced_secret`, `read_namespaced_secret`, `read_namespaced_service_account`);
+    `watch_factory` makes `kubernetes.watch.Watch` objects."""
 
     def __init__(self, core: Any, watch_factory: Callable[[], Any] = k8s_watch.Watch) -> None:
         self._core = core
@@ -106,6 +107,32 @@ class KubeApi:
     def watch_secret(self, ref: SecretRef, resource_version: str, timeout_seconds: int) -> SecretStream:
         """Watch `ref` from `resource_version`; the server ends the stream after `timeout_seconds`."""
         return SecretStream(self._core, self._watch_factory(), ref, resource_version, timeout_seconds)
+
+    def read_secret(self, ref: SecretRef, timeout: float = REQUEST_TIMEOUT_SECONDS) -> Secret | None:
+        """GET one Secret (None when it does not exist): a pod's `imagePullSecrets`, read through
+        `app.kube.podsecrets`' cache, never once per review. RBAC: `get` on secrets."""
+        try:
+            item = self._core.read_namespaced_secret(ref.name, ref.namespace, _request_timeout=timeout)
+            return secret_from(ref, item)
+        except ClusterError:
+            raise
+        except Exception as exc:
+            if _not_found(exc):
+                return None
+            raise_cluster_error(exc, f"read Secret {ref}")
+
+    def read_service_account_pull_secrets(
+        self, namespace: str, name: str, timeout: float = REQUEST_TIMEOUT_SECONDS
+    ) -> tuple[str, ...] | None:
+        """The Secret names in a ServiceAccount's `imagePullSecrets` (None when it does not exist).
+        RBAC: `get` on serviceaccounts."""
+        try:
+            account = self._core.read_namespaced_service_account(name, namespace, _request_timeout=timeout)
+            return tuple(str(s.name) for s in account.image_pull_secrets or () if s.name)
+        except Exception as exc:
+            if _not_found(exc):
+                return None
+            raise_cluster_error(exc, f"read ServiceAccount {namespace}/{name}")
 
 
 class SecretStream:
@@ -210,6 +237,10 @@ def raise_cluster_error(exc: BaseException, action: str) -> NoReturn:
         # Not the message: a model validation error may quote the Secret data it could not read.
         f"cannot {action}: {type(exc).__module__}.{type(exc).__name__}",
     ) from exc
+
+
+def _not_found(exc: BaseException) -> bool:
+    return isinstance(exc, k8s.ApiException) and exc.status == 404
 
 
 def _status_message(exc: Any) -> str:

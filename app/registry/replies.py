@@ -6,7 +6,7 @@ No httpx type leaves the transport; callers see these instead.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from app.registry.errors import registry_message
@@ -42,6 +42,7 @@ class RequestStats:
     total: int = 0
     by_host: Counter[str] = field(default_factory=Counter)
     by_purpose: Counter[str] = field(default_factory=Counter)
+    listener: Callable[[str, str], None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def token_requests(self) -> int:
@@ -52,7 +53,24 @@ class RequestStats:
         self.by_host[host] += 1
         self.by_purpose[purpose] += 1
 
+    def answered(self, host: str, outcome: str) -> None:
+        """Tell `listener` (the webhook's metrics) how one exchange ended: see `outcome_of`."""
+        if self.listener is not None:
+            self.listener(host, outcome)
+
     def reset(self) -> None:
         self.total = 0
         self.by_host.clear()
         self.by_purpose.clear()
+
+
+def outcome_of(status: int) -> str:
+    """A bounded name for how an exchange ended: `ok` (2xx), `redirect`, `unauthorized` (401),
+    `forbidden`, `not_found`, `rate_limited` (429), `client_error` (other 4xx), `server_error` (5xx).
+    The transport adds `timeout` and `error` (no HTTP answer)."""
+    if status < 300:
+        return "ok"
+    if status < 400:
+        return "redirect"
+    named = {401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "rate_limited"}
+    return named.get(status, "client_error" if status < 500 else "server_error")

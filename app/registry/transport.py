@@ -22,12 +22,18 @@ from typing import TypedDict
 import certifi
 import httpx
 
-from app.core.errors import ConfigError, RegistryError, RegistryProtocolError, RegistryUnavailable
+from app.core.errors import (
+    ConfigError,
+    RegistryError,
+    RegistryProtocolError,
+    RegistryTimeout,
+    RegistryUnavailable,
+)
 from app.core.ports import Clock
 from app.registry.auth import Authenticator
 from app.registry.credentials import normalize_host
 from app.registry.errors import map_transport_error
-from app.registry.replies import Reply, RequestStats
+from app.registry.replies import Reply, RequestStats, outcome_of
 from app.registry.settings import RegistrySettings
 
 log = logging.getLogger(__name__)
@@ -169,8 +175,9 @@ class RegistryTransport:
         try:
             client = self._client(parts.scheme, host)
             async with asyncio.timeout(self.settings.timeouts.total):
-                return await self._send(client, method, url, headers, content, max_bytes, what, host)
+                reply = await self._send(client, method, url, headers, content, max_bytes, what, host)
         except RegistryError:
+            self.stats.answered(host, "error")
             raise
         except (
             httpx.HTTPError,
@@ -180,7 +187,11 @@ class RegistryTransport:
             TimeoutError,
             ssl.SSLError,
         ) as exc:
-            raise map_transport_error(exc, host, self.settings.timeouts) from exc
+            error = map_transport_error(exc, host, self.settings.timeouts)
+            self.stats.answered(host, "timeout" if isinstance(error, RegistryTimeout) else "error")
+            raise error from exc
+        self.stats.answered(host, outcome_of(reply.status))
+        return reply
 
     async def _send(
         self,

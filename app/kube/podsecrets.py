@@ -1,0 +1,129 @@
+"""`PodPullSecrets`: the registry credentials a pod's kubelet will pull with, read through a cache.
+
+Which Secrets (all in the pod's namespace): the pod's `spec.imagePullSecrets`; when it lists none,
+those of its ServiceAccount (`default` when unset). That is what the ServiceAccount admission plugin
+copies into a pod, and so what the kubelet ends up using (Kubernetes docs, "Configure Service
+Accounts for Pods: add ImagePullSecrets to a ServiceAccount"); for a workload's pod template, whose
+pods the plugin has not seen yet, the same rule gives what those pods will get. With several Secrets
+the first one holding credentials for a registry wins it, in the pod's order.
+
+Every read goes through `TtlLookups` (one entry per Secret and per ServiceAccount, negative entries
+too, failures kept a few seconds, shared concurrent reads): never one API call per review. A Secret
+that is missing, unreadable or not a dockerconfigjson is skipped and logged once per load (the
+kubelet skips it too); the image's verification then fails with the registry's own "requires
+authentication" reason: fail closed. RBAC: `get` on secrets and serviceaccounts in the namespaces
+where pods run (opt-in: `registries.podPullSecrets`). Never logs a credential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from app.core.errors import ClusterError, ConfigError
+from app.core.keysources import SecretRef
+from app.kube.client import KubeApi
+from app.kube.lookups import TtlLookups
+from app.kube.pullsecrets import parse_pull_secret
+from app.registry.credentials import Credential
+
+log = logging.getLogger("sigwebhook.kube.podsecrets")
+
+DEFAULT_TTL_SECONDS = 60.0
+ERROR_TTL_SECONDS = 5.0
+MAX_ENTRIES = 1024
+LOOKUP_TIMEOUT_SECONDS = 3.0  # below the review deadline (8 s by default)
+MAX_SECRETS_PER_POD = 16  # more are ignored (said in `problems`): a pod cannot make us read hundreds
+DEFAULT_SERVICE_ACCOUNT = "default"
+
+# A Secret's credentials, or why it gives none (missing, not a dockerconfigjson, …).
+_Loaded = Mapping[str, Credential] | str
+
+
+@dataclass(frozen=True)
+class PodCredentials:
+    """The credentials for one pod by registry host, the Secrets they came from, and what was skipped."""
+
+    credentials: Mapping[str, Credential] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    secrets: tuple[SecretRef, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+class PodPullSecrets:
+    """`await credentials_for(namespace, pull_secrets, service_account)`; safe for one event loop."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        ttl: float = DEFAULT_TTL_SECONDS,
+        error_ttl: float = ERROR_TTL_SECONDS,
+        max_entries: int = MAX_ENTRIES,
+        timeout: float = LOOKUP_TIMEOUT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._api, self._timeout = api, timeout
+        self.secrets: TtlLookups[SecretRef, _Loaded] = TtlLookups(
+            self._read_secret, ttl, error_ttl, max_entries, clock
+        )
+        self.accounts: TtlLookups[tuple[str, str], tuple[str, ...] | None] = TtlLookups(
+            self._read_account, ttl, error_ttl, max_entries, clock
+        )
+
+    async def credentials_for(
+        self, namespace: str | None, pull_secrets: Sequence[str], service_account: str | None
+    ) -> PodCredentials:
+        """The credentials of a pod (or pod template) in `namespace` naming `pull_secrets` and running
+        as `service_account`. Never raises for a Secret or ServiceAccount it cannot read."""
+        if not namespace:
+            return PodCredentials()
+        problems: list[str] = []
+        names = tuple(dict.fromkeys(pull_secrets))
+        if not names:
+            account = service_account or DEFAULT_SERVICE_ACCOUNT
+            try:
+                names = await self.accounts.get((namespace, account)) or ()
+            except ClusterError as exc:
+                problems.append(f"ServiceAccount {namespace}/{account}: {exc.reason}")
+        if len(names) > MAX_SECRETS_PER_POD:
+            problems.append(f"only the first {MAX_SECRETS_PER_POD} of {len(names)} imagePullSecrets are read")
+            names = names[:MAX_SECRETS_PER_POD]
+        refs: list[SecretRef] = []
+        for name in names:
+            try:
+                refs.append(SecretRef(namespace, name))
+            except ConfigError as exc:
+                problems.append(exc.reason)
+        results = await asyncio.gather(*(self.secrets.get(ref) for ref in refs), return_exceptions=True)
+        merged: dict[str, Credential] = {}
+        used: list[SecretRef] = []
+        for ref, result in zip(refs, results, strict=True):
+            if isinstance(result, ClusterError):
+                problems.append(result.reason)
+            elif isinstance(result, BaseException):
+                raise result  # a bug or a cancellation: never read as "no credentials"
+            elif isinstance(result, str):
+                problems.append(result)
+            else:
+                used.append(ref)
+                for host, credential in result.items():
+                    merged.setdefault(host, credential)  # the pod's order: the first Secret wins a host
+        return PodCredentials(MappingProxyType(merged), tuple(used), tuple(problems))
+
+    def _read_secret(self, ref: SecretRef) -> _Loaded:
+        secret = self._api.read_secret(ref, timeout=self._timeout)
+        if secret is None:
+            log.info("pull Secret %s does not exist; skipped as the kubelet skips it", ref)
+            return f"pull Secret {ref} does not exist"
+        try:
+            return parse_pull_secret(secret)
+        except ConfigError as exc:
+            log.warning("pull Secret %s skipped: %s", ref, exc.reason)
+            return exc.reason
+
+    def _read_account(self, key: tuple[str, str]) -> tuple[str, ...] | None:
+        namespace, name = key
+        return self._api.read_service_account_pull_secrets(namespace, name, timeout=self._timeout)
