@@ -4,16 +4,45 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable
+import uuid
+from dataclasses import dataclass
 
 import pytest
 
+from app.core.digests import Digest
 from app.core.errors import RegistryAuthError
 from app.core.references import Repository, parse_reference
 from app.registry import Credential, OciRegistry, RegistrySettings
 from tests.fakes import ManualClock
 from tests.support.pushing import push_image
 from tests.support.registry_server import TestRegistry
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """Images pushed once per module: on the TLS registry, and on the token registry two private
+    repositories (two scopes) and one under `public/` (anonymous pull)."""
+
+    tls: str
+    tls_digest: Digest
+    token: str
+    token_digest: Digest
+    token_other: str
+    public: str
+    public_digest: Digest
+
+
+@pytest.fixture(scope="module")
+def pushed(tls_registry: TestRegistry, token_registry: TestRegistry) -> Pushed:
+    """Pushed with skopeo once for this module's tests, which only read them (each push is a skopeo run)."""
+    suffix = uuid.uuid4().hex[:8]
+    tls, token, other = f"auth/tls-{suffix}", f"auth/token-{suffix}", f"auth/other-{suffix}"
+    public = f"public/anon-{suffix}"
+    tls_digest = push_image(tls_registry, tls, "v1")
+    token_digest = push_image(token_registry, token, "v1")
+    push_image(token_registry, other, "v1")
+    public_digest = push_image(token_registry, public, "v1")
+    return Pushed(tls, tls_digest, token, token_digest, other, public, public_digest)
 
 
 def _docker_config(
@@ -32,10 +61,9 @@ def _tls_settings(registry: TestRegistry, docker_config: dict[str, object] | Non
 
 
 async def test_basic_auth_uses_the_docker_config_credentials(
-    tls_registry: TestRegistry, unique_repo: Callable[[str], str]
+    tls_registry: TestRegistry, pushed: Pushed
 ) -> None:
-    repo = unique_repo("auth/basic")
-    pushed = push_image(tls_registry, repo, "v1")
+    repo = pushed.tls
     settings = _tls_settings(
         tls_registry, _docker_config(tls_registry, key=f"https://{tls_registry.host}/v1/")
     )
@@ -44,14 +72,13 @@ async def test_basic_auth_uses_the_docker_config_credentials(
         assert registry.stats.total == 2  # 401 challenge, then the retry with Basic
         await registry.resolve(parse_reference(f"{tls_registry.host}/{repo}:v1"))
         assert registry.stats.total == 3  # the scheme is known now: credentials go up front
-    assert first.digest == pushed
+    assert first.digest == pushed.tls_digest
 
 
 async def test_wrong_basic_password_is_an_auth_error_that_hides_the_password(
-    tls_registry: TestRegistry, unique_repo: Callable[[str], str]
+    tls_registry: TestRegistry, pushed: Pushed
 ) -> None:
-    repo = unique_repo("auth/wrong")
-    push_image(tls_registry, repo, "v1")
+    repo = pushed.tls
     settings = _tls_settings(tls_registry, _docker_config(tls_registry, password="not-the-password"))
     async with OciRegistry(settings) as registry:
         with pytest.raises(RegistryAuthError) as caught:
@@ -75,12 +102,9 @@ async def test_a_private_registry_without_credentials_says_so(
 
 
 async def test_bearer_tokens_are_fetched_once_per_scope_and_reused(
-    token_registry: TestRegistry, unique_repo: Callable[[str], str]
+    token_registry: TestRegistry, pushed: Pushed
 ) -> None:
-    repo = unique_repo("auth/bearer")
-    pushed = push_image(token_registry, repo, "v1")
-    other = unique_repo("auth/bearer-other")
-    push_image(token_registry, other, "v1")
+    repo, other = pushed.token, pushed.token_other
     service = token_registry.token_service
     assert service is not None
     async with OciRegistry(token_registry.settings(), clock=ManualClock()) as registry:
@@ -91,30 +115,28 @@ async def test_bearer_tokens_are_fetched_once_per_scope_and_reused(
         assert registry.stats.token_requests == 1
         await registry.resolve(parse_reference(f"{token_registry.host}/{other}:v1"))
         assert service.count() - before == 2  # another repository is another scope
-    assert first.digest == pushed
-    assert second is not None and second.digest == pushed
+    assert first.digest == pushed.token_digest
+    assert second is not None and second.digest == pushed.token_digest
     assert service.requests[-1].scopes == [f"repository:{other}:pull"]
 
 
 async def test_concurrent_requests_for_one_scope_share_one_token(
-    token_registry: TestRegistry, unique_repo: Callable[[str], str]
+    token_registry: TestRegistry, pushed: Pushed
 ) -> None:
-    repo = unique_repo("auth/concurrent")
-    pushed = push_image(token_registry, repo, "v1")
+    repo = pushed.token
     async with OciRegistry(token_registry.settings()) as registry:
         await registry.ping(token_registry.host)  # learn the scheme, so all five ask for a token up front
         tokens_before = registry.stats.token_requests
         ref = parse_reference(f"{token_registry.host}/{repo}:v1")
         results = await asyncio.gather(*(registry.resolve(ref) for _ in range(5)))
         assert registry.stats.token_requests - tokens_before == 1
-    assert {r.digest for r in results} == {pushed}
+    assert {r.digest for r in results} == {pushed.token_digest}
 
 
 async def test_first_contact_with_concurrent_requests_fetches_one_token(
-    token_registry: TestRegistry, unique_repo: Callable[[str], str]
+    token_registry: TestRegistry, pushed: Pushed
 ) -> None:
-    repo = Repository(token_registry.host, unique_repo("auth/first-contact"))
-    pushed = push_image(token_registry, repo.path, "v1")
+    repo = Repository(token_registry.host, pushed.token)
     async with OciRegistry(token_registry.settings()) as registry:
         # both meet the 401 challenge; the second must reuse the token the first fetched
         found, absent = await asyncio.gather(
@@ -122,15 +144,14 @@ async def test_first_contact_with_concurrent_requests_fetches_one_token(
         )
         assert registry.stats.by_purpose["registry"] == 4
         assert registry.stats.token_requests == 1
-    assert found is not None and found.digest == pushed
+    assert found is not None and found.digest == pushed.token_digest
     assert absent is None
 
 
 async def test_an_expired_token_is_replaced_on_the_injected_clock(
-    token_registry: TestRegistry, unique_repo: Callable[[str], str]
+    token_registry: TestRegistry, pushed: Pushed
 ) -> None:
-    repo = unique_repo("auth/expiry")
-    push_image(token_registry, repo, "v1")
+    repo = pushed.token
     service = token_registry.token_service
     assert service is not None
     clock = ManualClock()
@@ -147,13 +168,11 @@ async def test_an_expired_token_is_replaced_on_the_injected_clock(
 
 
 async def test_anonymous_bearer_pull_works_where_the_token_service_allows_it(
-    token_registry: TestRegistry, unique_repo: Callable[[str], str]
+    token_registry: TestRegistry, pushed: Pushed
 ) -> None:
-    repo = unique_repo("public/anon")
-    pushed = push_image(token_registry, repo, "v1")
     async with OciRegistry(token_registry.settings(with_credentials=False)) as registry:
-        resolved = await registry.resolve(parse_reference(f"{token_registry.host}/{repo}:v1"))
-    assert resolved.digest == pushed
+        resolved = await registry.resolve(parse_reference(f"{token_registry.host}/{pushed.public}:v1"))
+    assert resolved.digest == pushed.public_digest
     assert token_registry.token_service is not None
     assert token_registry.token_service.requests[-1].user is None
 
@@ -166,14 +185,13 @@ async def test_wrong_credentials_at_the_token_service_are_an_auth_error(token_re
 
 
 async def test_an_identity_token_is_used_as_an_oauth2_refresh_token(
-    token_registry: TestRegistry, unique_repo: Callable[[str], str]
+    token_registry: TestRegistry, pushed: Pushed
 ) -> None:
-    repo = unique_repo("auth/identity")
-    pushed = push_image(token_registry, repo, "v1")
+    repo = pushed.token
     config = {"auths": {token_registry.host: {"username": "<token>", "identitytoken": "test-refresh-token"}}}
     async with OciRegistry(_tls_settings(token_registry, config)) as registry:
         resolved = await registry.resolve(parse_reference(f"{token_registry.host}/{repo}:v1"))
-    assert resolved.digest == pushed
+    assert resolved.digest == pushed.token_digest
 
 
 async def test_a_plain_http_token_realm_is_refused_unless_listed_insecure(

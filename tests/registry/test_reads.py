@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,18 +21,29 @@ from tests.support.pushing import RawPusher, push_image
 from tests.support.registry_server import TestRegistry
 from tests.support.vectors import load_connaisseur, load_v3_style
 
+SHARED = b"shared by the read-only tests"
 
-async def test_a_tag_resolves_with_one_head_request(
-    plain_registry: TestRegistry, unique_repo: Callable[[str], str]
-) -> None:
-    repo = unique_repo("reads/tag")
-    pushed = push_image(plain_registry, repo, "v1", content=b"tag resolves")
+
+@dataclass(frozen=True)
+class Pushed:
+    repository: Repository
+    digest: Digest
+
+
+@pytest.fixture(scope="module")
+def pushed(plain_registry: TestRegistry) -> Pushed:
+    """One image pushed with skopeo for the tests that only read (each push costs a skopeo run)."""
+    repository = Repository(plain_registry.host, f"reads/shared-{uuid.uuid4().hex[:8]}")
+    return Pushed(repository, push_image(plain_registry, repository.path, "v1", content=SHARED))
+
+
+async def test_a_tag_resolves_with_one_head_request(plain_registry: TestRegistry, pushed: Pushed) -> None:
     async with OciRegistry(plain_registry.settings()) as registry:
-        descriptor = await registry.resolve(parse_reference(f"{plain_registry.host}/{repo}:v1"))
+        descriptor = await registry.resolve(parse_reference(f"{pushed.repository}:v1"))
         assert registry.stats.total == 1
-    assert descriptor.digest == pushed
+    assert descriptor.digest == pushed.digest
     assert descriptor.media_type == OCI_MANIFEST
-    assert descriptor.size == len(build_image(b"tag resolves").manifest)
+    assert descriptor.size == len(build_image(SHARED).manifest)
 
 
 async def test_a_digest_reference_resolves_without_any_request(plain_registry: TestRegistry) -> None:
@@ -42,55 +55,46 @@ async def test_a_digest_reference_resolves_without_any_request(plain_registry: T
 
 
 async def test_resolve_falls_back_to_get_when_head_has_no_digest_header(
-    plain_registry: TestRegistry, unique_repo: Callable[[str], str]
+    plain_registry: TestRegistry, pushed: Pushed
 ) -> None:
-    repo = unique_repo("reads/fallback")
-    pushed = push_image(plain_registry, repo, "v1", content=b"get fallback")
     with FaultProxy(plain_registry.host) as proxy:
         proxy.add(r"^HEAD /v2/.*/manifests/", "drop_header", "Docker-Content-Digest")
         async with OciRegistry(proxy.settings()) as registry:
-            descriptor = await registry.resolve(parse_reference(f"{proxy.host}/{repo}:v1"))
+            descriptor = await registry.resolve(parse_reference(f"{proxy.host}/{pushed.repository.path}:v1"))
             assert registry.stats.total == 2
-    assert descriptor.digest == pushed
+    assert descriptor.digest == pushed.digest
     assert [seen.method for seen in proxy.seen] == ["HEAD", "GET"]
 
 
-async def test_a_missing_tag_is_image_not_found(
-    plain_registry: TestRegistry, unique_repo: Callable[[str], str]
-) -> None:
-    repo = unique_repo("reads/missing")
-    push_image(plain_registry, repo, "v1")
+async def test_a_missing_tag_is_image_not_found(plain_registry: TestRegistry, pushed: Pushed) -> None:
     async with OciRegistry(plain_registry.settings()) as registry:
         with pytest.raises(ImageNotFound, match="no manifest for tag 'v2'"):
-            await registry.resolve(parse_reference(f"{plain_registry.host}/{repo}:v2"))
+            await registry.resolve(parse_reference(f"{pushed.repository}:v2"))
 
 
 async def test_fetch_manifest_by_tag_and_digest_returns_the_checked_bytes(
-    plain_registry: TestRegistry, unique_repo: Callable[[str], str]
+    plain_registry: TestRegistry, pushed: Pushed
 ) -> None:
-    repo = Repository(plain_registry.host, unique_repo("reads/manifest"))
-    pushed = push_image(plain_registry, repo.path, "v1", content=b"manifest bytes")
+    repo = pushed.repository
     async with OciRegistry(plain_registry.settings()) as registry:
         by_tag = await registry.fetch_manifest(repo, "v1")
-        by_digest = await registry.fetch_manifest(repo, pushed)
+        by_digest = await registry.fetch_manifest(repo, pushed.digest)
         absent = await registry.fetch_manifest(repo, "nope")
     assert by_tag is not None and by_digest is not None
-    assert by_tag.digest == by_digest.digest == pushed
-    assert by_tag.data == build_image(b"manifest bytes").manifest
+    assert by_tag.digest == by_digest.digest == pushed.digest
+    assert by_tag.data == build_image(SHARED).manifest
     assert by_tag.media_type == OCI_MANIFEST
     assert absent is None
 
 
 async def test_fetch_blob_returns_bytes_matching_the_descriptor(
-    plain_registry: TestRegistry, unique_repo: Callable[[str], str]
+    plain_registry: TestRegistry, pushed: Pushed
 ) -> None:
-    repo = Repository(plain_registry.host, unique_repo("reads/blob"))
-    image = build_image(b"blob content")
-    push_image(plain_registry, repo.path, "v1", content=b"blob content")
+    image = build_image(SHARED)
     layer = json.loads(image.manifest)["layers"][0]
     descriptor = Descriptor(layer["mediaType"], Digest.parse(layer["digest"]), layer["size"])
     async with OciRegistry(plain_registry.settings()) as registry:
-        data = await registry.fetch_blob(repo, descriptor, max_bytes=1024 * 1024)
+        data = await registry.fetch_blob(pushed.repository, descriptor, max_bytes=1024 * 1024)
     assert data == image.layer
 
 
@@ -126,13 +130,9 @@ async def test_referrers_come_from_the_fallback_tag_index_when_the_api_is_missin
     assert referrer is not None and json.loads(referrer.data)["subject"]["digest"] == str(loaded.subject)
 
 
-async def test_no_fallback_tag_means_no_referrers(
-    plain_registry: TestRegistry, unique_repo: Callable[[str], str]
-) -> None:
-    repo = Repository(plain_registry.host, unique_repo("reads/noref"))
-    pushed = push_image(plain_registry, repo.path, "v1")
+async def test_no_fallback_tag_means_no_referrers(plain_registry: TestRegistry, pushed: Pushed) -> None:
     async with OciRegistry(plain_registry.settings()) as registry:
-        assert await registry.list_referrers(repo, pushed) == []
+        assert await registry.list_referrers(pushed.repository, pushed.digest) == []
 
 
 async def test_referrers_api_answers_are_merged_with_the_fallback_index(
