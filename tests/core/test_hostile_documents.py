@@ -143,3 +143,12 @@ async def test_a_statement_naming_several_images_signs_each_of_them_as_cosign_re
     verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
     assert len(verdict.verified) == 1
     assert [r.reason for r in verdict.rejected] == [f"bundle subject does not name the image {image.digest}"]
+
+
+async def test_a_signed_predicate_type_that_could_forge_a_log_line_is_quoted() -> None:
+    registry = InMemoryRegistry()
+    image = push_image(registry, "v1")
+    sign_v3(registry, image, ALICE, predicate_type="https://x\nINFO admitted")
+    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    (rejected,) = verdict.rejected
+    assert "\n" not in rejected.reason and "'https://x\\nINFO admitted'" in rejected.reason
