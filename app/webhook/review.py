@@ -17,10 +17,10 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from app.core.admission import AdmissionRequest, parse_review, review_response
 from app.core.audit import audit_line, audit_record
@@ -43,6 +43,14 @@ def write_stdout(line: str) -> None:
     sys.stdout.flush()
 
 
+class ReviewObserver(Protocol):
+    """What is told about each `/validate` answer (`app.webhook.metrics.Metrics`)."""
+
+    def reviewed(self, request: AdmissionRequest, decision: Decision, seconds: float) -> None: ...
+
+    def malformed(self, seconds: float) -> None: ...
+
+
 @dataclass
 class Reviewer:
     """Answers AdmissionReviews with the policy, the current keys and the verifier it is given."""
@@ -54,6 +62,9 @@ class Reviewer:
     audit: Callable[[str], None] = write_stdout
     monotonic: Callable[[], float] = time.monotonic
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # The verifier for one request (with the pod's pull credentials: `app.webhook.podverifiers`).
+    verifier_for: Callable[[AdmissionRequest], Awaitable[ImageVerifier]] | None = None
+    observer: ReviewObserver | None = None  # told about every /validate answer (the metrics)
 
     async def review(self, body: bytes) -> tuple[int, dict[str, Any]]:
         """HTTP status and JSON body answering the AdmissionReview in `body`."""
@@ -62,10 +73,14 @@ class Reviewer:
             request = parse_review(_json(body))
         except MalformedReview as exc:
             log.warning("malformed AdmissionReview: %s", exc.detail)
+            if self.observer is not None:
+                self.observer.malformed(self.monotonic() - started)
             return 400, {"error": f"malformed AdmissionReview: {exc.reason}"}
         decision = await self._decide(request)
         duration_ms = (self.monotonic() - started) * 1000
         self._audit(request, decision, duration_ms)
+        if self.observer is not None:
+            self.observer.reviewed(request, decision, duration_ms / 1000)
         return 200, review_response(request.uid, decision.allowed, decision.message, decision.warnings)
 
     async def mutate(self, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -90,8 +105,10 @@ class Reviewer:
     async def _decide(self, request: AdmissionRequest) -> Decision:
         try:
             async with asyncio.timeout(self.deadline_seconds + _OUTER_GRACE_SECONDS):
+                # Reading pull Secrets is cached (`app.kube.podsecrets`); this timeout bounds it too.
+                verifier = self.verifier if self.verifier_for is None else await self.verifier_for(request)
                 return await decide(
-                    request, self.policy, self.keys.snapshot(), self.verifier, self.deadline_seconds
+                    request, self.policy, self.keys.snapshot(), verifier, self.deadline_seconds
                 )
         except TimeoutError:
             log.error("review %s: no decision %.1fs after the deadline", request.uid, _OUTER_GRACE_SECONDS)

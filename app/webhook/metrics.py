@@ -1,0 +1,191 @@
+"""Prometheus metrics: what the webhook decided, why, how fast, and how its registries answered.
+
+Every collector lives in a `CollectorRegistry` built by the composition root (no module-level
+registry: two webhooks in one process, as in the tests, never mix their counts), and is served on a
+port of its own (`app.webhook.metrics_server`), never on the admission port.
+
+- `sigwebhook_reviews_total{decision,kind,operation}`: `decision` is allowed, warned (admitted with
+  warnings), denied, malformed (HTTP 400) or error (an internal error denied it).
+- `sigwebhook_image_verdicts_total{verdict,reason}`: per image; `reason` is a class (`reason_class`).
+- `sigwebhook_review_duration_seconds{kind}`: from the body received to the answer.
+- `sigwebhook_registry_requests_total{registry,outcome}`: every HTTP exchange with a registry, its
+  token service or a redirect target (`registry` is that host).
+- `sigwebhook_verdict_cache_requests_total{result}`: hit or miss.
+- `sigwebhook_key_snapshot_age_seconds`: since the trusted keys last changed or were loaded.
+- `sigwebhook_build_info{version,python}`: always 1.
+
+Label values are bounded: kinds and reasons come from fixed sets, and at most `MAX_REGISTRY_LABELS`
+registry hosts get a label of their own (a pod can name any host; the rest count as `other`). An
+image name is never a label. Nothing here blocks or does I/O.
+"""
+
+from __future__ import annotations
+
+import platform
+import threading
+import time
+from collections.abc import Callable, Hashable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from app.core.admission import AdmissionRequest
+from app.core.decision import Decision
+from app.core.errors import (
+    DeadlineExceeded,
+    ImageNotFound,
+    RegistryAuthError,
+    RegistryError,
+    RegistryUnavailable,
+)
+from app.core.judging import ImageOutcome, Verdict
+from app.core.ports import VerdictCache
+from app.core.workloads import WORKLOAD_KINDS
+
+MAX_REGISTRY_LABELS = 50
+OTHER = "other"
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 8.0, 10.0, 30.0)
+_KINDS = frozenset({"Pod", "EphemeralContainers", *WORKLOAD_KINDS})
+_OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
+
+# Reason classes of an image verdict, from the deny/warn reasons the core writes (`app.core.judging`).
+_POLICY_REASONS = (
+    ("no policy matches", "unmatched"),
+    ("no signature verified by the keys of policy", "unsigned"),
+    ("distinct keys policy", "threshold"),
+    ("has no usable keys", "no-keys"),
+    ("keys (", "no-keys"),
+    ("did not answer in time", "deadline"),
+    ("internal error", "internal"),
+)
+_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
+    (DeadlineExceeded, "deadline"),
+    (ImageNotFound, "not-found"),
+    (RegistryAuthError, "registry-auth"),
+    (RegistryUnavailable, "registry-unavailable"),
+    (RegistryError, "registry-error"),
+)
+
+
+def reason_class(outcome: ImageOutcome) -> str:
+    """A bounded label for why an image got its verdict: `signed`, `exempt`, `unmatched`,
+    `unchanged`, `unsigned`, `threshold`, `no-keys`, `invalid-reference`, `deadline`, `not-found`,
+    `registry-auth`, `registry-unavailable`, `registry-error`, `internal` or `other`."""
+    if outcome.verdict is Verdict.VERIFIED:
+        return "signed"
+    if outcome.verdict is Verdict.EXEMPT:
+        return "exempt"
+    if outcome.verdict is Verdict.UNMATCHED_ALLOWED:
+        return "unmatched"
+    if outcome.verdict is Verdict.UNCHANGED:
+        return "unchanged"
+    if outcome.reference is None:
+        return "invalid-reference"
+    if outcome.error is not None:
+        return next((label for kind, label in _ERRORS if isinstance(outcome.error, kind)), "internal")
+    return next((label for text, label in _POLICY_REASONS if text in outcome.reason), "other")
+
+
+class Metrics:
+    """The webhook's collectors, registered in `registry`, and the calls that update them."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        version: str,
+        key_snapshot_taken_at: Callable[[], float] | None = None,
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.reviews = Counter(
+            "sigwebhook_reviews", "AdmissionReviews answered, by decision, kind and operation.",
+            ["decision", "kind", "operation"], registry=registry,
+        )  # fmt: skip
+        self.image_verdicts = Counter(
+            "sigwebhook_image_verdicts", "Images judged, by verdict and reason class.",
+            ["verdict", "reason"], registry=registry,
+        )  # fmt: skip
+        self.review_duration = Histogram(
+            "sigwebhook_review_duration_seconds", "Time to answer an AdmissionReview.",
+            ["kind"], buckets=DURATION_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.registry_requests = Counter(
+            "sigwebhook_registry_requests", "HTTP exchanges with registries, by host and outcome.",
+            ["registry", "outcome"], registry=registry,
+        )  # fmt: skip
+        self.verdict_cache = Counter(
+            "sigwebhook_verdict_cache_requests", "Verdict cache look-ups, by result (hit, miss).",
+            ["result"], registry=registry,
+        )  # fmt: skip
+        build = Gauge(
+            "sigwebhook_build_info", "sigwebhook's version and Python version (always 1).",
+            ["version", "python"], registry=registry,
+        )  # fmt: skip
+        build.labels(version=version, python=platform.python_version()).set(1)
+        if key_snapshot_taken_at is not None:
+            age = Gauge(
+                "sigwebhook_key_snapshot_age_seconds",
+                "Seconds since the trusted keys last changed or were loaded.",
+                registry=registry,
+            )
+            now = monotonic or time.monotonic
+            age.set_function(lambda: max(0.0, now() - key_snapshot_taken_at()))
+        self._hosts: set[str] = set()
+        self._hosts_lock = threading.Lock()
+
+    def reviewed(self, request: AdmissionRequest, decision: Decision, seconds: float) -> None:
+        """Count one answered review and the verdict of each of its images."""
+        kind = _kind(request)
+        self.reviews.labels(_decision(decision), kind, _operation(request.operation.value)).inc()
+        self.review_duration.labels(kind).observe(seconds)
+        for outcome in decision.images:
+            self.image_verdicts.labels(outcome.verdict.value, reason_class(outcome)).inc()
+
+    def malformed(self, seconds: float) -> None:
+        """Count a review refused with HTTP 400 (not an AdmissionReview)."""
+        self.reviews.labels("malformed", OTHER, OTHER).inc()
+        self.review_duration.labels(OTHER).observe(seconds)
+
+    def registry_answer(self, host: str, outcome: str) -> None:
+        """Count one registry exchange (`outcome` from `app.registry.replies.outcome_of`)."""
+        self.registry_requests.labels(self._host_label(host), outcome).inc()
+
+    def counting(self, cache: VerdictCache) -> VerdictCache:
+        """`cache`, counting its hits and misses here."""
+        return _CountingCache(cache, self.verdict_cache)
+
+    def _host_label(self, host: str) -> str:
+        with self._hosts_lock:  # registry traffic may come from several event loops' threads
+            if host in self._hosts:
+                return host
+            if len(self._hosts) < MAX_REGISTRY_LABELS:
+                self._hosts.add(host)
+                return host
+        return OTHER
+
+
+class _CountingCache:
+    def __init__(self, inner: VerdictCache, counter: Counter) -> None:
+        self._inner, self._counter = inner, counter
+
+    def get(self, key: Hashable) -> object | None:
+        value = self._inner.get(key)
+        self._counter.labels("miss" if value is None else "hit").inc()
+        return value
+
+    def put(self, key: Hashable, value: object) -> None:
+        self._inner.put(key, value)
+
+
+def _decision(decision: Decision) -> str:
+    if decision.allowed:
+        return "warned" if decision.warnings else "allowed"
+    return "error" if decision.summary == "internal error" else "denied"
+
+
+def _kind(request: AdmissionRequest) -> str:
+    kind = request.kind.rpartition(" ")[2]  # `apps/v1 Deployment` → `Deployment`
+    return kind if kind in _KINDS else OTHER
+
+
+def _operation(operation: str) -> str:
+    return operation if operation in _OPERATIONS else OTHER

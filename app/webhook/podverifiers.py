@@ -1,0 +1,140 @@
+"""`PodVerifiers`: the verifier a review uses, with the pod's own pull credentials when enabled.
+
+Without pod credentials (`registries.podPullSecrets` off, or a pod whose Secrets give none) every
+review uses the shared verifier over the configured credentials (`dockerConfigFile`, `pullSecret`).
+With some, the review gets a verifier whose registry client holds the pod's credentials first, then
+the configured ones: one client per distinct set of credentials, kept (least recently used dropped
+beyond `max_sets`), so pods sharing a pull Secret share connections and tokens. A client and its
+token cache are never shared between credential sets: registry calls made for one pod never carry
+another pod's credentials or tokens.
+
+The verdict cache is shared. It is keyed by repository + digest + trusted keys, and a verdict says
+whether an image carries a trusted signature, not whether anyone may pull it: verifying a signature
+is not an access decision. A tag is resolved on every review with the review's own credentials, so a
+pod without access to a private tag is denied ("requires authentication"). A pod naming by digest an
+image verified earlier with another pod's credentials may be admitted from the cache; the kubelet
+still pulls with that pod's own credentials and fails without them (on nodes that already hold the
+image, `imagePullPolicy: Always` or the `AlwaysPullImages` admission plugin enforce the pull auth).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Protocol
+
+from app.core.admission import AdmissionRequest
+from app.core.decision import ImageVerifier
+from app.registry.credentials import Credential
+from app.registry.settings import RegistrySettings
+
+log = logging.getLogger("sigwebhook.webhook.podverifiers")
+
+MAX_CREDENTIAL_SETS = 32
+# A dropped client is closed this long after it was dropped: a review may still be using it.
+CLOSE_GRACE_SECONDS = 60.0
+
+Close = Callable[[], Awaitable[None]]
+BuildVerifier = Callable[[RegistrySettings], tuple[ImageVerifier, Close]]
+CredentialKey = tuple[tuple[str, Credential], ...]
+
+
+class PodCredentialSource(Protocol):
+    """What `PodVerifiers` needs from `app.kube.podsecrets.PodPullSecrets`."""
+
+    async def credentials_for(
+        self, namespace: str | None, pull_secrets: tuple[str, ...], service_account: str | None
+    ) -> _Found: ...
+
+
+class _Found(Protocol):
+    @property
+    def credentials(self) -> Mapping[str, Credential]: ...
+
+    @property
+    def problems(self) -> tuple[str, ...]: ...
+
+
+class PodVerifiers:
+    """`await for_request(request)`: the verifier for one review. `aclose()` closes what it built."""
+
+    def __init__(
+        self,
+        base: ImageVerifier,
+        settings: RegistrySettings,
+        build: BuildVerifier,
+        source: PodCredentialSource | None,
+        max_sets: int = MAX_CREDENTIAL_SETS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._base, self._settings, self._build, self._source = base, settings, build, source
+        self._max, self._clock = max_sets, clock
+        self._sets: OrderedDict[CredentialKey, tuple[ImageVerifier, Close]] = OrderedDict()
+        self._retired: list[tuple[float, Close]] = []
+
+    @property
+    def credential_sets(self) -> int:
+        """How many per-credential verifiers are kept now."""
+        return len(self._sets)
+
+    async def for_request(self, request: AdmissionRequest) -> ImageVerifier:
+        """The shared verifier, or one with the credentials of the pod (template) in `request`."""
+        if self._source is None or request.service_account is None:
+            return self._base  # off, or an object without a pod spec (nothing is verified then)
+        found = await self._source.credentials_for(
+            request.namespace, request.pull_secrets, request.service_account
+        )
+        if found.problems:
+            log.debug("review %s: pull credentials: %s", request.uid, "; ".join(found.problems))
+        if not found.credentials:
+            return self._base
+        await self._close_retired()
+        key: CredentialKey = tuple(sorted(found.credentials.items(), key=lambda item: item[0]))
+        entry = self._sets.get(key)
+        if entry is None:
+            overlay = _Overlay(found.credentials, self._settings.credentials)
+            entry = self._build(dataclasses.replace(self._settings, credentials=overlay))
+            self._sets[key] = entry
+            while len(self._sets) > self._max:
+                _, (_, close) = self._sets.popitem(last=False)
+                self._retired.append((self._clock() + CLOSE_GRACE_SECONDS, close))
+        self._sets.move_to_end(key)
+        return entry[0]
+
+    async def aclose(self) -> None:
+        """Close every client built here (at shutdown)."""
+        closes = [close for _, close in self._retired] + [close for _, close in self._sets.values()]
+        self._retired, self._sets = [], OrderedDict()
+        for close in closes:
+            await close()
+
+    async def _close_retired(self) -> None:
+        now = self._clock()
+        due = [close for at, close in self._retired if at <= now]
+        self._retired = [(at, close) for at, close in self._retired if at > now]
+        for close in due:
+            await close()
+
+
+class _Overlay(Mapping[str, Credential]):
+    """The pod's credentials over the configured ones (read live: a rotated `pullSecret` applies)."""
+
+    def __init__(self, first: Mapping[str, Credential], then: Mapping[str, Credential]) -> None:
+        self._first, self._then = first, then
+
+    def __getitem__(self, host: str) -> Credential:
+        if host in self._first:
+            return self._first[host]
+        return self._then[host]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self._then, **self._first})
+
+    def __len__(self) -> int:
+        return len({**self._then, **self._first})
+
+    def __repr__(self) -> str:
+        return f"<credentials for {len(self)} registries>"
