@@ -25,7 +25,11 @@ policies:                                                  # required, at least 
     images: ["registry.example.com/team/**"]
     keys: [{file: /keys/cosign.pub}, {pem: "-----BEGIN PUBLIC KEY-----…"}, {secret: "k8s://sigwebhook/cosign-keys"}]
     threshold: 1
+    mode: enforce                                          # or warn: admit, with warnings
+    pinDigest: podsOnly                                    # or true (workloads too) or false
 ```
+
+The policy models (`policies[]`, `keys[]`) and the shared field types are in `app.policyconfig`.
 
 This module reads files (the config, key files); it builds no client and starts nothing: that is
 the composition root's job (`app.compose`).
@@ -34,67 +38,43 @@ the composition root's job (`app.compose`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import Field, ValidationError, field_validator
 from pydantic import model_validator as _model_validator
-from pydantic.alias_generators import to_camel
 
 from app.core.dsse import COSIGN_SIGN_PREDICATE
-from app.core.errors import ConfigError, KeyLoadError
-from app.core.keys import TrustedKey, load_public_key
+from app.core.errors import ConfigError
 from app.core.keysources import SecretRef
-from app.core.policy import AdmissionPolicy, ImagePattern, Policy, Unmatched, normalise_pattern
+from app.core.policy import AdmissionPolicy, ImagePattern, Unmatched
+from app.policyconfig import (
+    MAX_KEY_FILE_BYTES,
+    ConfigModel,
+    ConfigPath,
+    KeyConfig,
+    Pattern,
+    PolicyConfig,
+    SecretName,
+    build_policies,
+    os_reason,
+)
 
-MAX_KEY_FILE_BYTES = 64 * 1024
+__all__ = [
+    "MAX_KEY_FILE_BYTES",
+    "KeyConfig",
+    "PolicyConfig",
+    "Settings",
+    "admission_policy",
+    "load_settings",
+    "parse_settings",
+]
+
 # The API server waits at most 30 s for a webhook (admissionregistration/v1 timeoutSeconds: 1-30).
 MAX_DEADLINE_SECONDS = 30.0
 
 
-def _resolve_path(value: Path, info: ValidationInfo) -> Path:
-    """Relative paths are relative to the config file's directory (passed in the validation context)."""
-    base = (info.context or {}).get("base_dir")
-    value = value.expanduser()
-    return value if value.is_absolute() or base is None else Path(base) / value
-
-
-ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
-
-
-def _secret_ref(value: str) -> str:
-    try:
-        SecretRef.parse(value)
-    except ConfigError as exc:
-        raise ValueError(exc.reason) from None
-    return value
-
-
-def _pattern(value: str) -> str:
-    try:
-        normalise_pattern(value)
-    except ConfigError as exc:
-        raise ValueError(exc.reason) from None
-    return value
-
-
-SecretName = Annotated[str, AfterValidator(_secret_ref)]
-Pattern = Annotated[str, AfterValidator(_pattern)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
-
-
-class TlsConfig(_Model):
+class TlsConfig(ConfigModel):
     """`server.tls`: the serving certificate. Either `certFile` + `keyFile` (PEM; in a cluster, the
     Secret a cert-manager Certificate or the chart writes), or `selfSignedDir`: a directory where a
     self-signed certificate for localhost is generated on first start and reused after."""
@@ -114,7 +94,7 @@ class TlsConfig(_Model):
         return self
 
 
-class ServerConfig(_Model):
+class ServerConfig(ConfigModel):
     """`server`: where `POST /validate`, `GET /healthz` and `GET /readyz` listen (HTTPS only).
     `docs: true` serves the OpenAPI page at `/docs` (off in production)."""
 
@@ -124,64 +104,35 @@ class ServerConfig(_Model):
     docs: bool = False
 
 
-class RegistriesConfig(_Model):
+class RegistriesConfig(ConfigModel):
     """`registries`: how registries are reached, as the CLI's registry options.
     `insecure`: hosts reached over plain HTTP; `caFiles`: host → CA bundle (PEM) trusted for that host;
     `defaultCaFile`: a CA bundle for every other host (added to the public roots); `dockerConfigFile`:
     a Docker `config.json` with pull credentials; `pullSecret`: a `kubernetes.io/dockerconfigjson`
     Secret (`k8s://namespace/name`) watched for credentials; `timeoutSeconds`: per HTTP exchange."""
 
-    insecure: list[str] = []
-    ca_files: dict[str, ConfigPath] = {}
+    insecure: list[str] = Field(default_factory=list)
+    ca_files: dict[str, ConfigPath] = Field(default_factory=dict)
     default_ca_file: ConfigPath | None = None
     docker_config_file: ConfigPath | None = None
     pull_secret: SecretName | None = None
     timeout_seconds: float = Field(5.0, gt=0, le=MAX_DEADLINE_SECONDS)
 
 
-class KubernetesConfig(_Model):
+class KubernetesConfig(ConfigModel):
     """`kubernetes`: how to reach the API server, needed only when a key or `pullSecret` is a
     `k8s://` Secret. `kubeconfig: null` uses the in-cluster service account."""
 
     kubeconfig: ConfigPath | None = None
 
 
-class SignaturesConfig(_Model):
+class SignaturesConfig(ConfigModel):
     """`signatures.acceptedPredicateTypes`: in-toto predicate types accepted in v3 bundles (DSSE)."""
 
     accepted_predicate_types: list[str] = Field(default_factory=lambda: [COSIGN_SIGN_PREDICATE], min_length=1)
 
 
-class KeyConfig(_Model):
-    """One trusted public key (PEM: ECDSA P-256/384/521, RSA ≥ 2048, Ed25519), exactly one of:
-    `file` (a path), `pem` (inline), `secret` (`k8s://namespace/name`: every `cosign.pub`, `*.pub` and
-    `*.pem` entry of that Secret, watched: a rotated key applies to the next review)."""
-
-    file: ConfigPath | None = None
-    pem: str | None = None
-    secret: SecretName | None = None
-
-    @_model_validator(mode="after")
-    def _exactly_one(self) -> KeyConfig:
-        given = [n for n in ("file", "pem", "secret") if getattr(self, n) is not None]
-        if len(given) != 1:
-            raise ValueError(f"give exactly one of file, pem, secret (got {', '.join(given) or 'none'})")
-        return self
-
-
-class PolicyConfig(_Model):
-    """One policy. `images`: glob patterns over normalised references (`*` within a path component,
-    `**` across `/`; `nginx` means `docker.io/library/nginx`). `keys`: the keys it trusts.
-    `threshold`: how many distinct trusted keys must have signed (default 1). Every policy matching
-    an image applies, and all must pass."""
-
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-    images: list[Pattern] = Field(min_length=1)
-    keys: list[KeyConfig] = Field(min_length=1)
-    threshold: int = Field(1, ge=1)
-
-
-class VerdictCacheConfig(_Model):
+class VerdictCacheConfig(ConfigModel):
     """`verdictCache`: verdicts where a signature verified are kept in memory for `ttlSeconds`
     (0 turns the cache off), at most `maxEntries`. Keyed by digest + key fingerprints: a moved tag or a
     rotated key is never served from it; a deny is never cached."""
@@ -190,20 +141,37 @@ class VerdictCacheConfig(_Model):
     max_entries: int = Field(10_000, ge=1)
 
 
-class Settings(_Model):
+class Settings(ConfigModel):
     """The whole configuration.
 
     `deadlineSeconds`: a review is answered within this time (below the webhook's `timeoutSeconds`,
     10 by default); an image not verified by then is denied. `unmatched`: `deny` (default) or `allow`
-    an image no policy matches. `skipNamespaces`: namespaces whose pods are not checked at all.
-    `exemptImages`: glob patterns of images admitted without a signature. `logLevel`: debug, info,
-    warning or error."""
+    an image no policy matches. `skipNamespaces`: namespaces whose objects are not checked at all
+    (see "Namespace selection" below). `exemptImages`: glob patterns of images admitted without a
+    signature. `logLevel`: debug, info, warning or error.
+
+    Namespace selection. An AdmissionReview carries the namespace's name, not its labels, so
+    selecting namespaces by label is the API server's job: the chart writes the webhook
+    configurations' `namespaceSelector` (values `webhook.namespaceSelector`):
+
+    - `mode: optOut` (default): every namespace is checked except those labelled
+      `sigwebhook.dev/verify: disabled` (`labelKey` is configurable);
+    - `mode: optIn`: only namespaces labelled `sigwebhook.dev/verify: enabled` are checked;
+    - in both modes the release namespace, `kube-system` and `exclude` are never sent, matched by
+      the `kubernetes.io/metadata.name` label the API server sets on every namespace since 1.21.
+
+    The server still skips `skipNamespaces` itself (the chart always adds the release namespace and
+    `kube-system`): a second line that holds when the selector cannot, e.g. on Kubernetes 1.20, where
+    namespaces have no `kubernetes.io/metadata.name` label, or with a hand-written webhook
+    configuration. A namespace label cannot opt a namespace *out* on the server side: the server
+    never sees labels, and reading them from the API server on the admission path is what it must
+    not do."""
 
     server: ServerConfig
     deadline_seconds: float = Field(8.0, gt=0, lt=MAX_DEADLINE_SECONDS)
     unmatched: Literal["deny", "allow"] = "deny"
     skip_namespaces: list[str] = Field(default_factory=lambda: ["sigwebhook", "kube-system"])
-    exempt_images: list[Pattern] = []
+    exempt_images: list[Pattern] = Field(default_factory=list)
     registries: RegistriesConfig = Field(default_factory=lambda: RegistriesConfig.model_validate({}))
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     signatures: SignaturesConfig = Field(default_factory=SignaturesConfig)
@@ -235,7 +203,7 @@ def load_settings(path: Path | str) -> Settings:
     try:
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {source}: {_os_reason(exc)}") from exc
+        raise ConfigError(f"cannot read config file {source}: {os_reason(exc)}") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -258,56 +226,12 @@ def parse_settings(data: Any, base_dir: Path | None = None, origin: str = "confi
 
 def admission_policy(settings: Settings) -> AdmissionPolicy:
     """The frozen core policy, with file and inline keys loaded now (`ConfigError` naming the field)."""
-    policies = []
-    for i, spec in enumerate(settings.policies):
-        static: list[TrustedKey] = []
-        secrets: list[SecretRef] = []
-        for j, key in enumerate(spec.keys):
-            where = f"policies[{i}].keys[{j}]"
-            if key.secret is not None:
-                secrets.append(SecretRef.parse(key.secret))
-            elif key.file is not None:
-                static.append(_load_key_file(key.file, f"{where}.file"))
-            elif key.pem is not None:
-                static.append(
-                    _load_key(key.pem.encode(), f'inline key {j} of policy "{spec.name}"', f"{where}.pem")
-                )
-        try:
-            policies.append(
-                Policy(
-                    spec.name,
-                    tuple(ImagePattern(t) for t in spec.images),
-                    tuple(static),
-                    tuple(secrets),
-                    spec.threshold,
-                )
-            )
-        except ConfigError as exc:
-            raise ConfigError(f"policies[{i}]: {exc.reason}") from exc
     return AdmissionPolicy(
-        policies=tuple(policies),
+        policies=build_policies(settings.policies),
         unmatched=Unmatched(settings.unmatched),
         skip_namespaces=frozenset(settings.skip_namespaces),
         exempt_images=tuple(ImagePattern(t) for t in settings.exempt_images),
     )
-
-
-def _load_key_file(path: Path, field: str) -> TrustedKey:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_KEY_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{field}: cannot read {path}: {_os_reason(exc)}") from exc
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise ConfigError(f"{field}: {path} is larger than {MAX_KEY_FILE_BYTES} bytes: not a public key")
-    return _load_key(data, str(path), field)
-
-
-def _load_key(pem: bytes, name: str, field: str) -> TrustedKey:
-    try:
-        return load_public_key(pem, name)
-    except KeyLoadError as exc:
-        raise ConfigError(f"{field}: {exc.reason}", exc.detail) from exc
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -315,7 +239,3 @@ def _location(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(top level)"
-
-
-def _os_reason(exc: BaseException) -> str:
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
