@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core.decision import ImageVerifier
 from app.core.errors import ConfigError
 from app.core.keysources import SecretRef
 from app.core.keystore import KeyStore, Lifecycle, StaticKeyStore
@@ -24,6 +25,8 @@ from app.registry.settings import RegistrySettings, Timeouts
 
 if TYPE_CHECKING:  # pydantic settings and the webhook's TLS: imported when the webhook is built
     from app.config import Settings
+    from app.webhook.metrics import Metrics
+    from app.webhook.metrics_server import MetricsServer
     from app.webhook.tls import ServingCertificate
 
 CONNECT_TIMEOUT_CAP = 5.0  # a registry that does not accept a connection in 5 s is down
@@ -85,6 +88,7 @@ class Webhook:
     certificate: ServingCertificate
     url: str
     background: tuple[Lifecycle, ...] = ()
+    metrics: MetricsServer | None = None  # also in `background`; `metrics.port` once started
 
     def start(self) -> None:
         started: list[Lifecycle] = []
@@ -108,13 +112,14 @@ def build_webhook(settings: Settings, audit: Callable[[str], None] | None = None
     from app.config import admission_policy
     from app.webhook.app import create_app
     from app.webhook.cache import TtlVerdictCache
+    from app.webhook.podverifiers import PodVerifiers
     from app.webhook.review import Reviewer, write_stdout
     from app.webhook.tls import configured_certificate, self_signed_certificate
 
     policy = admission_policy(settings)
     keys: KeyStore = StaticKeyStore()
     background: list[Lifecycle] = []
-    pulls = None
+    pulls = pod_secrets = None
     if settings.needs_cluster():  # only then is the kubernetes client imported and configured
         from app.kube.client import connect
         from app.kube.keystore import SecretKeyStore
@@ -128,15 +133,36 @@ def build_webhook(settings: Settings, audit: Callable[[str], None] | None = None
         if settings.registries.pull_secret is not None:
             pulls = PullSecretStore(api, [SecretRef.parse(settings.registries.pull_secret)])
             background.append(pulls)
+        if settings.registries.pod_pull_secrets:  # opt-in: needs get on secrets + serviceaccounts
+            from app.kube.podsecrets import PodPullSecrets
+
+            pod_secrets = PodPullSecrets(api)
     credentials: Callable[[], Mapping[str, Credential]] | None = (
         pulls.credentials if pulls is not None else None
     )
-    registry = OciRegistry(webhook_registry_settings(settings, credentials))
-    predicates = frozenset(settings.signatures.accepted_predicate_types)
+    metrics, metrics_server = _metrics(settings, keys if settings.secret_refs() else None)
+    if metrics_server is not None:
+        background.append(metrics_server)
+    options = VerifyOptions(accepted_predicate_types=frozenset(settings.signatures.accepted_predicate_types))
     caching = settings.verdict_cache
-    cache = TtlVerdictCache(caching.ttl_seconds, caching.max_entries) if caching.ttl_seconds > 0 else None
-    verifier = build_verifier(registry, cache, VerifyOptions(accepted_predicate_types=predicates))
-    reviewer = Reviewer(policy, keys, verifier, settings.deadline_seconds, audit or write_stdout)
+    cache: VerdictCache | None = None
+    if caching.ttl_seconds > 0:
+        cache = TtlVerdictCache(caching.ttl_seconds, caching.max_entries)
+        cache = metrics.counting(cache) if metrics is not None else cache
+
+    def build(registry_settings: RegistrySettings) -> tuple[ImageVerifier, Callable[[], Awaitable[None]]]:
+        registry = OciRegistry(registry_settings)
+        if metrics is not None:
+            registry.stats.listener = metrics.registry_answer
+        return build_verifier(registry, cache, options), registry.aclose
+
+    registry_settings = webhook_registry_settings(settings, credentials)
+    verifier, close_registry = build(registry_settings)
+    verifiers = PodVerifiers(verifier, registry_settings, build, pod_secrets)
+    reviewer = Reviewer(
+        policy, keys, verifier, settings.deadline_seconds, audit or write_stdout,
+        verifier_for=verifiers.for_request if pod_secrets is not None else None, observer=metrics,
+    )  # fmt: skip
     tls = settings.server.tls
     if tls.cert_file is not None and tls.key_file is not None:
         certificate = configured_certificate(tls.cert_file, tls.key_file)
@@ -147,10 +173,37 @@ def build_webhook(settings: Settings, audit: Callable[[str], None] | None = None
     def ready() -> bool:
         return keys.loaded() and (pulls is None or pulls.loaded())
 
-    app = create_app(reviewer, ready=ready, on_shutdown=[registry.aclose], docs=settings.server.docs)
+    closes = [close_registry, verifiers.aclose]
+    app = create_app(reviewer, ready=ready, on_shutdown=closes, docs=settings.server.docs)
     host = settings.server.host
     shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1", "localhost") else host
-    return Webhook(app, certificate, f"https://{shown}:{settings.server.port}", tuple(background))
+    url = f"https://{shown}:{settings.server.port}"
+    return Webhook(app, certificate, url, tuple(background), metrics_server)
+
+
+def _metrics(settings: Settings, keys: KeyStore | None) -> tuple[Metrics | None, MetricsServer | None]:
+    """The collectors in a registry of their own and the server for them, when `metrics.enabled`;
+    the key snapshot age is exported when keys come from Secrets (`keys`)."""
+    if not settings.metrics.enabled:
+        return None, None
+    from prometheus_client import CollectorRegistry
+
+    from app.webhook.metrics import Metrics
+    from app.webhook.metrics_server import MetricsServer
+
+    registry = CollectorRegistry(auto_describe=True)
+    taken_at = (lambda: keys.snapshot().taken_at) if keys is not None else None
+    metrics = Metrics(registry, _version(), key_snapshot_taken_at=taken_at)
+    return metrics, MetricsServer(registry, settings.metrics.host, settings.metrics.port)
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("sigwebhook")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def webhook_registry_settings(

@@ -16,7 +16,8 @@ unmatched: deny
 skipNamespaces: [sigwebhook, kube-system]
 exemptImages: []
 registries: {insecure: [], caFiles: {}, defaultCaFile: null, dockerConfigFile: null,
-             pullSecret: null, timeoutSeconds: 5}
+             pullSecret: null, podPullSecrets: false, timeoutSeconds: 5}
+metrics: {enabled: false, host: 0.0.0.0, port: 9090}
 kubernetes: {kubeconfig: null}
 signatures: {acceptedPredicateTypes: ["https://sigstore.dev/cosign/sign/v1"]}
 verdictCache: {ttlSeconds: 60, maxEntries: 10000}
@@ -109,7 +110,10 @@ class RegistriesConfig(ConfigModel):
     `insecure`: hosts reached over plain HTTP; `caFiles`: host → CA bundle (PEM) trusted for that host;
     `defaultCaFile`: a CA bundle for every other host (added to the public roots); `dockerConfigFile`:
     a Docker `config.json` with pull credentials; `pullSecret`: a `kubernetes.io/dockerconfigjson`
-    Secret (`k8s://namespace/name`) watched for credentials; `timeoutSeconds`: per HTTP exchange."""
+    Secret (`k8s://namespace/name`) watched for credentials; `timeoutSeconds`: per HTTP exchange.
+    `podPullSecrets`: also use the credentials the kubelet pulls each pod's images with (the pod's
+    `imagePullSecrets`, else its ServiceAccount's; `app.kube.podsecrets`). Off by default: it needs
+    `get` on secrets and serviceaccounts in every namespace whose pods are checked."""
 
     insecure: list[str] = Field(default_factory=list)
     ca_files: dict[str, ConfigPath] = Field(default_factory=dict)
@@ -117,6 +121,17 @@ class RegistriesConfig(ConfigModel):
     docker_config_file: ConfigPath | None = None
     pull_secret: SecretName | None = None
     timeout_seconds: float = Field(5.0, gt=0, le=MAX_DEADLINE_SECONDS)
+    pod_pull_secrets: bool = False
+
+
+class MetricsConfig(ConfigModel):
+    """`metrics`: Prometheus metrics at `GET /metrics`, plain HTTP on `host:port`, apart from the
+    admission port (`app.webhook.metrics`). Off unless `enabled` (the chart turns it on); port 0
+    picks a free port."""
+
+    enabled: bool = False
+    host: str = "0.0.0.0"
+    port: int = Field(9090, ge=0, le=65535)
 
 
 class KubernetesConfig(ConfigModel):
@@ -176,6 +191,7 @@ class Settings(ConfigModel):
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     signatures: SignaturesConfig = Field(default_factory=SignaturesConfig)
     verdict_cache: VerdictCacheConfig = Field(default_factory=lambda: VerdictCacheConfig.model_validate({}))
+    metrics: MetricsConfig = Field(default_factory=lambda: MetricsConfig.model_validate({}))
     policies: list[PolicyConfig] = Field(min_length=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -194,7 +210,8 @@ class Settings(ConfigModel):
         return sorted(refs)
 
     def needs_cluster(self) -> bool:
-        return bool(self.secret_refs()) or self.registries.pull_secret is not None
+        registries = self.registries
+        return bool(self.secret_refs()) or registries.pull_secret is not None or registries.pod_pull_secrets
 
 
 def load_settings(path: Path | str) -> Settings:
