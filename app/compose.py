@@ -25,6 +25,7 @@ from app.registry.settings import RegistrySettings, Timeouts
 
 if TYPE_CHECKING:  # pydantic settings and the webhook's TLS: imported when the webhook is built
     from app.config import Settings
+    from app.kube.client import KubeApi
     from app.webhook.metrics import Metrics
     from app.webhook.metrics_server import MetricsServer
     from app.webhook.tls import ServingCertificate
@@ -106,9 +107,12 @@ class Webhook:
             part.stop()
 
 
-def build_webhook(settings: Settings, audit: Callable[[str], None] | None = None) -> Webhook:
+def build_webhook(
+    settings: Settings, audit: Callable[[str], None] | None = None, kube_api: KubeApi | None = None
+) -> Webhook:
     """Everything `serve` runs, built from validated settings (`ConfigError` naming the field).
-    `audit` receives one JSON line per review (default: stdout)."""
+    `audit` receives one JSON line per review (default: stdout); `kube_api` replaces the connection
+    `kubernetes.kubeconfig` describes (tests hand in an adapter over a stand-in client)."""
     from app.config import admission_policy
     from app.webhook.app import create_app
     from app.webhook.cache import TtlVerdictCache
@@ -125,7 +129,7 @@ def build_webhook(settings: Settings, audit: Callable[[str], None] | None = None
         from app.kube.keystore import SecretKeyStore
         from app.kube.pullsecrets import PullSecretStore
 
-        api = connect(settings.kubernetes.kubeconfig)
+        api = kube_api or connect(settings.kubernetes.kubeconfig)
         if settings.secret_refs():
             secret_keys = SecretKeyStore(api, settings.secret_refs())
             keys = secret_keys
