@@ -9,7 +9,7 @@ import pytest
 from app.config import admission_policy, load_settings, parse_settings
 from app.core.errors import ConfigError
 from app.core.keysources import SecretRef
-from app.core.policy import Unmatched
+from app.core.policy import Mode, Pinning, Unmatched
 from tests.fixtures.signing import KeyPair
 
 EXAMPLE_KEY = Path(__file__).resolve().parents[2] / "examples" / "local" / "cosign.pub"
@@ -160,3 +160,44 @@ def test_a_threshold_above_the_file_keys_is_refused_at_start_up() -> None:
         ConfigError, match=r'policies\[0\]: policy "p": threshold 2 is more than its 1 distinct keys'
     ):
         admission_policy(settings)
+
+
+def policy_with(**fields: object) -> dict[str, object]:
+    return minimal(
+        policies=[
+            {
+                "name": "p",
+                "images": ["registry.example.com/**"],
+                "keys": [{"file": str(EXAMPLE_KEY)}],
+                **fields,
+            }
+        ]
+    )
+
+
+def test_a_policy_enforces_and_pins_pods_only_by_default() -> None:
+    (policy,) = admission_policy(parse_settings(minimal())).policies
+    assert (policy.mode, policy.pinning) == (Mode.ENFORCE, Pinning.PODS)
+
+
+@pytest.mark.parametrize(
+    ("pin_digest", "pinning"),
+    [(True, Pinning.ALL), (False, Pinning.NONE), ("podsOnly", Pinning.PODS)],
+)
+def test_pin_digest_true_false_or_pods_only_becomes_the_core_pinning(
+    pin_digest: object, pinning: Pinning
+) -> None:
+    (policy,) = admission_policy(parse_settings(policy_with(pinDigest=pin_digest, mode="warn"))).policies
+    assert (policy.pinning, policy.mode) == (pinning, Mode.WARN)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"mode": "audit"}, "policies[0].mode: Input should be 'enforce' or 'warn'"),
+        ({"pinDigest": "pods"}, "policies[0].pinDigest"),
+        ({"pinDigest": 2}, "policies[0].pinDigest"),
+    ],
+)
+def test_a_bad_mode_or_pin_digest_names_the_field(fields: dict[str, object], expected: str) -> None:
+    assert expected in error_of(policy_with(**fields))
