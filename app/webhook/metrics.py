@@ -53,7 +53,7 @@ _POLICY_REASONS = (
     ("no signature verified by the keys of policy", "unsigned"),
     ("distinct keys policy", "threshold"),
     ("has no usable keys", "no-keys"),
-    ("keys (", "no-keys"),
+    ('" has only ', "no-keys"),
     ("did not answer in time", "deadline"),
     ("internal error", "internal"),
 )

@@ -1,0 +1,135 @@
+"""`Metrics` without a server: reason classes, bounded label values, the key snapshot age."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from app.core.admission import AdmissionRequest, Operation
+from app.core.decision import Decision
+from app.core.errors import (
+    DeadlineExceeded,
+    ImageNotFound,
+    RegistryAuthError,
+    RegistryProtocolError,
+    RegistryTimeout,
+    RegistryUnavailable,
+)
+from app.core.judging import INTERNAL_ERROR, ImageOutcome, Verdict
+from app.core.references import parse_reference
+from app.core.workloads import ContainerImage
+from app.registry.replies import outcome_of
+from app.webhook.metrics import MAX_REGISTRY_LABELS, Metrics, reason_class
+
+CONTAINER = ContainerImage("spec.containers[0]", "app", "reg.example/app:1")
+REF = parse_reference("reg.example/app:1")
+
+
+def outcome(
+    verdict: Verdict, reason: str = "", error: BaseException | None = None, ref: bool = True
+) -> ImageOutcome:
+    return ImageOutcome(CONTAINER, verdict, reason, REF if ref else None, error=error)
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        (outcome(Verdict.VERIFIED, "verified by k"), "signed"),
+        (outcome(Verdict.EXEMPT, "exempt by pattern x"), "exempt"),
+        (outcome(Verdict.UNMATCHED_ALLOWED, "no policy matches (unmatched: allow)"), "unmatched"),
+        (outcome(Verdict.UNCHANGED, "image unchanged by this update"), "unchanged"),
+        (outcome(Verdict.DENIED, "not a reference", ref=False), "invalid-reference"),
+        (outcome(Verdict.DENIED, "no policy matches this image (unmatched: deny)"), "unmatched"),
+        (outcome(Verdict.DENIED, 'no signature verified by the keys of policy "p"'), "unsigned"),
+        (outcome(Verdict.WARNED, 'no signature verified by the keys of policy "p"'), "unsigned"),
+        (outcome(Verdict.DENIED, '1 of the 2 distinct keys policy "p" requires signed'), "threshold"),
+        (outcome(Verdict.DENIED, 'policy "p" has no usable keys (Secret gone)'), "no-keys"),
+        (outcome(Verdict.DENIED, 'policy "p" has only 1 of 2 keys'), "no-keys"),
+        (
+            outcome(Verdict.DENIED, "late", DeadlineExceeded("the registry did not answer in time")),
+            "deadline",
+        ),
+        (outcome(Verdict.DENIED, "gone", ImageNotFound("no such image")), "not-found"),
+        (outcome(Verdict.DENIED, "auth", RegistryAuthError("requires authentication")), "registry-auth"),
+        (outcome(Verdict.DENIED, "down", RegistryUnavailable("refused")), "registry-unavailable"),
+        (outcome(Verdict.DENIED, "slow", RegistryTimeout("timeout")), "registry-unavailable"),
+        (outcome(Verdict.DENIED, "odd", RegistryProtocolError("bad digest")), "registry-error"),
+        (outcome(Verdict.DENIED, INTERNAL_ERROR, KeyError("bug")), "internal"),
+        (outcome(Verdict.DENIED, "something new"), "other"),
+    ],
+)
+def test_each_image_outcome_gets_a_reason_class_from_a_fixed_set(image: ImageOutcome, expected: str) -> None:
+    assert reason_class(image) == expected
+
+
+def request(kind: str, operation: Operation = Operation.CREATE) -> AdmissionRequest:
+    return AdmissionRequest(
+        uid="u", operation=operation, kind=kind, subresource=None, namespace="ns", name="n",
+        generate_name=None, user=None, images=(CONTAINER,),
+    )  # fmt: skip
+
+
+def samples(metrics: Metrics, name: str) -> dict[frozenset[tuple[str, str]], float]:
+    return {
+        frozenset(s.labels.items()): s.value
+        for family in metrics.registry.collect()
+        for s in family.samples
+        if s.name == name
+    }
+
+
+def test_an_unknown_kind_is_counted_as_other_so_a_caller_cannot_grow_the_label_set() -> None:
+    metrics = Metrics(CollectorRegistry(), "1.0")
+    for kind in ("example.com/v1 Thing1", "example.com/v1 Thing2", "apps/v1 Deployment", "Pod"):
+        metrics.reviewed(request(kind), Decision(False, "kind not reviewed"), 0.01)
+    kinds = {dict(labels)["kind"] for labels in samples(metrics, "sigwebhook_reviews_total")}
+    assert kinds == {"other", "Deployment", "Pod"}
+
+
+def test_warned_and_internal_error_decisions_have_their_own_label() -> None:
+    metrics = Metrics(CollectorRegistry(), "1.0")
+    metrics.reviewed(request("Pod"), Decision(True, "warn", warnings=("w",)), 0.01)
+    metrics.reviewed(request("Pod"), Decision(False, "internal error", message=INTERNAL_ERROR), 0.01)
+    decisions = {dict(labels)["decision"] for labels in samples(metrics, "sigwebhook_reviews_total")}
+    assert decisions == {"warned", "error"}
+
+
+def test_registry_hosts_beyond_the_bound_are_counted_as_other() -> None:
+    metrics = Metrics(CollectorRegistry(), "1.0")
+    for i in range(MAX_REGISTRY_LABELS + 10):
+        metrics.registry_answer(f"reg{i}.example", "ok")
+    metrics.registry_answer("reg0.example", "ok")  # a known host keeps its label
+    counts = {
+        dict(labels)["registry"]: v
+        for labels, v in samples(metrics, "sigwebhook_registry_requests_total").items()
+    }
+    assert len(counts) == MAX_REGISTRY_LABELS + 1
+    assert counts["other"] == 10 and counts["reg0.example"] == 2
+
+
+def test_the_key_snapshot_age_is_the_time_since_the_keys_last_changed() -> None:
+    clock = {"now": 1000.0, "taken": 900.0}
+    metrics = Metrics(
+        CollectorRegistry(),
+        "1.0",
+        key_snapshot_taken_at=lambda: clock["taken"],
+        monotonic=lambda: clock["now"],
+    )
+    assert samples(metrics, "sigwebhook_key_snapshot_age_seconds") == {frozenset(): 100.0}
+    clock["taken"] = 995.0  # a Secret changed
+    assert samples(metrics, "sigwebhook_key_snapshot_age_seconds") == {frozenset(): 5.0}
+
+
+def test_without_keys_from_secrets_there_is_no_key_snapshot_age() -> None:
+    assert samples(Metrics(CollectorRegistry(), "1.0"), "sigwebhook_key_snapshot_age_seconds") == {}
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (200, "ok"), (202, "ok"), (307, "redirect"), (401, "unauthorized"), (403, "forbidden"),
+        (404, "not_found"), (429, "rate_limited"), (400, "client_error"), (503, "server_error"),
+    ],
+)  # fmt: skip
+def test_registry_answers_are_named_by_a_fixed_set_of_outcomes(status: int, expected: str) -> None:
+    assert outcome_of(status) == expected
