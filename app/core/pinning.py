@@ -19,6 +19,17 @@ Each replacement is preceded by a `test` operation on the old value, so the patc
 the object it was computed for. The mutating endpoint never denies: the validating webhook, which
 the API server calls after every mutating one, is the gate (and verifies the pinned digest, cheaply:
 the verdict cache is keyed by digest). Pure: no I/O.
+
+Registering `/mutate` (for the README; `examples/kubernetes/webhook-configurations.yaml`): a
+MutatingWebhookConfiguration with the validating webhook's namespaceSelector, `sideEffects: None`,
+`matchPolicy: Equivalent`, `failurePolicy: Fail` (it never denies, so this only matters when the
+server is unreachable, and then `/validate` fails too), rules for `pods` and
+`pods/ephemeralcontainers` (add the workload resources only if some policy has `pinDigest: true`),
+and `reinvocationPolicy: IfNeeded`. The API server calls mutating webhooks one after another
+(configurations sorted by name), then the validating ones; with `IfNeeded`, when a mutating webhook
+that runs later changes the object (a registry-mirror rewriter, say), `/mutate` is called once more
+and pins the rewritten images. Its patch is idempotent: a pinned image gets no operation. Keep
+`/validate` registered: pinning never replaces verification.
 """
 
 from __future__ import annotations

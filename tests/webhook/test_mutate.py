@@ -18,7 +18,7 @@ import pytest
 from tests.fixtures.registry import TestRegistry, push_image
 from tests.fixtures.signing import KeyPair, sign_image
 from tests.fixtures.webhook import RunningWebhook
-from tests.webhook.reviews import review, workload_review
+from tests.webhook.reviews import review, sample, workload_review
 
 KEY = "ecdsa-p256"
 # repo → signed?  (team: pinDigest default podsOnly; gitops: true; nopin: false; audit: mode warn)
@@ -203,3 +203,20 @@ def test_mutate_allows_without_a_patch_what_it_does_not_review(
     body = review([("app", images["team/signed"])], operation="DELETE")
     response, patch = mutate(webhook, body)
     assert patch == [] and "warnings" not in response
+
+
+def test_an_ephemeral_container_added_by_kubectl_debug_on_1_20_is_pinned_in_its_own_object(
+    webhook: RunningWebhook, images: Images
+) -> None:
+    body = sample("ephemeralcontainers-update-kube-apiserver-1.20.json")
+    body["request"]["namespace"] = "default"
+    new, old = body["request"]["object"], body["request"]["oldObject"]
+    old["ephemeralContainers"] = [dict(c, image=images["team/signed"]) for c in old["ephemeralContainers"]]
+    new["ephemeralContainers"] = [dict(c, image=images["team/signed"]) for c in new["ephemeralContainers"]]
+    new["ephemeralContainers"][-1]["image"] = images["gitops/signed"]
+    _, patch = mutate(webhook, body)
+    patched = jsonpatch.apply_patch(new, patch)
+    assert [c["image"] for c in patched["ephemeralContainers"]] == [
+        *[images["team/signed"]] * (len(new["ephemeralContainers"]) - 1),
+        images.pinned("gitops/signed"),
+    ]
