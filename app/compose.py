@@ -147,6 +147,8 @@ def build_webhook(
     metrics, metrics_server = _metrics(settings, keys if settings.secret_refs() else None)
     if metrics_server is not None:
         background.append(metrics_server)
+    if metrics is not None and pod_secrets is not None:
+        metrics.count_lookups({"secret": pod_secrets.secrets, "serviceaccount": pod_secrets.accounts})
     options = VerifyOptions(accepted_predicate_types=frozenset(settings.signatures.accepted_predicate_types))
     caching = settings.verdict_cache
     cache: VerdictCache | None = None

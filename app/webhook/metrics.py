@@ -12,6 +12,8 @@ port of its own (`app.webhook.metrics_server`), never on the admission port.
   token service or a redirect target (`registry` is that host).
 - `sigwebhook_verdict_cache_requests_total{result}`: hit or miss.
 - `sigwebhook_key_snapshot_age_seconds`: since the trusted keys last changed or were loaded.
+- `sigwebhook_pull_secret_lookups_total{object,result}`: with `registries.podPullSecrets`, reads of
+  pods' pull Secrets and ServiceAccounts answered by the cache (`hit`) or the API server (`api_call`).
 - `sigwebhook_build_info{version,python}`: always 1.
 
 Label values are bounded: kinds and reasons come from fixed sets, and at most `MAX_REGISTRY_LABELS`
@@ -24,9 +26,12 @@ from __future__ import annotations
 import platform
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from app.core.admission import AdmissionRequest
 from app.core.decision import Decision
@@ -149,6 +154,11 @@ class Metrics:
         """Count one registry exchange (`outcome` from `app.registry.replies.outcome_of`)."""
         self.registry_requests.labels(self._host_label(host), outcome).inc()
 
+    def count_lookups(self, caches: Mapping[str, LookupCounts]) -> None:
+        """Export the pull-Secret caches' counts (`app.kube.lookups.TtlLookups`) by object kind as
+        `sigwebhook_pull_secret_lookups_total{object,result}` (`hit` or `api_call`)."""
+        self.registry.register(_LookupCollector(caches))
+
     def counting(self, cache: VerdictCache) -> VerdictCache:
         """`cache`, counting its hits and misses here."""
         return _CountingCache(cache, self.verdict_cache)
@@ -161,6 +171,29 @@ class Metrics:
                 self._hosts.add(host)
                 return host
         return OTHER
+
+
+class LookupCounts(Protocol):
+    """What `count_lookups` reads: a cache's hits and the API calls it made."""
+
+    hits: int
+    loads: int
+
+
+class _LookupCollector(Collector):
+    def __init__(self, caches: Mapping[str, LookupCounts]) -> None:
+        self._caches = caches
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "sigwebhook_pull_secret_lookups",
+            "Pod pull Secret and ServiceAccount look-ups, answered from the cache (hit) or the API server.",
+            labels=["object", "result"],
+        )
+        for kind, cache in self._caches.items():
+            family.add_metric([kind, "hit"], cache.hits)
+            family.add_metric([kind, "api_call"], cache.loads)
+        yield family
 
 
 class _CountingCache:

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
-from app.compose import build_webhook
+from app.compose import Webhook, build_webhook
 from app.config import load_settings
 from app.kube.client import KubeApi
 from tests.fixtures.registry import TestRegistry, push_image
@@ -23,27 +25,34 @@ from tests.kube.podcore import PodCore, docker_config_secret, service_account
 from tests.support.certs import ServerTls
 from tests.webhook.reviews import review
 
-Start = Callable[[dict[str, Any], PodCore], RunningWebhook]
+
+class Start:
+    """`start(config, core)`: the webhook from a config dict, its Kubernetes adapter over `core`;
+    `built[i]` is what `build_webhook` built for the i-th one."""
+
+    def __init__(self, tls: ServerTls, directory: Path) -> None:
+        self.tls, self.directory = tls, directory
+        self.running: list[RunningWebhook] = []
+        self.built: list[Webhook] = []
+
+    def __call__(self, config: dict[str, Any], core: PodCore) -> RunningWebhook:
+        path = self.directory / f"config-{len(self.running)}.yaml"
+        path.write_text(yaml.safe_dump(with_tls(config, self.tls)))
+        webhook = RunningWebhook("", self.tls.ca_file, path)
+        built = build_webhook(load_settings(path), audit=webhook.audit_lines.append, kube_api=KubeApi(core))
+        built.start()
+        webhook._stop = built.stop
+        self.running.append(webhook)
+        self.built.append(built)
+        serve_in_thread(webhook, built.app, built.certificate)
+        return webhook
 
 
 @pytest.fixture
 def start_with_core(webhook_tls: ServerTls, tmp_path: Path) -> Iterator[Start]:
-    """Start the webhook from a config dict, its Kubernetes adapter over `core`."""
-    running: list[RunningWebhook] = []
-
-    def start(config: dict[str, Any], core: PodCore) -> RunningWebhook:
-        path = tmp_path / f"config-{len(running)}.yaml"
-        path.write_text(yaml.safe_dump(with_tls(config, webhook_tls)))
-        webhook = RunningWebhook("", webhook_tls.ca_file, path)
-        built = build_webhook(load_settings(path), audit=webhook.audit_lines.append, kube_api=KubeApi(core))
-        built.start()
-        webhook._stop = built.stop
-        running.append(webhook)
-        serve_in_thread(webhook, built.app, built.certificate)
-        return webhook
-
-    yield start
-    for webhook in running:
+    starter = Start(webhook_tls, tmp_path)
+    yield starter
+    for webhook in starter.running:
         webhook.stop()
 
 
@@ -145,14 +154,28 @@ def test_a_pod_cannot_borrow_a_pull_secret_from_another_namespace(
     assert ("secret", "other", "regcred") in core.reads and ("secret", "team", "regcred") not in core.reads
 
 
-def test_many_reviews_of_pods_with_one_pull_secret_read_it_once(
+def test_many_reviews_of_pods_with_one_pull_secret_read_it_once_and_the_metrics_say_so(
     start_with_core: Start, tls_registry: TestRegistry, key_pairs: dict[str, KeyPair], private_image: str
 ) -> None:
     core = cluster(tls_registry)
-    webhook = start_with_core(config(tls_registry, key_pairs["ecdsa-p256"]), core)
+    settings = config(tls_registry, key_pairs["ecdsa-p256"])
+    settings["metrics"] = {"enabled": True, "host": "127.0.0.1", "port": 0}
+    webhook = start_with_core(settings, core)
     for _ in range(5):
         assert answer(webhook, pod_review(private_image, secrets=("regcred",)))["allowed"] is True
     assert core.secret_reads() == 1
+    metrics = start_with_core.built[0].metrics
+    assert metrics is not None
+    text = httpx.get(f"http://127.0.0.1:{metrics.port}/metrics", timeout=10).text
+    counts = {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "sigwebhook_pull_secret_lookups_total"
+    }
+    assert counts[(("object", "secret"), ("result", "api_call"))] == 1
+    assert counts[(("object", "secret"), ("result", "hit"))] == 4
+    assert counts[(("object", "serviceaccount"), ("result", "api_call"))] == 0
 
 
 def test_with_pod_pull_secrets_off_no_secret_is_read_and_the_private_image_is_denied(
