@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from app.core.digests import Digest
 from app.core.dsse import COSIGN_SIGN_PREDICATE
-from app.core.errors import ImageNotFound, RegistryProtocolError, SignatureFormatError
+from app.core.errors import ImageNotFound, RegistryProtocolError, SignatureFormatError, SigwebhookError
 from app.core.keys import TrustedKey
 from app.core.ports import Descriptor, Manifest, Registry
 from app.core.references import ImageRef
@@ -39,12 +39,9 @@ class VerifyOptions:
     max_signatures: int = 100
 
 
-class Broken(Exception):
-    """A signature object that exists but cannot be used (it becomes a rejection)."""
-
-    @property
-    def reason(self) -> str:
-        return str(self)
+class Broken(SigwebhookError):
+    """A signature object that exists but cannot be used. The checks turn it into a rejection; it is
+    typed only so that it could never surface as anything but a reason."""
 
 
 def garbage(exc: SignatureFormatError | RegistryProtocolError | Broken) -> str:

@@ -3,6 +3,8 @@
 Adapters implement these protocols (`app.registry.OciRegistry`, a system clock, an in-memory cache);
 tests use in-memory fakes. Every registry call the verifier makes goes through `Registry`, so a
 later round-trip budget, request sharing or fault injection has exactly one place to hook in.
+Protocols, shared value types and size limits only: no implementation and no I/O here, and the core
+never imports the adapters that implement them.
 """
 
 from __future__ import annotations
