@@ -203,3 +203,20 @@ def test_pod_credentials_never_reach_the_audit_log_or_the_answer(
         assert secret not in response.text
         assert secret not in "\n".join(webhook.audit_lines)
         assert secret not in caplog.text
+
+
+def test_the_mutating_webhook_pins_a_private_image_verified_with_the_pods_credentials(
+    start_with_core: Start, tls_registry: TestRegistry, key_pairs: dict[str, KeyPair], private_image: str
+) -> None:
+    webhook = start_with_core(config(tls_registry, key_pairs["ecdsa-p256"]), cluster(tls_registry))
+
+    def patch_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+        response = webhook.post(body, path="/mutate").json()["response"]
+        assert response["allowed"] is True
+        return json.loads(base64.b64decode(response["patch"])) if "patch" in response else []
+
+    pinned = patch_of(pod_review(private_image, secrets=("regcred",)))
+    replaced = [op for op in pinned if op["op"] == "replace"]
+    assert [op["path"] for op in replaced] == ["/spec/containers/0/image"]
+    assert replaced[0]["value"].startswith(f"{tls_registry.host}/podcreds/app@sha256:")
+    assert patch_of(pod_review(private_image)) == []  # not verified without credentials: not pinned

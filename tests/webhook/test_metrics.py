@@ -243,3 +243,15 @@ def _installed_version() -> str:
         return metadata.version("sigwebhook")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def test_stopping_the_webhook_closes_the_metrics_port(
+    serve: Callable[[dict[str, Any]], Served], plain_registry: TestRegistry, key_pairs: dict[str, KeyPair]
+) -> None:
+    served = serve(config(plain_registry, key_pairs["ecdsa-p256"]))
+    assert served.built.metrics is not None
+    port = served.built.metrics.port
+    assert served.scrape()  # serving
+    served.built.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
