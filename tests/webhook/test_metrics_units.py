@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
+from app.config import parse_settings
 from app.core.admission import AdmissionRequest, Operation
 from app.core.decision import Decision
 from app.core.errors import (
+    ConfigError,
     DeadlineExceeded,
     ImageNotFound,
     RegistryAuthError,
@@ -133,3 +135,30 @@ def test_without_keys_from_secrets_there_is_no_key_snapshot_age() -> None:
 )  # fmt: skip
 def test_registry_answers_are_named_by_a_fixed_set_of_outcomes(status: int, expected: str) -> None:
     assert outcome_of(status) == expected
+
+
+def minimal(**extra: object) -> dict[str, object]:
+    policy = {"name": "p", "images": ["reg.example/**"], "keys": [{"pem": "unused"}]}
+    return {"server": {"tls": {"selfSignedDir": "tls"}}, "policies": [policy], **extra}
+
+
+def test_metrics_and_pod_pull_secrets_are_off_unless_asked_for() -> None:
+    settings = parse_settings(minimal())
+    assert settings.metrics.enabled is False and settings.metrics.port == 9090
+    assert settings.registries.pod_pull_secrets is False and settings.needs_cluster() is False
+    assert parse_settings(minimal(registries={"podPullSecrets": True})).needs_cluster() is True
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"metrics": {"port": 70000}}, "metrics.port"),
+        ({"metrics": {"enabled": True, "path": "/m"}}, "metrics.path"),
+        ({"registries": {"podPullSecrets": "sometimes"}}, "registries.podPullSecrets"),
+    ],
+)
+def test_a_bad_metrics_or_pod_pull_secrets_setting_is_refused_naming_the_field(
+    extra: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        parse_settings(minimal(**extra))
