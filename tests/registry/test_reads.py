@@ -19,7 +19,7 @@ from tests.support.fault_proxy import FaultProxy
 from tests.support.oci_layout import build_image
 from tests.support.pushing import RawPusher, push_image
 from tests.support.registry_server import TestRegistry
-from tests.support.vectors import load_connaisseur, load_v3_style
+from tests.support.vectors import LoadedReferrer, LoadedSignatures, load_v3_style
 
 SHARED = b"shared by the read-only tests"
 
@@ -99,11 +99,10 @@ async def test_fetch_blob_returns_bytes_matching_the_descriptor(
 
 
 async def test_cosign_sig_manifests_and_payloads_read_back_from_connaisseur_vectors(
-    plain_registry: TestRegistry, interop_dir: Path, unique_repo: Callable[[str], str]
+    plain_registry: TestRegistry, connaisseur_signatures: LoadedSignatures
 ) -> None:
-    repo = Repository(plain_registry.host, unique_repo("reads/connaisseur"))
-    with RawPusher(plain_registry) as raw:
-        loaded = load_connaisseur(raw, interop_dir, repo=repo.path)
+    loaded = connaisseur_signatures
+    repo = Repository(plain_registry.host, loaded.repo)
     async with OciRegistry(plain_registry.settings()) as registry:
         manifest = await registry.fetch_manifest(repo, loaded.signed_digests[0].signature_tag)
         assert manifest is not None
@@ -116,11 +115,10 @@ async def test_cosign_sig_manifests_and_payloads_read_back_from_connaisseur_vect
 
 
 async def test_referrers_come_from_the_fallback_tag_index_when_the_api_is_missing(
-    plain_registry: TestRegistry, interop_dir: Path, unique_repo: Callable[[str], str]
+    plain_registry: TestRegistry, v3_referrer: LoadedReferrer
 ) -> None:
-    repo = Repository(plain_registry.host, unique_repo("reads/v3"))
-    with RawPusher(plain_registry) as raw:
-        loaded = load_v3_style(raw, interop_dir, repo=repo.path)
+    loaded = v3_referrer
+    repo = Repository(plain_registry.host, loaded.repo)
     async with OciRegistry(plain_registry.settings()) as registry:
         referrers = await registry.list_referrers(repo, loaded.subject)
         assert await registry.supports_referrers_api(repo, loaded.subject) is False
