@@ -6,7 +6,9 @@ With some, the review gets a verifier whose registry client holds the pod's cred
 the configured ones: one client per distinct set of credentials, kept (least recently used dropped
 beyond `max_sets`), so pods sharing a pull Secret share connections and tokens. A client and its
 token cache are never shared between credential sets: registry calls made for one pod never carry
-another pod's credentials or tokens.
+another pod's credentials or tokens. The look-up happens when the review first verifies an image,
+inside the decision's deadline: a pod in a skipped namespace, or with only exempt, unmatched or
+unchanged images, reads no Secret.
 
 The verdict cache is shared. It is keyed by repository + digest + trusted keys, and a verdict says
 whether an image carries a trusted signature, not whether anyone may pull it: verifying a signature
@@ -19,6 +21,7 @@ image, `imagePullPolicy: Always` or the `AlwaysPullImages` admission plugin enfo
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -28,6 +31,9 @@ from typing import Protocol
 
 from app.core.admission import AdmissionRequest
 from app.core.decision import ImageVerifier
+from app.core.keys import TrustedKey
+from app.core.references import ImageRef
+from app.core.verdicts import ImageVerdict
 from app.registry.credentials import Credential
 from app.registry.settings import RegistrySettings
 
@@ -81,9 +87,17 @@ class PodVerifiers:
         return len(self._sets)
 
     async def for_request(self, request: AdmissionRequest) -> ImageVerifier:
-        """The shared verifier, or one with the credentials of the pod (template) in `request`."""
+        """The verifier for `request`: the shared one when pod credentials are off or the object has
+        no pod spec; else one that looks the pod's credentials up when it is first asked to verify
+        an image (a skipped namespace, an exempt, unmatched or unchanged image reads no Secret, and
+        the look-up counts against the review's deadline)."""
         if self._source is None or request.service_account is None:
-            return self._base  # off, or an object without a pod spec (nothing is verified then)
+            return self._base
+        return _PodVerifier(self, request)
+
+    async def choose(self, request: AdmissionRequest) -> ImageVerifier:
+        """The shared verifier, or one with the credentials of the pod (template) in `request`."""
+        assert self._source is not None
         found = await self._source.credentials_for(
             request.namespace, request.pull_secrets, request.service_account
         )
@@ -117,6 +131,28 @@ class PodVerifiers:
         self._retired = [(at, close) for at, close in self._retired if at > now]
         for close in due:
             await close()
+
+
+class _PodVerifier:
+    """Chooses the verifier of one review on its first `verify`; the review's images share that."""
+
+    def __init__(self, owner: PodVerifiers, request: AdmissionRequest) -> None:
+        self._owner, self._request = owner, request
+        self._chosen: asyncio.Future[ImageVerifier] | None = None
+
+    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+        if self._chosen is None:
+            self._chosen = asyncio.ensure_future(self._owner.choose(self._request))
+            self._chosen.add_done_callback(_retrieve)
+        # shield: an image given up at the deadline must not cancel the look-up the others share.
+        verifier = await asyncio.shield(self._chosen)
+        return await verifier.verify(ref, keys)
+
+
+def _retrieve(future: asyncio.Future[ImageVerifier]) -> None:
+    """Mark the outcome as seen: it is raised to every waiting image, or to none once all gave up."""
+    if not future.cancelled():
+        future.exception()
 
 
 class _Overlay(Mapping[str, Credential]):

@@ -3,14 +3,16 @@ sets, the configured credentials underneath, and every client closed."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from app.core.admission import AdmissionRequest, Operation
+from app.core.digests import Digest
 from app.core.keys import TrustedKey
-from app.core.references import ImageRef
+from app.core.references import ImageRef, parse_reference
 from app.core.verdicts import ImageVerdict
 from app.registry.credentials import Credential
 from app.registry.settings import RegistrySettings
@@ -46,9 +48,11 @@ class Built:
 
     def __init__(self, settings: RegistrySettings) -> None:
         self.settings, self.closed = settings, False
+        self.verified: list[ImageRef] = []
 
     async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
-        raise AssertionError("not called here")
+        self.verified.append(ref)
+        return ImageVerdict(ref, Digest.of(b"x"), (), ())
 
     async def close(self) -> None:
         self.closed = True
@@ -82,7 +86,7 @@ def request(
 
 async def test_pods_without_credentials_of_their_own_use_the_shared_verifier() -> None:
     harness = Harness(Source({}))
-    assert await harness.verifiers.for_request(request("empty")) is harness.base
+    assert await harness.verifiers.choose(request("empty")) is harness.base
     assert harness.built == []
 
 
@@ -98,9 +102,21 @@ async def test_an_object_without_a_pod_spec_looks_nothing_up() -> None:
     assert source.calls == []
 
 
+async def test_credentials_are_looked_up_only_when_an_image_is_verified_and_once_per_review() -> None:
+    source = Source({"team": {"reg.example": ALICE}})
+    harness = Harness(source)
+    verifier = await harness.verifiers.for_request(request("team"))
+    assert source.calls == []  # a skipped namespace or an exempt image never gets further
+    refs = [parse_reference(f"reg.example/app{i}:1") for i in range(3)]
+    verdicts = await asyncio.gather(*(verifier.verify(ref, ()) for ref in refs))
+    assert len(source.calls) == 1
+    (alice,) = harness.built
+    assert alice.verified == refs and [v.reference for v in verdicts] == refs
+
+
 async def test_the_pods_credentials_come_first_and_the_configured_ones_fill_in() -> None:
     harness = Harness(Source({"team": {"reg.example": ALICE}}))
-    verifier = await harness.verifiers.for_request(request("team"))
+    verifier = await harness.verifiers.choose(request("team"))
     assert isinstance(verifier, Built) and verifier is not harness.base
     assert verifier.settings.credential_for("reg.example") == ALICE
     assert verifier.settings.credential_for("other.example") == CONFIGURED
@@ -112,21 +128,21 @@ async def test_pods_with_the_same_credentials_share_a_client_and_others_never_do
     harness = Harness(
         Source({"a1": {"reg.example": ALICE}, "a2": {"reg.example": ALICE}, "b": {"reg.example": BOB}})
     )
-    first = await harness.verifiers.for_request(request("a1"))
-    again = await harness.verifiers.for_request(request("a2"))
-    other = await harness.verifiers.for_request(request("b"))
+    first = await harness.verifiers.choose(request("a1"))
+    again = await harness.verifiers.choose(request("a2"))
+    other = await harness.verifiers.choose(request("b"))
     assert first is again and other is not first
     assert len(harness.built) == 2 and harness.verifiers.credential_sets == 2
 
 
 async def test_a_dropped_client_is_closed_after_the_grace_time_and_all_at_shutdown() -> None:
     harness = Harness(Source({"a": {"r.example": ALICE}, "b": {"r.example": BOB}}), max_sets=1)
-    await harness.verifiers.for_request(request("a"))
-    await harness.verifiers.for_request(request("b"))  # drops a's client: a review may still use it
+    await harness.verifiers.choose(request("a"))
+    await harness.verifiers.choose(request("b"))  # drops a's client: a review may still use it
     alice, bob = harness.built
     assert not alice.closed
     harness.now += CLOSE_GRACE_SECONDS + 1
-    await harness.verifiers.for_request(request("b"))
+    await harness.verifiers.choose(request("b"))
     assert alice.closed and not bob.closed
     await harness.verifiers.aclose()
     assert bob.closed and harness.verifiers.credential_sets == 0

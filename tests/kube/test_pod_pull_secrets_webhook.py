@@ -220,3 +220,18 @@ def test_the_mutating_webhook_pins_a_private_image_verified_with_the_pods_creden
     assert [op["path"] for op in replaced] == ["/spec/containers/0/image"]
     assert replaced[0]["value"].startswith(f"{tls_registry.host}/podcreds/app@sha256:")
     assert patch_of(pod_review(private_image)) == []  # not verified without credentials: not pinned
+
+
+def test_pods_that_need_no_verification_read_no_secret(
+    start_with_core: Start, tls_registry: TestRegistry, key_pairs: dict[str, KeyPair], private_image: str
+) -> None:
+    core = cluster(tls_registry)
+    settings = config(tls_registry, key_pairs["ecdsa-p256"])
+    settings["exemptImages"] = [f"{tls_registry.host}/podcreds/exempt/**"]
+    webhook = start_with_core(settings, core)
+    assert answer(webhook, pod_review(private_image, namespace="kube-system", secrets=("regcred",)))[
+        "allowed"
+    ]
+    exempt = f"{tls_registry.host}/podcreds/exempt/tool:1"
+    assert answer(webhook, pod_review(exempt, secrets=("regcred",)))["allowed"] is True
+    assert core.reads == []
