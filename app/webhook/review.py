@@ -105,7 +105,7 @@ class Reviewer:
     async def _decide(self, request: AdmissionRequest) -> Decision:
         try:
             async with asyncio.timeout(self.deadline_seconds + _OUTER_GRACE_SECONDS):
-                # Reading pull Secrets is cached (`app.kube.podsecrets`); this timeout bounds it too.
+                # With pod pull credentials, a verifier that reads them (cached) on its first image.
                 verifier = self.verifier if self.verifier_for is None else await self.verifier_for(request)
                 return await decide(
                     request, self.policy, self.keys.snapshot(), verifier, self.deadline_seconds
