@@ -10,12 +10,14 @@ counts every request, and turns every httpx exception, 401/403 after auth, 429 a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import ssl
 import time
 import urllib.parse
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypedDict
@@ -50,6 +52,25 @@ class RequestOptions(TypedDict, total=False):
     content: bytes | None
     max_bytes: int
     follow_redirects: bool
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """One request as it will be sent: `what` names it in messages; at most `max_bytes` of the answer
+    are read."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    content: bytes | None
+    max_bytes: int
+    what: str
+
+    def authorized(self, authorization: str | None) -> _Outgoing:
+        """The same request carrying `Authorization: authorization` (unchanged when None)."""
+        if not authorization:
+            return self
+        return dataclasses.replace(self, headers={**self.headers, "Authorization": authorization})
 
 
 class SystemClock:
@@ -94,46 +115,35 @@ class RegistryTransport:
         follow_redirects: bool = False,
     ) -> Reply:
         """Send one request to `registry` (following redirects if asked) and return the final answer."""
+        outgoing = _Outgoing(method, url, headers or {}, content, max_bytes, what)
         own_origin = _origin(self.settings.base_url(registry) + "/")
         for _ in range(self.settings.max_redirects + 1):
-            same_origin = _origin(url) == own_origin
-            reply = await self._authorized(
-                method, url, registry, scope, what, headers, content, max_bytes, same_origin
-            )
+            same_origin = _origin(outgoing.url) == own_origin
+            reply = await self._authorized(outgoing, registry, scope, authenticate=same_origin)
             if not (follow_redirects and reply.status in _REDIRECTS):
                 return reply
             location = reply.header("location")
             if not location:
                 raise RegistryProtocolError(f"{registry} redirected {what} without a Location")
-            url = urllib.parse.urljoin(url, location)
+            outgoing = dataclasses.replace(outgoing, url=urllib.parse.urljoin(outgoing.url, location))
             if reply.status == 303:
-                method, content = "GET", None
+                outgoing = dataclasses.replace(outgoing, method="GET", content=None)
         raise RegistryProtocolError(
             f"{registry} redirected {what} more than {self.settings.max_redirects} times"
         )
 
     async def _authorized(
-        self,
-        method: str,
-        url: str,
-        registry: str,
-        scope: str | None,
-        what: str,
-        headers: Mapping[str, str] | None,
-        content: bytes | None,
-        max_bytes: int,
-        authenticate: bool,
+        self, outgoing: _Outgoing, registry: str, scope: str | None, *, authenticate: bool
     ) -> Reply:
+        """Send with the registry's credentials (answering one 401 challenge), or with none at all when
+        `authenticate` is False (another origin, e.g. a blob CDN)."""
+        what = outgoing.what
         sent = await self.auth.header_for(registry, scope) if authenticate else None
         purpose = "registry" if authenticate else "redirect"
-        reply = await self._exchange(
-            method, url, _with_auth(headers, sent), content, max_bytes, what, purpose
-        )
+        reply = await self._exchange(outgoing.authorized(sent), purpose)
         if authenticate and reply.status == 401:
             retry = await self.auth.answer(registry, scope, reply, sent, what)
-            reply = await self._exchange(
-                method, url, _with_auth(headers, retry), content, max_bytes, what, purpose
-            )
+            reply = await self._exchange(outgoing.authorized(retry), purpose)
             if reply.status == 401:
                 raise self.auth.rejected(registry, what)
         if reply.status == 403 and authenticate:
@@ -149,33 +159,24 @@ class RegistryTransport:
     async def _fetch_token(
         self, method: str, url: str, headers: Mapping[str, str], content: bytes | None
     ) -> Reply:
-        reply = await self._exchange(method, url, headers, content, SMALL_BODY, "a token", "token")
+        reply = await self._exchange(_Outgoing(method, url, headers, content, SMALL_BODY, "a token"), "token")
         if reply.status == 429 or reply.status >= 500:
             host = urllib.parse.urlsplit(url).netloc
             raise RegistryUnavailable(f"the token service {host} failed ({reply.explain()})")
         return reply
 
-    async def _exchange(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        content: bytes | None,
-        max_bytes: int,
-        what: str,
-        purpose: str,
-    ) -> Reply:
+    async def _exchange(self, outgoing: _Outgoing, purpose: str) -> Reply:
         """One HTTP exchange: the only place httpx is called. Every failure leaves as a `RegistryError`."""
-        parts = urllib.parse.urlsplit(url)
+        parts = urllib.parse.urlsplit(outgoing.url)
         host = parts.netloc.rpartition("@")[2].lower()  # never userinfo, in counters or messages
         self.stats.count(host, purpose)
-        log.debug(
-            "%s %s://%s%s (%s)", method, parts.scheme, host, parts.path, what
-        )  # no query: may hold state
+        log.debug(  # no query: it may hold state
+            "%s %s://%s%s (%s)", outgoing.method, parts.scheme, host, parts.path, outgoing.what
+        )
         try:
             client = self._client(parts.scheme, host)
             async with asyncio.timeout(self.settings.timeouts.total):
-                reply = await self._send(client, method, url, headers, content, max_bytes, what, host)
+                reply = await self._send(client, outgoing, host)
         except RegistryError:
             self.stats.answered(host, "error")
             raise
@@ -193,19 +194,12 @@ class RegistryTransport:
         self.stats.answered(host, outcome_of(reply.status))
         return reply
 
-    async def _send(
-        self,
-        client: httpx.AsyncClient,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        content: bytes | None,
-        max_bytes: int,
-        what: str,
-        host: str,
-    ) -> Reply:
-        request_headers = {"Accept-Encoding": "identity", **(headers or {})}
-        async with client.stream(method, url, headers=request_headers, content=content) as response:
+    async def _send(self, client: httpx.AsyncClient, outgoing: _Outgoing, host: str) -> Reply:
+        what, method = outgoing.what, outgoing.method
+        request_headers = {"Accept-Encoding": "identity", **outgoing.headers}
+        async with client.stream(
+            method, outgoing.url, headers=request_headers, content=outgoing.content
+        ) as response:
             status = response.status_code
             answer_headers = {k.lower(): v for k, v in response.headers.items()}
             if method == "HEAD" or status in _REDIRECTS:
@@ -219,9 +213,9 @@ class RegistryTransport:
                 raise RegistryProtocolError(
                     f"{host} sent {what} with Content-Encoding {encoding[:40]!r} although only identity was accepted"
                 )
-            limit = max_bytes if status < 400 else SMALL_BODY
+            limit = outgoing.max_bytes if status < 400 else SMALL_BODY
             declared = answer_headers.get("content-length", "")
-            if status < 400 and declared.isdigit() and int(declared) > limit:
+            if status < 400 and declared.isascii() and declared.isdigit() and int(declared) > limit:
                 raise RegistryProtocolError(
                     f"{host} sent {what} of {declared} bytes, more than the {limit} allowed"
                 )
@@ -282,10 +276,3 @@ def _origin(url: str) -> tuple[str, str]:
     except ValueError:  # a malformed port: never the registry's origin
         return parts.scheme, parts.netloc
     return parts.scheme, f"{(parts.hostname or '').lower()}:{port}"
-
-
-def _with_auth(headers: Mapping[str, str] | None, authorization: str | None) -> dict[str, str]:
-    merged = dict(headers or {})
-    if authorization:
-        merged["Authorization"] = authorization
-    return merged
