@@ -114,7 +114,11 @@ class PodPullSecrets:
         return PodCredentials(MappingProxyType(merged), tuple(used), tuple(problems))
 
     def _read_secret(self, ref: SecretRef) -> _Loaded:
-        secret = self._api.read_secret(ref, timeout=self._timeout)
+        try:
+            secret = self._api.read_secret(ref, timeout=self._timeout)
+        except ClusterError as exc:  # logged once per failed read, not once per review
+            log.warning("pull Secret %s cannot be read: %s", ref, exc.detail)
+            raise
         if secret is None:
             log.info("pull Secret %s does not exist; skipped as the kubelet skips it", ref)
             return f"pull Secret {ref} does not exist"
@@ -126,4 +130,8 @@ class PodPullSecrets:
 
     def _read_account(self, key: tuple[str, str]) -> tuple[str, ...] | None:
         namespace, name = key
-        return self._api.read_service_account_pull_secrets(namespace, name, timeout=self._timeout)
+        try:
+            return self._api.read_service_account_pull_secrets(namespace, name, timeout=self._timeout)
+        except ClusterError as exc:
+            log.warning("ServiceAccount %s/%s cannot be read: %s", namespace, name, exc.detail)
+            raise

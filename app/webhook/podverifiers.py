@@ -130,7 +130,10 @@ class PodVerifiers:
         due = [close for at, close in self._retired if at <= now]
         self._retired = [(at, close) for at, close in self._retired if at > now]
         for close in due:
-            await close()
+            try:
+                await close()
+            except Exception:  # a client that fails to close must not fail the review that noticed
+                log.warning("could not close a registry client", exc_info=True)
 
 
 class _PodVerifier:
