@@ -7,6 +7,8 @@ import asyncio
 import threading
 
 import pytest
+import urllib3.exceptions
+from kubernetes import client as k8s
 
 from app.core.errors import ClusterAccessDenied, ClusterUnavailable
 from app.core.keysources import SecretRef
@@ -221,3 +223,12 @@ def test_the_adapter_reads_a_secret_and_maps_404_to_none_and_403_to_access_denie
     core.errors[("team", "builder")] = 500
     with pytest.raises(ClusterUnavailable):
         api.read_service_account_pull_secrets("team", "builder")
+
+
+def test_a_network_failure_reading_a_secret_leaves_the_adapter_as_cluster_unavailable() -> None:
+    class Unreachable(PodCore):
+        def read_namespaced_secret(self, name: str, namespace: str, **kwargs: object) -> k8s.V1Secret:
+            raise urllib3.exceptions.MaxRetryError(None, f"/api/v1/namespaces/{namespace}/secrets/{name}")  # type: ignore[arg-type]
+
+    with pytest.raises(ClusterUnavailable, match="did not answer"):
+        KubeApi(Unreachable()).read_secret(SecretRef("team", "regcred"))
