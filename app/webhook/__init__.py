@@ -1,3 +1,4 @@
-"""The admission webhook's HTTP side: the FastAPI app (`app`), one review from bytes to answer
-(`review`), the serving certificate (`tls`) and uvicorn (`server`). Decisions are the core's
-(`app.core.decision`); objects are built by `app.compose.build_webhook`."""
+"""The admission webhook's HTTP side: the FastAPI app (`app`: `POST /validate`, `POST /mutate`,
+health), one review from bytes to answer (`review`), the serving certificate (`tls`) and uvicorn
+(`server`). Decisions and digest-pinning patches are the core's (`app.core.decision`,
+`app.core.pinning`); objects are built by `app.compose.build_webhook`."""
