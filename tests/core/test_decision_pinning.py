@@ -1,11 +1,10 @@
 """Digest pinning from a decision: which images, to what, and the RFC 6902 patch (applied with the
-`jsonpatch` library, an independent implementation of the RFC)."""
+RFC 6902 applier of `tests/webhook/rfc6902.py`, written from the RFC, not from the code under test)."""
 
 from __future__ import annotations
 
 import copy
 
-import jsonpatch
 import pytest
 
 from app.core.admission import parse_review
@@ -13,6 +12,7 @@ from app.core.digests import Digest
 from app.core.pinning import json_patch, pinned_image, pins
 from app.core.policy import AdmissionPolicy, ImagePattern, Mode, Pinning, Policy
 from tests.core.test_decision import ALICE, APP, DB, PROD, ScriptedVerifier, policy, run
+from tests.webhook import rfc6902
 from tests.webhook.reviews import review, workload_review
 
 DIGEST = Digest.of(b"manifest")
@@ -45,7 +45,7 @@ async def test_the_patch_applied_to_a_pod_gives_every_verified_image_its_digest(
     body = review([("app", APP)], init=[("migrate", DB)])
     verifier = ScriptedVerifier(signed={APP: (ALICE,), DB: (ALICE,)})
     patch = await patch_for(body, policy(PROD), verifier)
-    patched = jsonpatch.apply_patch(body["request"]["object"], patch)
+    patched = rfc6902.apply_patch(body["request"]["object"], patch)
     assert (
         patched["spec"]["containers"][0]["image"]
         == f"registry.example.com/team/app@{Digest.of(APP.encode())}"
@@ -81,7 +81,7 @@ async def test_pods_only_pinning_leaves_workloads_as_written_and_true_pins_them(
     verifier = ScriptedVerifier(signed={APP: (ALICE,)})
     assert await patch_for(body, policy(prod(Pinning.PODS)), verifier) == []
     patch = await patch_for(body, policy(prod(Pinning.ALL)), verifier)
-    patched = jsonpatch.apply_patch(body["request"]["object"], patch)
+    patched = rfc6902.apply_patch(body["request"]["object"], patch)
     assert patched["spec"]["template"]["spec"]["containers"][0]["image"].endswith(
         f"@{Digest.of(APP.encode())}"
     )
@@ -100,8 +100,8 @@ async def test_each_replacement_is_guarded_by_a_test_of_the_verified_image() -> 
     assert [op["op"] for op in patch] == ["test", "replace"]
     moved = copy.deepcopy(body["request"]["object"])
     moved["spec"]["containers"][0]["image"] = "registry.example.com/team/app:2"
-    with pytest.raises(jsonpatch.JsonPatchTestFailed):
-        jsonpatch.apply_patch(moved, patch)
+    with pytest.raises(rfc6902.JsonPatchTestFailed):
+        rfc6902.apply_patch(moved, patch)
 
 
 async def test_the_cronjob_patch_points_into_the_job_template() -> None:

@@ -1,8 +1,9 @@
 """`POST /mutate` (digest pinning) and warn mode over HTTPS against the real registry.
 
-The JSON patch the webhook returns is decoded from base64 and applied with `jsonpatch` (an
-independent RFC 6902 implementation), as the API server applies it; the patched object is then sent
-to `/validate`, as the API server does after every mutating webhook.
+The JSON patch the webhook returns is decoded from base64 and applied as the API server applies it,
+with `tests/webhook/rfc6902.py` (an RFC 6902 applier written from the RFC, independent of
+`app.core.pinning`); the patched object is then sent to `/validate`, as the API server does after
+every mutating webhook.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import jsonpatch
 import pytest
 
 from tests.fixtures.registry import TestRegistry, push_image
 from tests.fixtures.signing import KeyPair, sign_image
 from tests.fixtures.webhook import RunningWebhook
+from tests.webhook import rfc6902
 from tests.webhook.reviews import review, sample, workload_review
 
 KEY = "ecdsa-p256"
@@ -105,7 +106,7 @@ def test_a_signed_pod_is_pinned_and_the_pinned_pod_then_passes_validation(
 ) -> None:
     body = review([("app", images["team/signed"])], init=[("setup", images["gitops/signed"])])
     _, patch = mutate(webhook, body)
-    patched = jsonpatch.apply_patch(body["request"]["object"], patch)
+    patched = rfc6902.apply_patch(body["request"]["object"], patch)
     assert patched["spec"]["containers"][0]["image"] == images.pinned("team/signed")
     assert patched["spec"]["initContainers"][0]["image"] == images.pinned("gitops/signed")
     record = webhook.audit[-1]
@@ -133,7 +134,7 @@ def test_an_unsigned_image_gets_no_patch_and_validation_denies_it(
 ) -> None:
     body = review([("app", images["team/unsigned"]), ("ok", images["team/signed"])])
     _, patch = mutate(webhook, body)
-    patched = jsonpatch.apply_patch(body["request"]["object"], patch)
+    patched = rfc6902.apply_patch(body["request"]["object"], patch)
     assert [c["image"] for c in patched["spec"]["containers"]] == [
         images["team/unsigned"],
         images.pinned("team/signed"),
@@ -155,7 +156,7 @@ def test_workloads_are_pinned_only_under_pin_digest_true(
     assert mutate(webhook, pods_only)[1] == []
     body = workload_review(kind, [("app", images["gitops/signed"])])
     _, patch = mutate(webhook, body)
-    patched = jsonpatch.apply_patch(body["request"]["object"], patch)
+    patched = rfc6902.apply_patch(body["request"]["object"], patch)
     spec = patched["spec"]["jobTemplate"]["spec"] if kind.endswith("CronJob") else patched["spec"]
     assert spec["template"]["spec"]["containers"][0]["image"] == images.pinned("gitops/signed")
 
@@ -215,7 +216,7 @@ def test_an_ephemeral_container_added_by_kubectl_debug_on_1_20_is_pinned_in_its_
     new["ephemeralContainers"] = [dict(c, image=images["team/signed"]) for c in new["ephemeralContainers"]]
     new["ephemeralContainers"][-1]["image"] = images["gitops/signed"]
     _, patch = mutate(webhook, body)
-    patched = jsonpatch.apply_patch(new, patch)
+    patched = rfc6902.apply_patch(new, patch)
     assert [c["image"] for c in patched["ephemeralContainers"]] == [
         *[images["team/signed"]] * (len(new["ephemeralContainers"]) - 1),
         images.pinned("gitops/signed"),
