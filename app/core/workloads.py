@@ -91,12 +91,12 @@ def read_pod_spec(obj: dict[str, Any], path: tuple[str, ...], where: str) -> Pod
         # Before Kubernetes 1.23 the subresource's object is a bare list holder, named like a pod's.
         images = _containers(obj, "spec", "", where)
         return PodSpecContents(images)
-    holder: object = obj
+    holder: dict[str, Any] = obj
     for depth, key in enumerate(path):
-        holder = holder.get(key) if isinstance(holder, dict) else None
-        if not isinstance(holder, dict):
+        inner = holder.get(key)
+        if not isinstance(inner, dict):
             raise MalformedReview(f"{where}.{'.'.join(path[: depth + 1])} is missing or not an object")
-    assert isinstance(holder, dict)
+        holder = inner
     prefix = ".".join(path)
     return PodSpecContents(
         _containers(holder, prefix, "/" + "/".join(path), where),
