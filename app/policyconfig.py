@@ -87,6 +87,8 @@ class PolicyConfig(ConfigModel):
     `mode`: `enforce` (default) denies an object whose image fails this policy; `warn` admits it and
     sends the reasons back as AdmissionReview warnings (kubectl prints them), and the audit record
     says `would_deny: true`. Roll a new policy out in `warn`, read the audit log, then enforce.
+    An image that fails an `enforce` policy is denied whatever its `warn` policies say; an image no
+    policy matches is governed by `unmatched`, not by any policy's mode.
 
     `pinDigest`: what `POST /mutate` (the mutating webhook, when the chart registers it) does with
     the images this policy verified: `podsOnly` (default) rewrites them to `name@sha256:<digest>` in
