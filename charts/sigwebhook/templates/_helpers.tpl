@@ -73,8 +73,9 @@ app.kubernetes.io/part-of: sigwebhook
 {{/*
 The config file the server reads (app/config.py is its authority). `config` from values, with
 `{{ .Release.Namespace }}` expanded, plus what the chart owns: the server block (the TLS files
-mounted from the Secret), in-cluster Kubernetes access, and the release namespace and kube-system
-always in skipNamespaces. Fails when the deadline is not below the webhook timeout: the server
+mounted from the Secret), in-cluster Kubernetes access, the metrics block (from `metrics`, as the
+container and Service ports must agree with it), and the release namespace and kube-system always
+in skipNamespaces. Fails when the deadline is not below the webhook timeout: the server
 must answer (deny) before the API server gives up on it.
 */}}
 {{- define "sigwebhook.config" -}}
@@ -84,6 +85,7 @@ must answer (deny) before the API server gives up on it.
 {{- $tls := dict "certFile" "/etc/sigwebhook/tls/tls.crt" "keyFile" "/etc/sigwebhook/tls/tls.key" "selfSignedDir" nil }}
 {{- $_ := set $cfg "server" (dict "host" "0.0.0.0" "port" 8443 "tls" $tls "docs" false) }}
 {{- $_ := set $cfg "kubernetes" (dict "kubeconfig" nil) }}
+{{- $_ := set $cfg "metrics" (dict "enabled" .Values.metrics.enabled "host" "0.0.0.0" "port" (int .Values.metrics.port)) }}
 {{- if ge (float64 $cfg.deadlineSeconds) (float64 .Values.webhook.timeoutSeconds) }}
 {{- fail (printf "config.deadlineSeconds (%v) must be below webhook.timeoutSeconds (%v): the server must answer before the API server stops waiting" $cfg.deadlineSeconds .Values.webhook.timeoutSeconds) }}
 {{- end }}
@@ -125,9 +127,33 @@ The RBAC grants get/list/watch on exactly these (resourceNames), one Role per na
 {{- toYaml $refs }}
 {{- end }}
 
-{{/* Whether the pod needs an API token at all: only to watch the Secrets above. */}}
+{{/* Whether the pods' own pull credentials are read (config.registries.podPullSecrets). */}}
+{{- define "sigwebhook.podPullSecrets" -}}
+{{- if and .Values.config.registries .Values.config.registries.podPullSecrets }}true{{ end }}
+{{- end }}
+
+{{/* Whether the pod needs an API token at all: to watch the Secrets above, or to read pods'
+pull Secrets and ServiceAccounts. */}}
 {{- define "sigwebhook.needsApiAccess" -}}
-{{- if (include "sigwebhook.secretRefs" . | fromYaml) }}true{{ end }}
+{{- if or (include "sigwebhook.secretRefs" . | fromYaml) (include "sigwebhook.podPullSecrets" .) }}true{{ end }}
+{{- end }}
+
+{{/*
+Whether /mutate also receives the workload kinds: mutating.objects all, or auto with some policy at
+`pinDigest: true`. Fails on mutating.objects=pods with such a policy: it would pin nothing there.
+*/}}
+{{- define "sigwebhook.mutateWorkloads" -}}
+{{- $pinAll := list }}
+{{- range .Values.config.policies }}
+{{- if eq (toString .pinDigest) "true" }}
+{{- $pinAll = append $pinAll .name }}
+{{- end }}
+{{- end }}
+{{- $objects := .Values.mutating.objects }}
+{{- if and $pinAll .Values.mutating.enabled (eq $objects "pods") }}
+{{- fail (printf "policies %v have pinDigest: true, but mutating.objects=pods never sends workloads to /mutate: set mutating.objects to all or auto, or pinDigest to podsOnly" $pinAll) }}
+{{- end }}
+{{- if or (eq $objects "all") (and (eq $objects "auto") $pinAll) }}true{{ end }}
 {{- end }}
 
 {{/*

@@ -1,7 +1,7 @@
 {{/*
-The webhook entries of the ValidatingWebhookConfiguration. Kept apart from the object so that a
-later mutating webhook, more workload kinds or a warn mode can reuse the selector and client config.
-Kubernetes admission docs: admissionregistration.k8s.io/v1 ValidatingWebhook.
+The webhook entries of the Validating- and MutatingWebhookConfiguration, built from the same
+selector, client config and rules so that the two cannot disagree about what they cover.
+Kubernetes admission docs: admissionregistration.k8s.io/v1 ValidatingWebhook and MutatingWebhook.
 */}}
 
 {{/* Namespaces never sent to the webhook: the release namespace (the webhook must always be able to
@@ -26,13 +26,14 @@ matchExpressions:
   {{- end }}
 {{- end }}
 
+{{/* clientConfig for one endpoint: (dict "root" $ "path" "/validate"). */}}
 {{- define "sigwebhook.clientConfig" -}}
 service:
-  name: {{ include "sigwebhook.fullname" . }}
-  namespace: {{ .Release.Namespace }}
-  path: /validate
-  port: {{ .Values.service.port }}
-{{- with include "sigwebhook.caBundle" . }}
+  name: {{ include "sigwebhook.fullname" .root }}
+  namespace: {{ .root.Release.Namespace }}
+  path: {{ .path }}
+  port: {{ .root.Values.service.port }}
+{{- with include "sigwebhook.caBundle" .root }}
 caBundle: {{ . }}
 {{- end }}
 {{- end }}
@@ -46,19 +47,77 @@ caBundle: {{ . }}
   scope: Namespaced
 {{- end }}
 
+{{/*
+Every kind with a pod template, on CREATE and UPDATE (the app reads spec.template, or
+spec.jobTemplate.spec.template for CronJobs). Not their scale or status subresources: those change
+no image. batch/v1beta1 CronJobs are served until Kubernetes 1.25 (the only CronJob version before
+1.21); a rule for a version the cluster does not serve is harmless, and matchPolicy Equivalent sends
+a request made through another served version converted to one listed here.
+*/}}
+{{- define "sigwebhook.workloadRules" -}}
+- apiGroups: [""]
+  apiVersions: ["v1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["replicationcontrollers"]
+  scope: Namespaced
+- apiGroups: ["apps"]
+  apiVersions: ["v1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["deployments", "replicasets", "statefulsets", "daemonsets"]
+  scope: Namespaced
+- apiGroups: ["batch"]
+  apiVersions: ["v1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["jobs", "cronjobs"]
+  scope: Namespaced
+- apiGroups: ["batch"]
+  apiVersions: ["v1beta1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["cronjobs"]
+  scope: Namespaced
+{{- end }}
+
+{{/* What both webhooks share: review version, side effects, failure policy, timeout, selector. */}}
+{{- define "sigwebhook.commonWebhookFields" -}}
+admissionReviewVersions: ["v1"]
+sideEffects: None
+failurePolicy: {{ .Values.webhook.failurePolicy }}
+matchPolicy: Equivalent
+timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}
+namespaceSelector:
+  {{- include "sigwebhook.namespaceSelector" . | nindent 2 }}
+{{- end }}
+
 {{- define "sigwebhook.validatingWebhooks" -}}
 - name: {{ include "sigwebhook.webhookName" . }}
-  admissionReviewVersions: ["v1"]
-  sideEffects: None
-  failurePolicy: {{ .Values.webhook.failurePolicy }}
-  matchPolicy: Equivalent
-  timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}
+  {{- include "sigwebhook.commonWebhookFields" . | nindent 2 }}
   clientConfig:
-    {{- include "sigwebhook.clientConfig" . | nindent 4 }}
+    {{- include "sigwebhook.clientConfig" (dict "root" . "path" "/validate") | nindent 4 }}
   rules:
     {{- include "sigwebhook.podRules" . | nindent 4 }}
-  namespaceSelector:
-    {{- include "sigwebhook.namespaceSelector" . | nindent 4 }}
+    {{- if .Values.webhook.workloads }}
+    {{- include "sigwebhook.workloadRules" . | nindent 4 }}
+    {{- end }}
+{{- end }}
+
+{{/*
+/mutate pins verified images to their digests. It never denies (the validating webhook, which the
+API server calls after every mutating one, is the gate), so failurePolicy only matters when the
+server cannot be reached, and then /validate fails as well. reinvocationPolicy IfNeeded: if a
+mutating webhook that runs after this one changes the object (adds a sidecar, rewrites an image to
+a mirror), /mutate is called once more and pins those images; its patch for a pinned image is empty.
+*/}}
+{{- define "sigwebhook.mutatingWebhooks" -}}
+- name: pin.{{ include "sigwebhook.webhookName" . }}
+  {{- include "sigwebhook.commonWebhookFields" . | nindent 2 }}
+  reinvocationPolicy: {{ .Values.mutating.reinvocationPolicy }}
+  clientConfig:
+    {{- include "sigwebhook.clientConfig" (dict "root" . "path" "/mutate") | nindent 4 }}
+  rules:
+    {{- include "sigwebhook.podRules" . | nindent 4 }}
+    {{- if include "sigwebhook.mutateWorkloads" . }}
+    {{- include "sigwebhook.workloadRules" . | nindent 4 }}
+    {{- end }}
 {{- end }}
 
 {{- define "sigwebhook.webhookAnnotations" -}}
@@ -68,4 +127,34 @@ cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "sigwebhook.
 {{- with .Values.webhook.annotations }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/*
+The hook annotations that register a webhook configuration: after the readiness gate Job
+(webhook-ready-job.yaml, weight 0) has seen the webhook answer through its Service.
+*/}}
+{{- define "sigwebhook.registrationHook" -}}
+helm.sh/hook: post-install,post-upgrade,post-rollback
+helm.sh/hook-weight: "10"
+helm.sh/hook-delete-policy: before-hook-creation
+{{- end }}
+
+{{/*
+A hook that removes a registered webhook configuration: Helm first deletes any object of the same
+kind and name (before-hook-creation: the registered one), creates this empty one (no webhooks: it
+intercepts nothing) and deletes it again once applied (hook-succeeded). Needs no Job, so no kubelet.
+(dict "root" $ "kind" "MutatingWebhookConfiguration" "hook" "pre-delete")
+*/}}
+{{- define "sigwebhook.removalHook" -}}
+apiVersion: admissionregistration.k8s.io/v1
+kind: {{ .kind }}
+metadata:
+  name: {{ include "sigwebhook.fullname" .root }}
+  labels:
+    {{- include "sigwebhook.labels" .root | nindent 4 }}
+  annotations:
+    helm.sh/hook: {{ .hook }}
+    helm.sh/hook-weight: "0"
+    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+webhooks: []
 {{- end }}
