@@ -8,8 +8,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from app.config import Settings, parse_settings
+from app.config import Settings, admission_policy, parse_settings
 from app.core.keysources import SecretRef
+from app.core.policy import Pinning
 from tests.chart.conftest import NAMESPACE, VALUE_SETS, of_kind, only
 
 pytestmark = pytest.mark.helm
@@ -53,6 +54,62 @@ def test_server_serves_the_certificate_the_deployment_mounts(render, value_set):
     assert str(settings.server.tls.cert_file) == f"{mounts['tls']}/tls.crt"
     assert str(settings.server.tls.key_file) == f"{mounts['tls']}/tls.key"
     assert container["args"][-1] == f"{mounts['config']}/config.yaml"
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_policy_mode_and_pinning_reach_the_app_as_the_values_say(render, value_set):
+    docs = render(value_set)
+    rendered = yaml.safe_load(only(docs, "ConfigMap")["data"]["config.yaml"])["policies"]
+    settings = rendered_settings(docs)
+    for given, parsed in zip(rendered, settings.policies, strict=True):
+        assert parsed.mode == given.get("mode", "enforce")
+        assert parsed.pin_digest == given.get("pinDigest", "podsOnly")
+
+
+def test_a_warn_policy_and_a_workload_pinning_policy_become_core_policies(render):
+    settings = rendered_settings(render("pin-workloads"))
+    core = {p.name: p for p in admission_policy(settings).policies}
+    assert core["release"].mode.value == "enforce" and core["release"].pinning is Pinning.ALL
+    assert core["new-team"].mode.value == "warn" and core["new-team"].pinning is Pinning.NONE
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_mutate_receives_workloads_exactly_when_a_policy_pins_them_or_objects_is_all(render, value_set):
+    docs = render(value_set)
+    settings = rendered_settings(docs)
+    registered = [d for d in of_kind(docs, "MutatingWebhookConfiguration") if d["webhooks"]]
+    if not registered:
+        return
+    resources = {r for rule in registered[0]["webhooks"][0]["rules"] for r in rule["resources"]}
+    pins_workloads = any(p.pinning() is Pinning.ALL for p in settings.policies)
+    if pins_workloads:
+        assert "deployments" in resources, "a policy pins workloads that /mutate never sees"
+    else:
+        assert resources == {"pods", "pods/ephemeralcontainers"}
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_the_pod_pull_secrets_grant_exists_exactly_when_the_app_reads_them(render, value_set):
+    docs = render(value_set)
+    settings = rendered_settings(docs)
+    assert bool(of_kind(docs, "ClusterRole")) is settings.registries.pod_pull_secrets
+    token = only(docs, "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"]
+    assert token is settings.needs_cluster()
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_metrics_listen_where_the_container_and_service_ports_point(render, value_set):
+    docs = render(value_set)
+    settings = rendered_settings(docs)
+    container = only(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    service = {p["name"]: p["targetPort"] for p in only(docs, "Service")["spec"]["ports"]}
+    assert ports["https"] == settings.server.port
+    if settings.metrics.enabled:
+        assert ports["metrics"] == settings.metrics.port != settings.server.port
+        assert service["metrics"] == "metrics"
+    else:
+        assert "metrics" not in ports and "metrics" not in service
 
 
 def test_config_accepts_what_the_values_example_promises(render):

@@ -48,13 +48,20 @@ def test_manifests_are_what_the_chart_renders_now(helm, tmp_path):
         )
 
 
-def test_manifests_apply_the_webhook_configuration_last_and_carry_no_helm_machinery():
+def test_manifests_apply_the_webhook_configurations_last_and_carry_no_helm_machinery():
     files = numbered(MANIFESTS)
     assert files[0].name == "00-namespace.yaml"
-    assert [d["kind"] for d in load_all(files[-1:])] == ["ValidatingWebhookConfiguration"]
+    assert [d["kind"] for d in load_all(files[-2:])] == [
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+    ]
     docs = load_all(files)
     assert not of_kind(docs, "Job") and not of_kind(docs, "Pod")
     assert len(of_kind(docs, "ValidatingWebhookConfiguration")) == 1
+    # The registering configuration only, never the empty removal hooks.
+    mwc = only(docs, "MutatingWebhookConfiguration")
+    assert mwc["webhooks"][0]["clientConfig"]["service"]["path"] == "/mutate"
+    assert mwc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == "sigwebhook/sigwebhook"
     for doc in docs:
         meta = doc["metadata"]
         for group in ("annotations", "labels"):

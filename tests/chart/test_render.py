@@ -1,4 +1,5 @@
-"""What the rendered chart must say: webhook rules and selector, RBAC scope, pod security, TLS wiring.
+"""What the rendered chart must say: webhook rules and selector, the mutating webhook, RBAC scope,
+pod security, TLS wiring, metrics.
 
 Each test reads the YAML the real helm renders for one of the values sets in `values/`.
 """
@@ -35,26 +36,77 @@ def pod_specs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return specs
 
 
+POD_RULE = {
+    "apiGroups": [""],
+    "apiVersions": ["v1"],
+    "operations": ["CREATE", "UPDATE"],
+    "resources": ["pods", "pods/ephemeralcontainers"],
+    "scope": "Namespaced",
+}
+# Every kind with a pod template, by (group, version) -> resources.
+WORKLOAD_RESOURCES = {
+    ("", "v1"): {"replicationcontrollers"},
+    ("apps", "v1"): {"deployments", "replicasets", "statefulsets", "daemonsets"},
+    ("batch", "v1"): {"jobs", "cronjobs"},
+    ("batch", "v1beta1"): {"cronjobs"},
+}
+
+
+def resources_by_version(rules: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    """The rules flattened to (group, version) -> resources, checking each says CREATE+UPDATE, namespaced."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for rule in rules:
+        assert rule["operations"] == ["CREATE", "UPDATE"], rule
+        assert rule["scope"] == "Namespaced", rule
+        for group in rule["apiGroups"]:
+            for version in rule["apiVersions"]:
+                found.setdefault((group, version), set()).update(rule["resources"])
+    return found
+
+
+def workload_coverage(rules: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    """What the rules cover beyond pods: (group, version) -> resources, empty when pods only."""
+    covered = resources_by_version(rules)
+    covered[("", "v1")] -= {"pods", "pods/ephemeralcontainers"}
+    return {k: v for k, v in covered.items() if v}
+
+
+def mutating_of(docs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The registered mutating webhook, or None when the chart registers none."""
+    found = [d for d in of_kind(docs, "MutatingWebhookConfiguration") if d["webhooks"]]
+    if not found:
+        return None
+    assert len(found) == 1 and len(found[0]["webhooks"]) == 1
+    assert "post-install" in hook_of(found[0])
+    return dict(found[0]["webhooks"][0])
+
+
 @pytest.mark.parametrize("value_set", VALUE_SETS)
 def test_webhook_checks_pods_and_ephemeral_containers_on_create_and_update(render, value_set):
     hook = webhook_of(render(value_set))
-    assert hook["rules"] == [
-        {
-            "apiGroups": [""],
-            "apiVersions": ["v1"],
-            "operations": ["CREATE", "UPDATE"],
-            "resources": ["pods", "pods/ephemeralcontainers"],
-            "scope": "Namespaced",
-        }
-    ]
+    assert hook["rules"][0] == POD_RULE
     assert hook["admissionReviewVersions"] == ["v1"]
     assert hook["sideEffects"] == "None"
+    assert hook["matchPolicy"] == "Equivalent"
     assert hook["clientConfig"]["service"] == {
         "name": "sigwebhook",
         "namespace": NAMESPACE,
         "path": "/validate",
         "port": 443,
     }
+
+
+def test_webhook_checks_every_workload_kind_by_default(render):
+    rules = webhook_of(render())["rules"]
+    assert workload_coverage(rules) == WORKLOAD_RESOURCES
+    # Never the scale or status subresources: they change no image.
+    assert not [r for rs in resources_by_version(rules).values() for r in rs if r.endswith(("/scale", "/status"))]
+
+
+def test_workload_checks_can_be_turned_off_leaving_pods_only(render):
+    hook = webhook_of(render("minimal"))
+    assert hook["rules"] == [POD_RULE]
+    assert workload_coverage(hook["rules"]) == {}
 
 
 def test_webhook_fails_closed_with_a_ten_second_timeout_by_default(render):
@@ -280,16 +332,186 @@ def test_webhook_is_registered_after_the_readiness_gate_and_removed_on_uninstall
 
 def test_no_webhook_configuration_is_a_plain_release_object(render):
     for value_set in VALUE_SETS:
-        for vwc in of_kind(render(value_set), "ValidatingWebhookConfiguration"):
-            assert hook_of(vwc), (
+        docs = render(value_set)
+        for config in [*of_kind(docs, "ValidatingWebhookConfiguration"), *of_kind(docs, "MutatingWebhookConfiguration")]:
+            assert hook_of(config), (
                 f"{value_set}: a webhook configuration outside the hooks would register too early"
             )
+
+
+# -- digest pinning: the MutatingWebhookConfiguration ------------------------------------------------
+
+
+def test_mutating_webhook_pins_pods_only_by_default(render):
+    docs = render()
+    hook = mutating_of(docs)
+    assert hook is not None, "mutating.enabled is on by default"
+    assert hook["rules"] == [POD_RULE]
+    assert hook["reinvocationPolicy"] == "IfNeeded"
+    assert hook["clientConfig"]["service"]["path"] == "/mutate"
+    # The default policy pins pods only, which is all these rules send.
+    assert config_of(docs)["policies"][0]["pinDigest"] == "podsOnly"
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_mutating_webhook_shares_the_validating_ones_selector_service_tls_and_timeouts(render, value_set):
+    docs = render(value_set)
+    mutating, validating = mutating_of(docs), webhook_of(docs)
+    if mutating is None:
+        return
+    for field in ("namespaceSelector", "failurePolicy", "timeoutSeconds", "sideEffects", "matchPolicy"):
+        assert mutating[field] == validating[field], field
+    assert mutating["admissionReviewVersions"] == ["v1"]
+    same_service = dict(validating["clientConfig"]["service"], path="/mutate")
+    assert mutating["clientConfig"] == dict(validating["clientConfig"], service=same_service)
+    mwc = next(d for d in of_kind(docs, "MutatingWebhookConfiguration") if d["webhooks"])
+    vwc = only(docs, "ValidatingWebhookConfiguration", hook="post-install")
+    for key in ("helm.sh/hook", "helm.sh/hook-weight", "cert-manager.io/inject-ca-from"):
+        assert mwc["metadata"]["annotations"].get(key) == vwc["metadata"]["annotations"].get(key), key
+    assert mwc["metadata"]["name"] == vwc["metadata"]["name"]
+
+
+def test_a_policy_pinning_workloads_sends_the_workload_kinds_to_mutate(render):
+    docs = render("pin-workloads")
+    policies = {p["name"]: p for p in config_of(docs)["policies"]}
+    assert policies["release"]["pinDigest"] is True
+    assert workload_coverage(mutating_of(docs)["rules"]) == WORKLOAD_RESOURCES
+    # objects=all sends them even when no policy asks.
+    assert workload_coverage(mutating_of(render("default", "--set", "mutating.objects=all"))["rules"])
+
+
+def test_gitops_mode_never_sends_workloads_to_mutate_but_still_validates_them(render):
+    docs = render("gitops")
+    assert mutating_of(docs)["rules"] == [POD_RULE]
+    assert workload_coverage(webhook_of(docs)["rules"]) == WORKLOAD_RESOURCES
+
+
+def test_reinvocation_can_be_turned_off(render):
+    hook = mutating_of(render("default", "--set", "mutating.reinvocationPolicy=Never"))
+    assert hook["reinvocationPolicy"] == "Never"
+
+
+def test_mutating_webhook_off_registers_none_and_removes_an_earlier_one_on_upgrade(render):
+    docs = render("minimal")
+    assert mutating_of(docs) is None
+    removal = [d for d in of_kind(docs, "MutatingWebhookConfiguration") if "post-upgrade" in hook_of(d)]
+    assert len(removal) == 1 and removal[0]["webhooks"] == []
+    assert removal[0]["metadata"]["name"] == "sigwebhook"
+    policy = removal[0]["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
+    assert "before-hook-creation" in policy and "hook-succeeded" in policy
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_uninstall_removes_both_webhook_configurations(render, value_set):
+    docs = render(value_set)
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        cleanup = only(docs, kind, hook="pre-delete")
+        assert cleanup["metadata"]["name"] == "sigwebhook"
+        assert cleanup["webhooks"] == []
+        policy = cleanup["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
+        assert "before-hook-creation" in policy and "hook-succeeded" in policy
+
+
+def test_generated_ca_bundle_is_the_same_in_both_webhook_configurations(render):
+    docs = render()
+    assert mutating_of(docs)["clientConfig"]["caBundle"] == only(docs, "Secret")["data"]["ca.crt"]
+
+
+# -- pods' own pull credentials: RBAC only when asked --------------------------------------------------
+
+
+def test_no_cluster_wide_grant_unless_pod_pull_secrets_are_on(render):
+    for value_set in VALUE_SETS:
+        docs = render(value_set)
+        on = bool((config_of(docs).get("registries") or {}).get("podPullSecrets"))
+        assert bool(of_kind(docs, "ClusterRole")) == on, value_set
+        if not on:
+            assert not of_kind(docs, "ClusterRoleBinding"), value_set
+
+
+def test_pod_pull_secrets_grant_get_on_secrets_and_service_accounts_cluster_wide(render):
+    docs = render("gitops")
+    role = only(docs, "ClusterRole")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets", "serviceaccounts"], "verbs": ["get"]}]
+    binding = only(docs, "ClusterRoleBinding")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "sigwebhook", "namespace": NAMESPACE}]
+
+
+def test_pod_pull_secrets_can_be_granted_in_listed_namespaces_only(render):
+    docs = render("pin-workloads")
+    assert not of_kind(docs, "ClusterRoleBinding")
+    role = only(docs, "ClusterRole")
+    bindings = [b for b in of_kind(docs, "RoleBinding") if b["roleRef"]["kind"] == "ClusterRole"]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
+    for binding in bindings:
+        assert binding["roleRef"]["name"] == role["metadata"]["name"]
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "sigwebhook", "namespace": NAMESPACE}]
+
+
+def test_pod_pull_secrets_alone_give_the_webhook_a_token(render):
+    docs = render("file-keys", "--set", "config.registries.podPullSecrets=true")
+    assert pod_specs(docs)["Deployment"]["automountServiceAccountToken"] is True
+    assert of_kind(docs, "ClusterRole")
+
+
+# -- metrics -------------------------------------------------------------------------------------------
+
+
+def test_metrics_port_is_on_the_container_and_the_service_and_in_the_config(render):
+    docs = render("pin-workloads")
+    container = pod_specs(docs)["Deployment"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"https": 8443, "metrics": 9102}
+    service_ports = {p["name"]: p for p in only(docs, "Service")["spec"]["ports"]}
+    assert service_ports["metrics"]["port"] == 9102 and service_ports["metrics"]["targetPort"] == "metrics"
+    assert config_of(docs)["metrics"] == {"enabled": True, "host": "0.0.0.0", "port": 9102}
+
+
+def test_metrics_off_opens_no_port(render):
+    docs = render("minimal")
+    assert [p["name"] for p in pod_specs(docs)["Deployment"]["containers"][0]["ports"]] == ["https"]
+    assert [p["name"] for p in only(docs, "Service")["spec"]["ports"]] == ["https"]
+    assert config_of(docs)["metrics"]["enabled"] is False
+    assert not of_kind(render("minimal", "--set", "metrics.serviceMonitor.enabled=true"), "ServiceMonitor")
+
+
+def test_service_monitor_scrapes_the_metrics_port_when_enabled(render):
+    assert not of_kind(render(), "ServiceMonitor")
+    docs = render("pin-workloads")
+    monitor = only(docs, "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["endpoints"] == [
+        {"port": "metrics", "path": "/metrics", "scheme": "http", "interval": "15s", "scrapeTimeout": "10s"}
+    ]
+    assert monitor["spec"]["selector"]["matchLabels"] == only(docs, "Service")["spec"]["selector"]
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+
+
+def test_network_policy_lets_the_metrics_port_in_from_the_given_peers(render):
+    policy = only(render("pin-workloads"), "NetworkPolicy")
+    assert policy["spec"]["ingress"] == [
+        {"ports": [{"port": 8443, "protocol": "TCP"}]},
+        {
+            "ports": [{"port": 9102, "protocol": "TCP"}],
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        },
+    ]
 
 
 def test_network_policy_admits_only_the_webhook_port_when_enabled(render):
     assert not of_kind(render(), "NetworkPolicy")
     policy = only(render("opt-in"), "NetworkPolicy")
     assert policy["spec"]["ingress"] == [
+        {"ports": [{"port": 8443, "protocol": "TCP"}], "from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}]},
+        {"ports": [{"port": 9090, "protocol": "TCP"}]},
+    ]
+    assert only(render("opt-in", "--set", "metrics.enabled=false"), "NetworkPolicy")["spec"]["ingress"] == [
         {"ports": [{"port": 8443, "protocol": "TCP"}], "from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}]}
     ]
 
