@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(Path(args.config))
     if not (getattr(args, "debug", False) or getattr(args, "verbose", False)):
         logging.getLogger().setLevel(settings.log_level.upper())
+        # One line per registry request is `-v` material, not what a webhook logs per review.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     webhook = compose.build_webhook(settings)
     webhook.start()
     try:
