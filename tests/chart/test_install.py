@@ -5,7 +5,8 @@ No kubelet or controller-manager runs there: Deployments make no pods and Jobs n
   the API server and no webhook configuration registered (a failed install blocks nothing);
 - to see the success path, the test plays the Job controller and marks the gate Job complete, as a
   real cluster would once the webhook answers; only then does the webhook configuration appear;
-- `helm uninstall` must leave no webhook configuration behind, whether one was registered or not.
+- `helm uninstall` must leave no webhook configuration (validating or mutating) behind, whether one
+  was registered or not, and an upgrade that turns the mutating webhook off must unregister it.
 The release verifies only namespaces carrying a label no other test uses (opt-in mode), so that
 while registered it intercepts nothing else in the shared API server.
 """
@@ -95,6 +96,26 @@ def webhook_configuration(admin: k8s.ApiClient, name: str) -> k8s.V1ValidatingWe
         raise
 
 
+def mutating_configuration(admin: k8s.ApiClient, name: str) -> k8s.V1MutatingWebhookConfiguration | None:
+    try:
+        return k8s.AdmissionregistrationV1Api(admin).read_mutating_webhook_configuration(name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def run_with_gate(cluster_helm: Helm, admin: k8s.ApiClient, namespace: str, gate: str, *args: str) -> None:
+    """helm install/upgrade while playing the Job controller for the readiness gate; must succeed."""
+    process = cluster_helm.start(*args)
+    try:
+        complete_job_when_created(admin, namespace, gate)
+        _, stderr = process.communicate(timeout=90)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+
+
 def complete_job_when_created(admin: k8s.ApiClient, namespace: str, name: str, timeout: float = 60) -> None:
     """Play the Job controller: wait for the gate Job and mark it succeeded."""
     batch = k8s.BatchV1Api(admin)
@@ -165,13 +186,15 @@ def test_install_without_ready_pods_fails_at_the_bounded_gate_and_registers_noth
         "policy", "v1beta1", release_namespace, "poddisruptionbudgets"
     )
     assert [p["metadata"]["name"] for p in pdbs["items"]] == [f"{release}-sigwebhook"]
-    # ...and nothing intercepts pods: the webhook configuration was never created.
+    # ...and nothing intercepts pods: neither webhook configuration was ever created.
     assert webhook_configuration(kube_admin, f"{release}-sigwebhook") is None
+    assert mutating_configuration(kube_admin, f"{release}-sigwebhook") is None
 
     done = cluster_helm.run("uninstall", release, "-n", release_namespace, "--timeout", "60s")
     assert done.returncode == 0, done.stderr
     assert not any(release_objects(kube_admin, release_namespace, release).values())
     assert webhook_configuration(kube_admin, f"{release}-sigwebhook") is None
+    assert mutating_configuration(kube_admin, f"{release}-sigwebhook") is None
 
 
 def test_webhook_is_registered_after_the_gate_kept_across_upgrades_and_removed_on_uninstall(
@@ -180,15 +203,13 @@ def test_webhook_is_registered_after_the_gate_kept_across_upgrades_and_removed_o
     release = "full"
     name = f"{release}-sigwebhook"
     gate = f"{name}-wait-ready"
-    install = cluster_helm.start(
-        "install", release, str(CHART), "-n", release_namespace, "--timeout", "60s", *OPT_IN
-    )
-    try:
-        complete_job_when_created(kube_admin, release_namespace, gate)
-        _, stderr = install.communicate(timeout=90)
-    finally:
-        install.kill()
-    assert install.returncode == 0, stderr
+    # Mutating webhook on (the default) and the pods' own pull credentials on: the API server must
+    # accept the MutatingWebhookConfiguration, the workload rules and the ClusterRole(Binding) too.
+    extra = ["--set", "config.registries.podPullSecrets=true"]
+    run_with_gate(
+        cluster_helm, kube_admin, release_namespace, gate,
+        "install", release, str(CHART), "-n", release_namespace, "--timeout", "60s", *OPT_IN, *extra,
+    )  # fmt: skip
 
     vwc = webhook_configuration(kube_admin, name)
     assert vwc is not None, "the webhook configuration must exist once the gate passed"
@@ -199,24 +220,58 @@ def test_webhook_is_registered_after_the_gate_kept_across_upgrades_and_removed_o
     assert hook.client_config.service.name == name
     assert hook.timeout_seconds == 10
     assert hook.failure_policy == "Fail"
+    assert {r for rule in hook.rules for r in rule.resources} >= {"pods", "deployments", "cronjobs"}
+    mwc = mutating_configuration(kube_admin, name)
+    assert mwc is not None, "the mutating webhook is on by default"
+    pin = mwc.webhooks[0]
+    assert pin.client_config.service.path == "/mutate"
+    assert pin.client_config.ca_bundle == ca_bundle
+    assert pin.reinvocation_policy == "IfNeeded"
+    assert pin.namespace_selector == hook.namespace_selector
+    rbac = k8s.RbacAuthorizationV1Api(kube_admin)
+    assert rbac.read_cluster_role(f"{name}-pod-pull-secrets").rules[0].verbs == ["get"]
+    assert rbac.read_cluster_role_binding(f"{name}-pod-pull-secrets").subjects[0].name == name
 
-    upgrade = cluster_helm.start(
-        "upgrade", release, str(CHART), "-n", release_namespace, "--timeout", "60s", *OPT_IN,
+    run_with_gate(
+        cluster_helm, kube_admin, release_namespace, gate,
+        "upgrade", release, str(CHART), "-n", release_namespace, "--timeout", "60s", *OPT_IN, *extra,
         "--set", "webhook.timeoutSeconds=12",
     )  # fmt: skip
-    try:
-        complete_job_when_created(kube_admin, release_namespace, gate)
-        _, stderr = upgrade.communicate(timeout=90)
-    finally:
-        upgrade.kill()
-    assert upgrade.returncode == 0, stderr
     kept = k8s.CoreV1Api(kube_admin).read_namespaced_secret(f"{name}-tls", release_namespace)
     assert kept.data == secret.data, "the generated CA and certificate must survive an upgrade"
     upgraded = webhook_configuration(kube_admin, name)
     assert upgraded is not None and upgraded.webhooks[0].timeout_seconds == 12
     assert upgraded.webhooks[0].client_config.ca_bundle == ca_bundle
+    upgraded_pin = mutating_configuration(kube_admin, name)
+    assert upgraded_pin is not None and upgraded_pin.webhooks[0].timeout_seconds == 12
 
     done = cluster_helm.run("uninstall", release, "-n", release_namespace, "--timeout", "60s")
     assert done.returncode == 0, done.stderr
     assert webhook_configuration(kube_admin, name) is None, "uninstall left the webhook configuration behind"
+    assert mutating_configuration(kube_admin, name) is None, "uninstall left the mutating webhook behind"
     assert not any(release_objects(kube_admin, release_namespace, release).values())
+    with pytest.raises(ApiException) as gone:
+        rbac.read_cluster_role(f"{name}-pod-pull-secrets")
+    assert gone.value.status == 404
+
+
+def test_upgrade_that_turns_the_mutating_webhook_off_unregisters_it(
+    cluster_helm, kube_admin, release_namespace
+):
+    release = "toggle"
+    name = f"{release}-sigwebhook"
+    gate = f"{name}-wait-ready"
+    install = ["install", release, str(CHART), "-n", release_namespace, "--timeout", "60s", *OPT_IN]
+    run_with_gate(cluster_helm, kube_admin, release_namespace, gate, *install)
+    assert mutating_configuration(kube_admin, name) is not None
+
+    off = ["--set", "mutating.enabled=false"]
+    upgrade = ["upgrade", release, str(CHART), "-n", release_namespace, "--timeout", "60s", *OPT_IN, *off]
+    run_with_gate(cluster_helm, kube_admin, release_namespace, gate, *upgrade)
+    assert mutating_configuration(kube_admin, name) is None, "a disabled mutating webhook stayed registered"
+    assert webhook_configuration(kube_admin, name) is not None, "validation must stay registered"
+
+    done = cluster_helm.run("uninstall", release, "-n", release_namespace, "--timeout", "60s")
+    assert done.returncode == 0, done.stderr
+    assert webhook_configuration(kube_admin, name) is None
+    assert mutating_configuration(kube_admin, name) is None

@@ -111,11 +111,17 @@ BAD_VALUES = [
     (["--set", "config.registries.podPullSecrets=maybe"], "/config/registries/podPullSecrets"),
     (["--set", "podPullSecretsRbac.namespaces[0]=Team_A"], "/podPullSecretsRbac/namespaces"),
     (
-        ["--set-json", 'config.policies=[{"name":"p","images":["**"],"keys":[{"file":"/k"}],"mode":"audit"}]'],
+        [
+            "--set-json",
+            'config.policies=[{"name":"p","images":["**"],"keys":[{"file":"/k"}],"mode":"audit"}]',
+        ],
         "/config/policies/0/mode",
     ),
     (
-        ["--set-json", 'config.policies=[{"name":"p","images":["**"],"keys":[{"file":"/k"}],"pinDigest":"yes"}]'],
+        [
+            "--set-json",
+            'config.policies=[{"name":"p","images":["**"],"keys":[{"file":"/k"}],"pinDigest":"yes"}]',
+        ],
         "/config/policies/0/pinDigest",
     ),
     (["--set", "config.verdictCache.maxEntries=0"], "/config/verdictCache/maxEntries"),

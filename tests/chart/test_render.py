@@ -100,7 +100,9 @@ def test_webhook_checks_every_workload_kind_by_default(render):
     rules = webhook_of(render())["rules"]
     assert workload_coverage(rules) == WORKLOAD_RESOURCES
     # Never the scale or status subresources: they change no image.
-    assert not [r for rs in resources_by_version(rules).values() for r in rs if r.endswith(("/scale", "/status"))]
+    assert not [
+        r for rs in resources_by_version(rules).values() for r in rs if r.endswith(("/scale", "/status"))
+    ]
 
 
 def test_workload_checks_can_be_turned_off_leaving_pods_only(render):
@@ -333,7 +335,10 @@ def test_webhook_is_registered_after_the_readiness_gate_and_removed_on_uninstall
 def test_no_webhook_configuration_is_a_plain_release_object(render):
     for value_set in VALUE_SETS:
         docs = render(value_set)
-        for config in [*of_kind(docs, "ValidatingWebhookConfiguration"), *of_kind(docs, "MutatingWebhookConfiguration")]:
+        for config in [
+            *of_kind(docs, "ValidatingWebhookConfiguration"),
+            *of_kind(docs, "MutatingWebhookConfiguration"),
+        ]:
             assert hook_of(config), (
                 f"{value_set}: a webhook configuration outside the hooks would register too early"
             )
@@ -432,7 +437,9 @@ def test_no_cluster_wide_grant_unless_pod_pull_secrets_are_on(render):
 def test_pod_pull_secrets_grant_get_on_secrets_and_service_accounts_cluster_wide(render):
     docs = render("gitops")
     role = only(docs, "ClusterRole")
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets", "serviceaccounts"], "verbs": ["get"]}]
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["secrets", "serviceaccounts"], "verbs": ["get"]}
+    ]
     binding = only(docs, "ClusterRoleBinding")
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
@@ -450,7 +457,9 @@ def test_pod_pull_secrets_can_be_granted_in_listed_namespaces_only(render):
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
     for binding in bindings:
         assert binding["roleRef"]["name"] == role["metadata"]["name"]
-        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "sigwebhook", "namespace": NAMESPACE}]
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "sigwebhook", "namespace": NAMESPACE}
+        ]
 
 
 def test_pod_pull_secrets_alone_give_the_webhook_a_token(render):
