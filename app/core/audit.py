@@ -28,6 +28,7 @@ Pure: writing the line is the caller's job.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,8 @@ from app.core.admission import AdmissionRequest, ContainerImage
 from app.core.decision import Decision, ImageOutcome
 from app.core.pinning import Pin
 from app.core.pinning import summary as pin_summary
+
+_UNSAFE_IN_A_LINE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def audit_record(
@@ -72,8 +75,13 @@ def audit_record(
 
 
 def audit_line(record: dict[str, Any]) -> str:
-    """One line of JSON (no newline inside; non-ASCII kept readable)."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    """One line of JSON, safe to write in UTF-8 and to split on any line break: non-ASCII text is kept
+    readable, but lone surrogates (which no encoder writes: the record would be lost), C1 controls and
+    the Unicode line and paragraph separators (line breaks for `str.splitlines` and many log
+    shippers) are written as `\\uXXXX` escapes. JSON itself escapes the C0 controls."""
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    # These characters can only occur inside JSON strings, where `\uXXXX` is the same character.
+    return _UNSAFE_IN_A_LINE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _image(outcome: ImageOutcome, pins: dict[ContainerImage, str] | None) -> dict[str, Any]:

@@ -9,7 +9,9 @@ replica that cannot decide yet). The OpenAPI pages are off unless asked for. Bui
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -18,7 +20,19 @@ from app.webhook.review import Reviewer
 
 # The API server caps a request body at 3 MiB (etcd's limit); leave room for the review wrapper.
 MAX_BODY_BYTES = 8 * 1024 * 1024
-_TOO_LARGE = JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped. The review's strings are echoed back (the uid,
+    images and names in `status.message`), and JSON text may carry a lone surrogate that UTF-8 cannot
+    encode: Starlette's `JSONResponse` would fail to render it (HTTP 500, an answer the API server's
+    `failurePolicy` decides). Escaped, any decoded string renders, and the API server reads the same."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+_TOO_LARGE = AsciiJSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
 
 
 def create_app(
@@ -45,35 +59,35 @@ def create_app(
     )
 
     @app.post("/validate")
-    async def validate(request: Request) -> JSONResponse:
+    async def validate(request: Request) -> AsciiJSONResponse:
         """Answer an `admission.k8s.io/v1` AdmissionReview: allowed or denied (the gate)."""
         body = await _body(request)
         if body is None:
             return _TOO_LARGE
         status, answer = await reviewer.review(body)
-        return JSONResponse(answer, status_code=status)
+        return AsciiJSONResponse(answer, status_code=status)
 
     @app.post("/mutate")
-    async def mutate(request: Request) -> JSONResponse:
+    async def mutate(request: Request) -> AsciiJSONResponse:
         """Answer an `admission.k8s.io/v1` AdmissionReview with a JSON patch pinning verified images
         to their digests (never a deny: `/validate` is the gate)."""
         body = await _body(request)
         if body is None:
             return _TOO_LARGE
         status, answer = await reviewer.mutate(body)
-        return JSONResponse(answer, status_code=status)
+        return AsciiJSONResponse(answer, status_code=status)
 
     @app.get("/healthz")
-    async def healthz() -> JSONResponse:
+    async def healthz() -> AsciiJSONResponse:
         """The process is alive."""
-        return JSONResponse({"status": "ok"})
+        return AsciiJSONResponse({"status": "ok"})
 
     @app.get("/readyz")
-    async def readyz() -> JSONResponse:
+    async def readyz() -> AsciiJSONResponse:
         """Config loaded and keys loaded at least once."""
         if ready():
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "not ready", "reason": "keys not loaded yet"}, status_code=503)
+            return AsciiJSONResponse({"status": "ready"})
+        return AsciiJSONResponse({"status": "not ready", "reason": "keys not loaded yet"}, status_code=503)
 
     return app
 

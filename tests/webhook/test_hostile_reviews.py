@@ -1,0 +1,84 @@
+"""Hostile AdmissionReviews over real HTTPS: strings no API server would send (lone surrogates, line
+separators, control characters) never crash the answer, never break the audit line and never forge a
+line of `status.message`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.core.keystore import StaticKeyStore
+from app.core.policy import AdmissionPolicy, ImagePattern, Policy
+from app.webhook.app import create_app
+from app.webhook.review import Reviewer
+from app.webhook.tls import ServingCertificate
+from tests.core.test_decision import ALICE, ScriptedVerifier
+from tests.fixtures.webhook import RunningWebhook, serve_in_thread
+from tests.support.certs import ServerTls
+from tests.webhook.reviews import review
+
+APP = "registry.example.com/team/app:1"
+PROD = Policy("prod", (ImagePattern("registry.example.com/**"),), (ALICE,))
+
+
+@pytest.fixture
+def hostile_webhook(webhook_tls: ServerTls) -> Iterator[tuple[RunningWebhook, list[str]]]:
+    """A webhook over HTTPS whose audit lines are collected (as raw text, as a log shipper reads them)."""
+    lines: list[str] = []
+    reviewer = Reviewer(AdmissionPolicy((PROD,)), StaticKeyStore(), ScriptedVerifier(), 2.0, lines.append)
+    webhook = RunningWebhook("", webhook_tls.ca_file, Path("-"))
+    serve_in_thread(
+        webhook, create_app(reviewer), ServingCertificate(webhook_tls.cert_file, webhook_tls.key_file)
+    )
+    yield webhook, lines
+    webhook.stop()
+
+
+def _raw(body: dict[str, Any]) -> bytes:
+    # json.dumps writes a lone surrogate as the escape `\ud800`, which is valid JSON text.
+    return json.dumps(body).encode()
+
+
+def _audit_lines_stay_whole(lines: list[str]) -> list[dict[str, Any]]:
+    records = []
+    for line in lines:
+        encoded = line.encode("utf-8")  # a lone surrogate would raise here: the record would be lost
+        assert len(encoded.decode().splitlines()) == 1
+        records.append(json.loads(line))
+    return records
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        pytest.param(lambda b: b["request"].update(uid="uid-\ud800"), id="lone surrogate in the uid"),
+        pytest.param(
+            lambda b: b["request"]["object"]["spec"]["containers"][0].update(name="app\ud800"),
+            id="lone surrogate in a container name",
+        ),
+        pytest.param(
+            lambda b: b["request"]["object"]["spec"]["containers"][0].update(image=APP + "\ud800"),
+            id="lone surrogate in an image",
+        ),
+        pytest.param(
+            lambda b: b["request"]["object"]["spec"]["containers"][0].update(name="a\u2028b\x85c\u2029"),
+            id="unicode line separators in a container name",
+        ),
+    ],
+)
+def test_strings_no_api_server_sends_get_a_deny_and_one_audit_line_never_a_crash(
+    hostile_webhook: tuple[RunningWebhook, list[str]], mutate: Callable[[dict[str, Any]], None]
+) -> None:
+    webhook, lines = hostile_webhook
+    body = review([("app", APP)])
+    mutate(body)
+    answer = webhook.post(_raw(body))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["response"]["allowed"] is False
+    assert answer.json()["response"]["uid"] == body["request"]["uid"]
+    (record,) = _audit_lines_stay_whole(lines)
+    assert record["uid"] == body["request"]["uid"] and record["decision"] == "deny"
