@@ -89,6 +89,11 @@ def test_example_policies_render_into_a_config_app_config_loads(render):
     policy = admission_policy(settings)  # loads the inline PEM key too
     assert [p.name for p in settings.policies] == ["team", "prod-release", "mirrored-official-images"]
     assert len(policy.policies) == 3
+    assert [(p.mode.value, p.pinning.name) for p in policy.policies] == [
+        ("enforce", "PODS"),
+        ("warn", "PODS"),
+        ("enforce", "NONE"),
+    ]
     granted = {
         (r["metadata"]["namespace"], tuple(r["rules"][0]["resourceNames"])) for r in of_kind(docs, "Role")
     }
