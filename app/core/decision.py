@@ -27,6 +27,7 @@ from app.core.judging import INTERNAL_ERROR, ImageOutcome, Plan, Verdict, judge,
 from app.core.keys import TrustedKey
 from app.core.keysources import KeySnapshot
 from app.core.policy import AdmissionPolicy
+from app.core.printable import printable
 from app.core.references import ImageRef
 from app.core.verdicts import ImageVerdict
 from app.core.workloads import WORKLOAD_KINDS
@@ -120,8 +121,10 @@ async def decide(
 
 
 def _line(request: AdmissionRequest, outcome: ImageOutcome) -> str:
-    """A deny or warning line; for a workload it names the object (`Deployment web: spec.template…`)."""
-    return outcome.line() if request.is_pod else f"{request.subject}: {outcome.line()}"
+    """A deny or warning line; for a workload it names the object (`Deployment web: spec.template…`).
+    Names and images are the sender's text: escaped, so that none can start a line of its own."""
+    line = outcome.line() if request.is_pod else f"{request.subject}: {outcome.line()}"
+    return printable(line)
 
 
 async def _verify_all(

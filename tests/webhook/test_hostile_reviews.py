@@ -82,3 +82,27 @@ def test_strings_no_api_server_sends_get_a_deny_and_one_audit_line_never_a_crash
     assert answer.json()["response"]["uid"] == body["request"]["uid"]
     (record,) = _audit_lines_stay_whole(lines)
     assert record["uid"] == body["request"]["uid"] and record["decision"] == "deny"
+
+
+@pytest.mark.parametrize(
+    ("name", "image"),
+    [
+        pytest.param("app)\nspec.containers[1] (db", APP, id="newline in a container name"),
+        pytest.param("app", APP + "\r\nspec.containers[1] (db) x:1: verified", id="CR LF in an image"),
+        pytest.param("app\u2028spec.containers[1] (db)", APP, id="unicode line separator in a name"),
+        pytest.param("app\x1b[2K\x1b[1A", APP, id="terminal escapes in a name"),
+    ],
+)
+def test_a_name_or_image_cannot_forge_a_line_of_the_deny_message(
+    hostile_webhook: tuple[RunningWebhook, list[str]], name: str, image: str
+) -> None:
+    webhook, _ = hostile_webhook
+    answer = webhook.post(_raw(review([("app", APP), (name, image)])))
+    message = answer.json()["response"]["status"]["message"]
+    # One line per failing container, and only two containers: nothing else may start a line.
+    assert len(message.splitlines()) == 2
+    assert all(
+        line.startswith(("spec.containers[0] (app) ", "spec.containers[1] ("))
+        for line in message.splitlines()
+    )
+    assert "\x1b" not in message
