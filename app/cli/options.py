@@ -13,6 +13,7 @@ from pathlib import Path
 from app import compose
 from app.cli.usage import UsageError
 from app.core.errors import ConfigError
+from app.core.printable import printable
 from app.registry.settings import RegistrySettings
 
 DEFAULT_TIMEOUT = 30.0
@@ -73,7 +74,18 @@ def configure_logging(args: argparse.Namespace) -> None:
     args.debug = getattr(args, "debug", False)
     args.verbose = getattr(args, "verbose", False)
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+class OneLineFormatter(logging.Formatter):
+    """Each log message on one line: review uids, names and images in it are the sender's text, and a
+    newline or terminal escape there could forge a log line (`app.core.printable`). A traceback,
+    appended after the message, keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
 
 
 def registry_settings(args: argparse.Namespace) -> RegistrySettings:
