@@ -35,23 +35,32 @@ def wait_ready():
              "Check the webhook pods (kubectl get pods, kubectl logs) and run helm upgrade again.")
 {{- end }}
 
-{{/* `helm test`: the webhook is ready, and an image nobody signed is denied (fail closed). */}}
+{{/* `helm test`: the webhook is ready, an image nobody signed is denied (fail closed), and, with the
+mutating webhook, /mutate admits that review without pinning anything (only verified images are). */}}
 {{- define "sigwebhook.testScript" -}}
-def self_test():
-    status, _ = call("/readyz")
-    assert status == 200, f"/readyz answered HTTP {status}"
+def review_of_unsigned_pod():
     pod = {"apiVersion": "v1", "kind": "Pod",
            "metadata": {"name": "sigwebhook-helm-test", "namespace": "sigwebhook-helm-test"},
            "spec": {"containers": [{"name": "app", "image": "registry.invalid/sigwebhook/unsigned:helm-test"}]}}
-    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-              "request": {"uid": "sigwebhook-helm-test", "operation": "CREATE",
-                          "kind": {"group": "", "version": "v1", "kind": "Pod"},
-                          "resource": {"group": "", "version": "v1", "resource": "pods"},
-                          "namespace": "sigwebhook-helm-test", "name": "sigwebhook-helm-test",
-                          "userInfo": {"username": "helm-test"}, "object": pod}}
-    status, body = call("/validate", json.dumps(review).encode())
-    answer = json.loads(body)["response"]
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "sigwebhook-helm-test", "operation": "CREATE",
+                        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                        "resource": {"group": "", "version": "v1", "resource": "pods"},
+                        "namespace": "sigwebhook-helm-test", "name": "sigwebhook-helm-test",
+                        "userInfo": {"username": "helm-test"}, "object": pod}}
+def self_test(check_mutate):
+    status, _ = call("/readyz")
+    assert status == 200, f"/readyz answered HTTP {status}"
+    body = json.dumps(review_of_unsigned_pod()).encode()
+    status, answer = call("/validate", body)
+    answer = json.loads(answer)["response"]
     if answer.get("allowed") is not False:
         sys.exit(f"an unsigned image was admitted: {answer}")
     print("ready, and an unsigned image is denied:", answer.get("status", {}).get("message", ""))
+    if check_mutate:
+        status, answer = call("/mutate", body)
+        answer = json.loads(answer)["response"]
+        if answer.get("allowed") is not True or answer.get("patch"):
+            sys.exit(f"/mutate must admit without a patch when nothing verified: {answer}")
+        print("/mutate answers and pins nothing that did not verify")
 {{- end }}
