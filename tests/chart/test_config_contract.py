@@ -12,6 +12,7 @@ from app.config import Settings, admission_policy, parse_settings
 from app.core.keysources import SecretRef
 from app.core.policy import Pinning
 from tests.chart.conftest import NAMESPACE, VALUE_SETS, of_kind, only
+from tests.chart.tools import REPO_ROOT
 
 pytestmark = pytest.mark.helm
 
@@ -117,3 +118,41 @@ def test_config_accepts_what_the_values_example_promises(render):
     assert [str(r) for r in settings.secret_refs()] == [f"k8s://{NAMESPACE}/cosign-keys"]
     assert settings.unmatched == "deny"
     assert settings.log_level == "info"
+
+
+def covered(webhook: dict) -> set[tuple[str, str, str, str]]:
+    """(group, version, resource, operation) for every combination a webhook's rules match."""
+    return {
+        (group, version, resource, operation)
+        for rule in webhook["rules"]
+        for group in rule["apiGroups"]
+        for version in rule["apiVersions"]
+        for resource in rule["resources"]
+        for operation in rule["operations"]
+    }
+
+
+def test_default_webhooks_cover_what_the_apps_reference_configurations_cover(render):
+    """examples/kubernetes/webhook-configurations.yaml is the app side's reference for what /validate
+    and /mutate must be sent; the chart's defaults must send the same."""
+    reference = {
+        d["kind"]: d["webhooks"][0]
+        for d in yaml.safe_load_all(
+            (REPO_ROOT / "examples" / "kubernetes" / "webhook-configurations.yaml").read_text()
+        )
+        if d
+    }
+    docs = render()
+    chart = {
+        kind: next(d for d in of_kind(docs, kind) if d["webhooks"])["webhooks"][0]
+        for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+    }
+    for kind, webhook in chart.items():
+        assert (
+            webhook["clientConfig"]["service"]["path"] == reference[kind]["clientConfig"]["service"]["path"]
+        )
+        assert webhook.get("reinvocationPolicy") == reference[kind].get("reinvocationPolicy")
+        # The reference writes jobs and cronjobs for batch v1 and v1beta1 in one rule; batch/v1beta1
+        # never served Jobs, so the chart lists only v1beta1 CronJobs.
+        unserved = {("batch", "v1beta1", "jobs", op) for op in ("CREATE", "UPDATE")}
+        assert covered(webhook) == covered(reference[kind]) - unserved, kind
