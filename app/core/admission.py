@@ -10,7 +10,12 @@ Images are read from the pod spec of a Pod (`spec`) or of a workload's pod templ
 `ephemeralContainers`. `kubectl debug` writes the `pods/ephemeralcontainers` subresource: before
 Kubernetes 1.23 its object is an `EphemeralContainers` object with a top-level `ephemeralContainers`
 list, since 1.23 it is the Pod itself; both are read. Anything that is not a review at all raises
-`MalformedReview` (HTTP 400). This module does no I/O and makes no decision.
+`MalformedReview` (HTTP 400), and so does a review that contradicts itself, which would otherwise be
+admitted having checked the wrong thing: an object whose own `kind` is not `request.kind` (the
+object is read for what it is), an object in another namespace than the request, a pod or template
+without a single container. An UPDATE's old object that is another object (namespace, name or uid)
+says nothing about which images are unchanged: every image is verified. This module does no I/O
+and makes no decision.
 """
 
 from __future__ import annotations
@@ -130,17 +135,29 @@ def parse_review(body: object) -> AdmissionRequest:
     obj = request.get("object")
     if not isinstance(obj, dict):
         raise MalformedReview(f"request.object is missing or not an object on {operation.value}")
-    raw_metadata = obj.get("metadata")
-    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
+    _check_kind(obj, group, kind, "request.object")
+    metadata = _metadata(obj, "request.object")
+    if common["namespace"] is not None and _optional_str(metadata, "namespace") not in (
+        None,
+        common["namespace"],
+    ):
+        raise MalformedReview("request.object.metadata.namespace differs from request.namespace")
     old_images = None
     if operation is Operation.UPDATE:
         old = request.get("oldObject")
         if not isinstance(old, dict):
             raise MalformedReview("request.oldObject is missing or not an object on UPDATE")
-        old_images = read_pod_spec(old, path, "request.oldObject").images
+        _check_kind(old, group, kind, "request.oldObject")
+        if _same_object(_metadata(old, "request.oldObject"), metadata):
+            old_images = read_pod_spec(old, path, "request.oldObject").images
+        # else: an old object that is not this one says nothing about which images are unchanged.
     if not common["name"]:
         common["name"] = _optional_str(metadata, "name")
     contents: PodSpecContents = read_pod_spec(obj, path, "request.object")
+    if not contents.images:
+        # The API server validates pods and pod templates before validating webhooks see them: every
+        # one has a container. A review without any would be admitted having checked nothing.
+        raise MalformedReview(f"request.object has no containers: not a {kind} the API server would send")
     return AdmissionRequest(
         generate_name=_optional_str(metadata, "generateName"),
         images=contents.images,
@@ -192,6 +209,37 @@ def _kind(request: dict[str, Any]) -> tuple[str, str]:
     if not isinstance(group, str):
         raise MalformedReview("request.kind.group is not a string")
     return group, kind["kind"]
+
+
+def _check_kind(obj: dict[str, Any], group: str, kind: str, where: str) -> None:
+    """The object is checked for what it is: when it names its own kind (the API server always
+    does), that must be `request.kind`, or the wrong pod spec (or none) would be read."""
+    own_kind = obj.get("kind")
+    api_version = obj.get("apiVersion")
+    if own_kind is None and api_version is None:
+        return
+    if not isinstance(own_kind, str) or not isinstance(api_version, str):
+        raise MalformedReview(f"{where}.kind and {where}.apiVersion must be strings")
+    own_group = api_version.rpartition("/")[0]  # `apps/v1` → `apps`; `v1` → the core group ""
+    if (own_group, own_kind) != (group, kind):
+        shown = f"{own_group}/{own_kind}" if own_group else own_kind
+        wanted = f"{group}/{kind}" if group else kind
+        raise MalformedReview(f"{where} is of kind {_show(shown)} but request.kind says {_show(wanted)}")
+
+
+def _metadata(obj: dict[str, Any], where: str) -> dict[str, Any]:
+    metadata = obj.get("metadata")
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise MalformedReview(f"{where}.metadata is not an object")
+    return metadata
+
+
+def _same_object(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """False when the old object's namespace, name or uid differs from the new object's (a field
+    either leaves out is not compared: a client's PUT may omit the uid the API server fills in)."""
+    return all(old[key] == new[key] for key in ("namespace", "name", "uid") if old.get(key) and new.get(key))
 
 
 def _user(request: dict[str, Any]) -> str | None:

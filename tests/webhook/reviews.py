@@ -79,6 +79,8 @@ def review(
     request["operation"] = operation
     request["object"] = obj if obj is not None else pod(containers, init, ephemeral)
     request["object"]["metadata"]["namespace"] = namespace
+    if old is not None:  # the API server's old object is the same object, in the same namespace
+        old.setdefault("metadata", {})["namespace"] = namespace
     request["oldObject"] = old
     if operation == "DELETE":
         request["oldObject"], request["object"] = request["object"], None
@@ -124,5 +126,7 @@ def workload_review(
     request["operation"] = operation
     request["object"] = obj if obj is not None else workload(kind, containers, init)
     request["object"]["metadata"]["namespace"] = namespace
+    if old is not None:  # the API server's old object is the same object, in the same namespace
+        old.setdefault("metadata", {})["namespace"] = namespace
     request["oldObject"] = old
     return body
