@@ -1,7 +1,9 @@
 """The admission decision: from a parsed request, the policy and the current keys, to allow or deny.
 
 `decide` plans each image (`app.core.judging.plan`), runs the verifier for every image of the pod
-or workload template concurrently, inside a deadline, and judges each answer (`judge`); the object
+or workload template concurrently (at most `MAX_CONCURRENT_VERIFICATIONS` at a time; an object naming more than
+`MAX_IMAGES_PER_REVIEW` distinct images to verify, or listing more than `MAX_CONTAINERS_PER_REVIEW`
+containers, is denied unverified with one line saying so), inside a deadline, and judges each answer (`judge`); the object
 is allowed only when every image is. Images that only warn-mode policies refuse are admitted and
 listed in `warnings`. A deny message has one line per failing container, naming the container, the
 image as written and why (prefixed by the object for a workload: `Deployment web: spec.template…`):
@@ -37,6 +39,11 @@ __all__ = ["INTERNAL_ERROR", "Decision", "ImageOutcome", "ImageVerifier", "Verdi
 log = logging.getLogger("sigwebhook.decision")
 
 DEFAULT_DEADLINE_SECONDS = 8.0
+# Registry work one review may cause: distinct images verified at the same time, and in all. A pod
+# or template rarely names more than a few dozen images; a review naming more is denied unverified.
+MAX_CONCURRENT_VERIFICATIONS = 16
+MAX_IMAGES_PER_REVIEW = 100
+MAX_CONTAINERS_PER_REVIEW = 500
 
 
 class ImageVerifier(Protocol):
@@ -81,11 +88,15 @@ async def decide(
         return Decision(False, "kind not reviewed", message=message)
     if policy.skips(request.namespace):
         return Decision(True, f"namespace {request.namespace} is skipped")
+    too_many = _too_many(request)
+    if too_many is not None:
+        return Decision(False, "too many images", message=too_many)
     to_verify = request.images_to_verify()
+    verifying = set(to_verify)  # a set: a pod may list thousands of containers
     outcomes: dict[ContainerImage, ImageOutcome] = {
         c: ImageOutcome(c, Verdict.UNCHANGED, "image unchanged by this update")
         for c in request.images
-        if c not in to_verify
+        if c not in verifying
     }
     if not to_verify:
         return Decision(True, "no image changed", images=tuple(outcomes.values()))
@@ -120,6 +131,19 @@ async def decide(
     return Decision(True, "every image allowed", ordered)
 
 
+def _too_many(request: AdmissionRequest) -> str | None:
+    """The deny message of an object beyond the limits on work per review, or None. One line, not
+    one per container: the answer and the audit record stay small whatever the object lists."""
+    distinct = len({c.image for c in request.images_to_verify()})
+    if len(request.images) > MAX_CONTAINERS_PER_REVIEW:
+        why = f"it has {len(request.images)} containers, more than the {MAX_CONTAINERS_PER_REVIEW}"
+    elif distinct > MAX_IMAGES_PER_REVIEW:
+        why = f"it names {distinct} distinct images to verify, more than the {MAX_IMAGES_PER_REVIEW}"
+    else:
+        return None
+    return printable(f"{request.subject}: not verified: {why} sigwebhook checks in one review")
+
+
 def _line(request: AdmissionRequest, outcome: ImageOutcome) -> str:
     """A deny or warning line; for a workload it names the object (`Deployment web: spec.template…`).
     Names and images are the sender's text: escaped, so that none can start a line of its own."""
@@ -132,7 +156,13 @@ async def _verify_all(
 ) -> dict[str, ImageVerdict | BaseException]:
     """Verify each distinct reference once, all at the same time, within the deadline."""
     unique = {str(p.reference): p for p in plans.values()}
-    tasks = {text: asyncio.ensure_future(verifier.verify(p.reference, p.keys)) for text, p in unique.items()}
+    slots = asyncio.Semaphore(MAX_CONCURRENT_VERIFICATIONS)
+
+    async def verify(p: Plan) -> ImageVerdict:
+        async with slots:
+            return await verifier.verify(p.reference, p.keys)
+
+    tasks = {text: asyncio.ensure_future(verify(p)) for text, p in unique.items()}
     if tasks:
         await asyncio.wait(tasks.values(), timeout=deadline_seconds)
     results: dict[str, ImageVerdict | BaseException] = {}
