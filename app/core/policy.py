@@ -3,7 +3,8 @@
 Image patterns are globs matched against the normalised reference (`docker.io/library/nginx:1.25`):
 `*` matches within one path component (never `/`), `**` matches across components. A pattern is
 normalised the way distribution normalises a reference (`nginx` → `docker.io/library/nginx`,
-`index.docker.io` → `docker.io`), so a pattern and an image written differently still meet.
+`index.docker.io` → `docker.io`), so a pattern and an image written differently still meet; registry
+hosts are compared without case, as DNS compares them.
 
 Every policy whose patterns match an image applies, and all of them must pass: adding a policy can
 only make admission stricter (sigstore policy-controller's ClusterImagePolicy semantics), except
@@ -76,11 +77,12 @@ class ImagePattern:
     def matches(self, ref: ImageRef) -> bool:
         """True when the pattern matches the repository (`registry/path`) or the full reference
         (`registry/path:tag`, `registry/path@digest`, `registry/path:tag@digest`)."""
-        candidates = [str(ref.repository), str(ref)]
-        if ref.tag is not None:
-            candidates.append(f"{ref.repository}:{ref.tag}")
-        if ref.digest is not None:
-            candidates.append(f"{ref.repository}@{ref.digest}")
+        # Host names are case-insensitive (RFC 4343): `REGISTRY.example.com` is the registry the
+        # kubelet pulls from for `registry.example.com`, so it must meet the same patterns.
+        repository = f"{ref.repository.registry.lower()}/{ref.repository.path}"
+        tag = f":{ref.tag}" if ref.tag is not None else ""
+        digest = f"@{ref.digest}" if ref.digest is not None else ""
+        candidates = {repository, repository + tag + digest, repository + tag, repository + digest}
         return any(self._regex.fullmatch(candidate) for candidate in candidates)
 
     def __str__(self) -> str:
@@ -98,13 +100,13 @@ def normalise_pattern(text: str) -> str:
         raise ConfigError(f"image pattern {text!r}: use * (one path component) or ** (any depth)")
     first, sep, rest = text.partition("/")
     if "*" in first:
-        # `**`, `*.example.com/**`: the host itself is a glob, nothing to normalise.
-        return text
+        # `**`, `*.example.com/**`: the host itself is a glob, nothing to normalise but its case.
+        return first.lower() + sep + rest
     # distribution splitDockerDomain: the first component is a registry only if it looks like a host.
     if not sep or (not any(c in first for c in ".:") and first != "localhost"):
         domain, remainder = DOCKER_HUB, text
     else:
-        domain, remainder = first, rest
+        domain, remainder = first.lower(), rest  # hosts are matched lower-cased (`ImagePattern.matches`)
     if domain == _LEGACY_DOCKER_HUB:
         domain = DOCKER_HUB
     if domain == DOCKER_HUB and "/" not in remainder and remainder != "**":

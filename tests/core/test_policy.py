@@ -44,6 +44,14 @@ ALICE, BOB = ecdsa("alice").key, ecdsa("bob").key
         ("localhost:5000/**", "localhost:5001/x/y:1", False),
         ("*.example.com/**", "registry.example.com/team/app:1", True),
         ("**", "anything.io/at/all:1", True),
+        ("**", "localhost:5000/x@" + DIGEST, True),
+        ("registry.example.com:5000/team/*", "registry.example.com:5000/team/app:1@" + DIGEST, True),
+        ("registry.example.com/team/app:1", "registry.example.com/team/app:1@" + DIGEST, True),
+        # registry hosts are case-insensitive (RFC 4343): the kubelet pulls from the same registry
+        ("registry.example.com/team/**", "REGISTRY.Example.com/team/app:1", True),
+        ("registry.example.com/team/**", "Registry.example.com:5000/team/app:1", False),
+        ("Registry.Example.com/team/**", "registry.example.com/team/app:1", True),
+        ("*.example.com/**", "Registry.EXAMPLE.com/team/app:1", True),
     ],
 )
 def test_pattern_matches_normalised_references(pattern: str, image: str, matches: bool) -> None:
@@ -57,7 +65,8 @@ def test_pattern_matches_normalised_references(pattern: str, image: str, matches
         ("index.docker.io/nginx", "docker.io/library/nginx"),
         ("docker.io/**", "docker.io/**"),
         ("team/app", "docker.io/team/app"),
-        ("Registry.Example.com/team/**", "Registry.Example.com/team/**"),
+        ("Registry.Example.com/team/**", "registry.example.com/team/**"),
+        ("*.Example.COM/**", "*.example.com/**"),
         ("**", "**"),
     ],
 )
@@ -125,3 +134,12 @@ def test_exemptions_and_skipped_namespaces_are_explicit() -> None:
     assert admission.skips("kube-system") and not admission.skips("default") and not admission.skips(None)
     assert admission.exemption_for(parse_reference("registry.k8s.io/pause:3.9")) is not None
     assert admission.exemption_for(parse_reference("registry.k8s.io/etcd:3.5")) is None
+
+
+def test_an_upper_case_registry_host_cannot_slip_past_a_policy_when_unmatched_images_are_allowed() -> None:
+    admission = AdmissionPolicy(
+        (Policy("prod", (ImagePattern("registry.example.com/**"),), (ALICE,)),), Unmatched.ALLOW
+    )
+    assert [p.name for p in admission.policies_for(parse_reference("REGISTRY.EXAMPLE.COM/team/app:1"))] == [
+        "prod"
+    ]
