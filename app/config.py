@@ -226,7 +226,10 @@ def load_settings(path: Path | str) -> Settings:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}: not valid YAML{where}") from exc
+        # Not chained: a YAML error quotes the offending line, which may hold an inline key.
+        raise ConfigError(
+            f"{source}: not valid YAML{where}", f"{source}: {getattr(exc, 'problem', '')}"
+        ) from None
     return parse_settings(data, base_dir=source.resolve().parent, origin=str(source))
 
 
@@ -238,7 +241,9 @@ def parse_settings(data: Any, base_dir: Path | None = None, origin: str = "confi
         return Settings.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         lines = [f"{_location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
-        raise ConfigError(f"{origin}: invalid config:\n  " + "\n  ".join(lines)) from exc
+        # Not chained: pydantic's own message repeats each input value (an inline PEM, a mistyped
+        # password field) and would reach the log with a traceback. The field names are enough.
+        raise ConfigError(f"{origin}: invalid config:\n  " + "\n  ".join(lines)) from None
 
 
 def admission_policy(settings: Settings) -> AdmissionPolicy:

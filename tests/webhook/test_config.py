@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,36 @@ def test_pin_digest_true_false_or_pods_only_becomes_the_core_pinning(
 )
 def test_a_bad_mode_or_pin_digest_names_the_field(fields: dict[str, object], expected: str) -> None:
     assert expected in error_of(policy_with(**fields))
+
+
+PRIVATE_PEM = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgSECRETSECRET\n-----END PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param({"pem": PRIVATE_PEM, "file": "/keys/cosign.pub"}, id="two sources"),
+        pytest.param({"pem": PRIVATE_PEM, "password": "hunter2"}, id="an unknown field"),
+    ],
+)
+def test_a_refused_config_never_carries_a_pem_or_password_in_the_error_or_its_traceback(
+    key: dict[str, str],
+) -> None:
+    data = {
+        "server": {"tls": {"selfSignedDir": "x"}},
+        "policies": [{"name": "prod", "images": ["**"], "keys": [key]}],
+    }
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(data)
+    shown = "".join(traceback.format_exception(raised.value))  # what --debug prints
+    assert "policies[0].keys[0]" in shown
+    assert "SECRETSECRET" not in shown and "hunter2" not in shown
+
+
+def test_a_yaml_error_never_carries_the_offending_line_in_the_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text('policies:\n  - keys: [{pem: "SECRETSECRET}]\n')
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    shown = "".join(traceback.format_exception(raised.value))
+    assert "not valid YAML" in shown and "SECRETSECRET" not in shown
