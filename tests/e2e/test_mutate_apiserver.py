@@ -16,6 +16,7 @@ map write" on the first JSON patch any mutating webhook returns.
 from __future__ import annotations
 
 import base64
+import contextlib
 import ssl
 import time
 import uuid
@@ -59,7 +60,7 @@ class Cluster:
     """The API server as the admin, over HTTPS, in one namespace."""
 
     def __init__(self, cluster: KubeCluster, namespace: str) -> None:
-        self.namespace = namespace
+        self.namespace, self.log = namespace, cluster.workdir / "apiserver.log"
         self.http = httpx.Client(
             base_url=cluster.url,
             verify=ssl.create_default_context(cafile=str(cluster.ca_file)),
@@ -69,7 +70,16 @@ class Cluster:
 
     def create_pod(self, name: str, *images: str, dry_run: bool = False) -> httpx.Response:
         path = f"/api/v1/namespaces/{self.namespace}/pods" + ("?dryRun=All" if dry_run else "")
-        return self.http.post(path, json=pod(name, *images))
+        try:
+            return self.http.post(path, json=pod(name, *images))
+        except httpx.TransportError as exc:  # e.g. the reflect2 v1.0.1 crash: say why, from its log
+            pytest.fail(f"the API server did not answer ({exc!r}); its log says:\n{self.crash()}")
+
+    def crash(self) -> str:
+        """Where a Go runtime crash starts in the API server's log (`fatal error:`/`panic:`), else its end."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        starts = [i for i in (text.find("fatal error:"), text.find("panic:")) if i >= 0]
+        return text[min(starts) : min(starts) + 2500] if starts else text[-2500:]
 
     def stored_images(self, name: str) -> list[str] | None:
         """The images of the stored pod `name`, None when there is no such pod."""
@@ -158,10 +168,11 @@ def cluster(
             assert reply.is_success, reply.text
         _wait_until_both_called(api, images)
         yield api
-    finally:
-        for kind, _ in configurations:
-            api.http.delete(f"{ADMISSION}/{kind}/{name}")
-        api.http.delete(f"/api/v1/namespaces/{name}")
+    finally:  # an API server that died must not hide why (the failure above) behind this clean-up's
+        with contextlib.suppress(httpx.TransportError):
+            for kind, _ in configurations:
+                api.http.delete(f"{ADMISSION}/{kind}/{name}")
+            api.http.delete(f"/api/v1/namespaces/{name}")
 
 
 def _wait_until_both_called(api: Cluster, images: Images, timeout: float = 30) -> None:
