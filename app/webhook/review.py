@@ -103,20 +103,26 @@ class Reviewer:
         return 200, review_response(request.uid, True, patch=json_patch(found))
 
     async def _decide(self, request: AdmissionRequest) -> Decision:
-        try:
-            async with asyncio.timeout(self.deadline_seconds + _OUTER_GRACE_SECONDS):
-                # With pod pull credentials, a verifier that reads them (cached) on its first image.
-                verifier = self.verifier if self.verifier_for is None else await self.verifier_for(request)
-                return await decide(
-                    request, self.policy, self.keys.snapshot(), verifier, self.deadline_seconds
-                )
-        except TimeoutError:
+        # A task waited for with a timeout, not `asyncio.timeout`: that one waits for the cancelled
+        # code to finish, and code that ignores cancellation would hold the answer past the deadline.
+        task = asyncio.ensure_future(self._decide_now(request))
+        done, _ = await asyncio.wait((task,), timeout=self.deadline_seconds + _OUTER_GRACE_SECONDS)
+        if not done:
+            task.cancel()
+            task.add_done_callback(_retrieve)
             log.error("review %s: no decision %.1fs after the deadline", request.uid, _OUTER_GRACE_SECONDS)
             message = f"the registry did not answer in time (deadline {self.deadline_seconds:g}s)"
             return Decision(False, "deadline exceeded", message=message)
+        try:
+            return task.result()
         except Exception:
             log.exception("review %s: unexpected error while deciding", request.uid)
             return Decision(False, "internal error", message=INTERNAL_ERROR)
+
+    async def _decide_now(self, request: AdmissionRequest) -> Decision:
+        # With pod pull credentials, a verifier that reads them (cached) on its first image.
+        verifier = self.verifier if self.verifier_for is None else await self.verifier_for(request)
+        return await decide(request, self.policy, self.keys.snapshot(), verifier, self.deadline_seconds)
 
     def _audit(
         self,
@@ -129,6 +135,12 @@ class Reviewer:
             self.audit(audit_line(audit_record(request, decision, self.now(), duration_ms, pinned)))
         except Exception:  # an audit sink failure must not turn into an admission answer
             log.exception("review %s: could not write the audit record", request.uid)
+
+
+def _retrieve(task: asyncio.Future[Decision]) -> None:
+    """Collect the outcome of a decision abandoned at the deadline (asyncio warns otherwise)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("an abandoned decision ended with %s", type(task.exception()).__name__)
 
 
 def _json(body: bytes) -> object:

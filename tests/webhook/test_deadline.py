@@ -1,14 +1,26 @@
 """A slow registry: the review is answered inside the deadline, and the images of a pod are verified
-concurrently. A fault-injecting proxy in front of the real registry delays every request."""
+concurrently. A fault-injecting proxy in front of the real registry delays every request; code that
+ignores cancellation does not hold the answer either."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from app.core.admission import AdmissionRequest, parse_review
+from app.core.decision import ImageVerifier, decide
+from app.core.keys import TrustedKey
+from app.core.keysources import KeySnapshot
+from app.core.keystore import StaticKeyStore
+from app.core.references import ImageRef
+from app.core.verdicts import ImageVerdict
+from app.webhook.review import Reviewer
+from tests.core.test_decision import PROD, ScriptedVerifier, policy
 from tests.fixtures.registry import TestRegistry, push_image
 from tests.fixtures.signing import KeyPair, sign_image
 from tests.fixtures.webhook import RunningWebhook
@@ -87,3 +99,46 @@ def test_the_images_of_a_pod_are_verified_concurrently_against_a_slow_registry(
     assert response == {"uid": response["uid"], "allowed": True}, response
     assert elapsed < 3.5
     assert sum(1 for seen in proxy.seen if "/manifests/1" in seen.path) == IMAGES
+
+
+async def _ignore_cancellation(seconds: float) -> None:
+    """Code that swallows CancelledError and keeps going (a badly written client library)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            await asyncio.sleep(0.02)
+        except asyncio.CancelledError:
+            continue
+
+
+class StubbornVerifier:
+    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+        await _ignore_cancellation(3.0)
+        raise AssertionError("never reached in time")
+
+
+async def test_a_verification_that_ignores_cancellation_is_denied_at_the_deadline() -> None:
+    body = review([("app", "registry.example.com/team/app:1")])
+    started = time.monotonic()
+    decision = await decide(parse_review(body), policy(PROD), KeySnapshot(), StubbornVerifier(), 0.2)
+    assert time.monotonic() - started < 1.0
+    assert not decision.allowed and "did not answer in time (deadline 0.2s)" in (decision.message or "")
+
+
+async def test_a_review_whose_credential_look_up_ignores_cancellation_is_answered_just_after_the_deadline() -> (
+    None
+):
+    async def verifier_for(_: AdmissionRequest) -> ImageVerifier:
+        await _ignore_cancellation(3.0)
+        return ScriptedVerifier()
+
+    reviewer = Reviewer(
+        policy(PROD), StaticKeyStore(), ScriptedVerifier(), 0.2, lambda _: None, verifier_for=verifier_for
+    )
+    started = time.monotonic()
+    status, answer = await reviewer.review(
+        json.dumps(review([("app", "registry.example.com/team/app:1")])).encode()
+    )
+    assert time.monotonic() - started < 1.5  # the deadline and the 0.5 s grace, not the 3 s it ignores
+    assert status == 200 and answer["response"]["allowed"] is False
+    assert answer["response"]["status"]["message"] == "the registry did not answer in time (deadline 0.2s)"
