@@ -18,7 +18,10 @@ T=${KUBE_APISERVER_CACHE:-$HOME/.cache/kube-apiserver-1.20-r2}
 SHARED_CACHE=${KUBE_APISERVER_SHARED_CACHE:-$HOME/.cache/kube-apiserver-1.20}
 BIN=$T/bin/kube-apiserver
 REFLECT2=/usr/share/gocode/src/github.com/modern-go/reflect2
-if [[ -x $BIN ]] && "$BIN" --version >/dev/null 2>&1; then echo "$BIN"; exit 0; fi
+# the marker says the binary in this cache was built here, with reflect2 1.0.2 (a cache directory that
+# holds the shared script's build, without it, is rebuilt rather than reused)
+MARK=$BIN.reflect2-1.0.2
+if [[ -x $BIN && -f $MARK ]] && "$BIN" --version >/dev/null 2>&1; then echo "$BIN"; exit 0; fi
 mkdir -p "$T/bin"
 need=()
 command -v etcd >/dev/null || need+=(etcd-server)
@@ -92,4 +95,5 @@ done
 go build -p 2 -ldflags "-s -w $V" -o "$BIN.tmp" ./cmd/kube-apiserver
 "$BIN.tmp" --version >/dev/null
 mv "$BIN.tmp" "$BIN"
+touch "$MARK"
 echo "$BIN"
