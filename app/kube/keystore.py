@@ -19,7 +19,7 @@ from app.core.keys import TrustedKey, load_public_key
 from app.core.keysources import KeySnapshot, SecretRef
 from app.kube.client import KubeApi, Secret
 from app.kube.secrets import WATCH_TIMEOUT_SECONDS
-from app.kube.tracked import TrackedSecrets
+from app.kube.tracked import TrackedSecrets, TrackedStore
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def parse_secret_keys(secret: Secret) -> tuple[TrustedKey, ...]:
     return tuple(keys.values())
 
 
-class SecretKeyStore:
+class SecretKeyStore(TrackedStore[KeySnapshot]):
     """Loads and watches the key Secrets `refs`; `snapshot()` is safe to call from any thread."""
 
     def __init__(
@@ -61,31 +61,6 @@ class SecretKeyStore:
     @property
     def refs(self) -> tuple[SecretRef, ...]:
         return self._tracked.refs
-
-    def loaded(self) -> bool:
-        """True once every Secret gave keys at start-up (what `/readyz` reports)."""
-        return self._tracked.loaded
-
-    def snapshot(self) -> KeySnapshot:
-        """The current keys: an immutable value, replaced (never mutated) on every change."""
-        return self._snapshot
-
-    def load(self) -> KeySnapshot:
-        """Read every Secret once; `ConfigError` naming the Secret when one gives no usable key."""
-        self._tracked.load()
-        return self._snapshot
-
-    def start(self) -> KeySnapshot:
-        """`load()`, then follow every Secret on background threads."""
-        self._tracked.start()
-        return self._snapshot
-
-    def stop(self) -> None:
-        self._tracked.stop()
-
-    def apply(self, ref: SecretRef, secret: Secret | None) -> None:
-        """Take in one observed state of `ref` (None: deleted). Called by the watch threads."""
-        self._tracked.apply(ref, secret)
 
     def _publish(
         self, keys: Mapping[SecretRef, tuple[TrustedKey, ...]], problems: Mapping[SecretRef, str]

@@ -21,7 +21,7 @@ from app.core.errors import ConfigError
 from app.core.keysources import SecretRef
 from app.kube.client import KubeApi, Secret
 from app.kube.secrets import WATCH_TIMEOUT_SECONDS
-from app.kube.tracked import TrackedSecrets
+from app.kube.tracked import TrackedSecrets, TrackedStore
 from app.registry.credentials import Credential, parse_docker_config
 
 DOCKER_CONFIG_JSON = ("kubernetes.io/dockerconfigjson", ".dockerconfigjson")
@@ -56,7 +56,7 @@ def parse_pull_secret(secret: Secret) -> Mapping[str, Credential]:
     return parse_docker_config(document, origin=f"Secret {secret.ref} {entry}")
 
 
-class PullSecretStore:
+class PullSecretStore(TrackedStore[PullCredentials]):
     """Loads and watches the pull Secrets `refs`; `credentials()` is safe from any thread."""
 
     def __init__(
@@ -72,29 +72,9 @@ class PullSecretStore:
             api, refs, parse_pull_secret, self._publish, "pull Secret", watch_timeout
         )
 
-    def loaded(self) -> bool:
-        return self._tracked.loaded
-
-    def snapshot(self) -> PullCredentials:
-        return self._snapshot
-
     def credentials(self) -> Mapping[str, Credential]:
         """The current credentials by registry host (what `RegistrySettings.credentials` holds)."""
         return self._snapshot.credentials
-
-    def load(self) -> PullCredentials:
-        self._tracked.load()
-        return self._snapshot
-
-    def start(self) -> PullCredentials:
-        self._tracked.start()
-        return self._snapshot
-
-    def stop(self) -> None:
-        self._tracked.stop()
-
-    def apply(self, ref: SecretRef, secret: Secret | None) -> None:
-        self._tracked.apply(ref, secret)
 
     def _publish(
         self, values: Mapping[SecretRef, Mapping[str, Credential]], problems: Mapping[SecretRef, str]

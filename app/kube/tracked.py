@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from app.core.errors import ClusterError, ConfigError, SigwebhookError
 from app.core.keysources import SecretRef
@@ -119,3 +119,39 @@ class TrackedSecrets(Generic[T]):
     def _emit(self) -> None:
         ordered = {ref: self._values[ref] for ref in self.refs if ref in self._values}
         self._publish(MappingProxyType(ordered), MappingProxyType(dict(self._problems)))
+
+
+S = TypeVar("S")
+
+
+class TrackedStore(Generic[S]):
+    """The part both Secret-backed stores share (`SecretKeyStore`, `PullSecretStore`): a snapshot
+    `S` that `_tracked` replaces through the store's `_publish`, and the lifecycle around it."""
+
+    _tracked: TrackedSecrets[Any]
+    _snapshot: S
+
+    def loaded(self) -> bool:
+        """True once every Secret was read and parsed at start-up (what `/readyz` reports)."""
+        return self._tracked.loaded
+
+    def snapshot(self) -> S:
+        """The current value: immutable, replaced (never mutated) on every change."""
+        return self._snapshot
+
+    def load(self) -> S:
+        """Read every Secret once; `ConfigError` naming the Secret when one is unusable."""
+        self._tracked.load()
+        return self._snapshot
+
+    def start(self) -> S:
+        """`load()`, then follow every Secret on background threads."""
+        self._tracked.start()
+        return self._snapshot
+
+    def stop(self) -> None:
+        self._tracked.stop()
+
+    def apply(self, ref: SecretRef, secret: Secret | None) -> None:
+        """Take in one observed state of `ref` (None: deleted). Called by the watch threads."""
+        self._tracked.apply(ref, secret)
