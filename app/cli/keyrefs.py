@@ -17,6 +17,7 @@ from app.cli.usage import UsageError
 from app.core.errors import ConfigError, KeyLoadError
 from app.core.keys import TrustedKey, load_public_key
 from app.core.keysources import SecretRef, is_secret_reference
+from app.signing.signingkey import read_key_file
 
 MAX_PUBLIC_KEY_BYTES = 64 * 1024
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
@@ -53,16 +54,7 @@ def load_keys(
 
 
 def _file_key(path: Path) -> TrustedKey:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_PUBLIC_KEY_BYTES + 1)
-    except FileNotFoundError as exc:
-        raise KeyLoadError(f"key file {path} not found") from exc
-    except OSError as exc:
-        raise KeyLoadError(f"cannot read key file {path}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_PUBLIC_KEY_BYTES:
-        raise KeyLoadError(f"key file {path} is too large to be a public key")
-    return load_public_key(data, path.name)
+    return load_public_key(read_key_file(path, MAX_PUBLIC_KEY_BYTES), path.name)
 
 
 def _secret_keys(
