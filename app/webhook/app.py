@@ -61,21 +61,13 @@ def create_app(
     @app.post("/validate")
     async def validate(request: Request) -> AsciiJSONResponse:
         """Answer an `admission.k8s.io/v1` AdmissionReview: allowed or denied (the gate)."""
-        body = await _body(request)
-        if body is None:
-            return _TOO_LARGE
-        status, answer = await reviewer.review(body)
-        return AsciiJSONResponse(answer, status_code=status)
+        return await _answer(request, reviewer.review)
 
     @app.post("/mutate")
     async def mutate(request: Request) -> AsciiJSONResponse:
         """Answer an `admission.k8s.io/v1` AdmissionReview with a JSON patch pinning verified images
         to their digests (never a deny: `/validate` is the gate)."""
-        body = await _body(request)
-        if body is None:
-            return _TOO_LARGE
-        status, answer = await reviewer.mutate(body)
-        return AsciiJSONResponse(answer, status_code=status)
+        return await _answer(request, reviewer.mutate)
 
     @app.get("/healthz")
     async def healthz() -> AsciiJSONResponse:
@@ -90,6 +82,17 @@ def create_app(
         return AsciiJSONResponse({"status": "not ready", "reason": "keys not loaded yet"}, status_code=503)
 
     return app
+
+
+async def _answer(
+    request: Request, review: Callable[[bytes], Awaitable[tuple[int, dict[str, Any]]]]
+) -> AsciiJSONResponse:
+    """The response `review` gives for the request's body (HTTP 413 beyond `MAX_BODY_BYTES`)."""
+    body = await _body(request)
+    if body is None:
+        return _TOO_LARGE
+    status, answer = await review(body)
+    return AsciiJSONResponse(answer, status_code=status)
 
 
 async def _body(request: Request) -> bytes | None:
