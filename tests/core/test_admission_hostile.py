@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 
 from app.core.admission import parse_review
+from app.core.decision import decide
 from app.core.errors import MalformedReview
+from app.core.keysources import KeySnapshot
+from tests.core.test_decision import PROD, ScriptedVerifier, policy
 from tests.webhook.reviews import pod, review, workload, workload_review
 
 EVIL = "evil.example.com/miner:1"
@@ -91,3 +94,37 @@ def test_an_update_of_the_same_object_with_the_same_image_has_nothing_to_verify(
 def test_an_update_without_an_old_object_is_refused_never_treated_as_unchanged() -> None:
     body = review([("app", EVIL)], operation="UPDATE")
     _refused(body, "request.oldObject is missing")
+
+
+@pytest.mark.parametrize(
+    "namespace",
+    [
+        pytest.param(None, id="no namespace"),
+        pytest.param("", id="empty namespace"),
+        pytest.param("kube\u2010system", id="kube-system with a unicode hyphen"),
+        pytest.param("KUBE-SYSTEM", id="kube-system in capitals"),
+        pytest.param("kube-system\u200b", id="kube-system with a zero-width space"),
+    ],
+)
+async def test_only_the_exact_name_of_a_skipped_namespace_skips_verification(namespace: str | None) -> None:
+    body = review([("app", EVIL)])
+    body["request"]["namespace"] = namespace
+    body["request"]["object"]["metadata"].pop("namespace")
+    decision = await decide(parse_review(body), policy(PROD), KeySnapshot(), ScriptedVerifier())
+    assert not decision.allowed and "no policy matches this image" in (decision.message or "")
+
+
+async def test_a_pod_sent_for_another_resource_is_still_checked_as_the_pod_it_is() -> None:
+    body = review([("app", EVIL)])
+    body["request"]["resource"] = {"group": "", "version": "v1", "resource": "configmaps"}
+    body["request"]["subResource"] = "status"
+    decision = await decide(parse_review(body), policy(PROD), KeySnapshot(), ScriptedVerifier())
+    assert not decision.allowed and EVIL in (decision.message or "")
+
+
+async def test_a_dry_run_is_verified_like_any_other_review() -> None:
+    body = review([("app", EVIL)])
+    body["request"]["dryRun"] = True
+    request = parse_review(body)
+    decision = await decide(request, policy(PROD), KeySnapshot(), ScriptedVerifier())
+    assert request.dry_run and not decision.allowed
