@@ -212,7 +212,8 @@ def test_an_ephemeral_container_added_by_kubectl_debug_on_1_20_is_pinned_in_its_
     body = sample("ephemeralcontainers-update-kube-apiserver-1.20.json")
     body["request"]["namespace"] = "default"
     new, old = body["request"]["object"], body["request"]["oldObject"]
-    new["metadata"]["namespace"] = old["metadata"]["namespace"] = "default"  # the object is where the request says
+    # the object is where the request says
+    new["metadata"]["namespace"] = old["metadata"]["namespace"] = "default"
     old["ephemeralContainers"] = [dict(c, image=images["team/signed"]) for c in old["ephemeralContainers"]]
     new["ephemeralContainers"] = [dict(c, image=images["team/signed"]) for c in new["ephemeralContainers"]]
     new["ephemeralContainers"][-1]["image"] = images["gitops/signed"]
