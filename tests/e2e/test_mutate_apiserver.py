@@ -173,6 +173,7 @@ def cluster(
             for kind, _ in configurations:
                 api.http.delete(f"{ADMISSION}/{kind}/{name}")
             api.http.delete(f"/api/v1/namespaces/{name}")
+        api.http.close()
 
 
 def _wait_until_both_called(api: Cluster, images: Images, timeout: float = 30) -> None:
