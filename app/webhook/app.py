@@ -32,9 +32,6 @@ class AsciiJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
-_TOO_LARGE = AsciiJSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
-
-
 def create_app(
     reviewer: Reviewer,
     ready: Callable[[], bool] = lambda: True,
@@ -90,7 +87,7 @@ async def _answer(
     """The response `review` gives for the request's body (HTTP 413 beyond `MAX_BODY_BYTES`)."""
     body = await _body(request)
     if body is None:
-        return _TOO_LARGE
+        return AsciiJSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
     status, answer = await review(body)
     return AsciiJSONResponse(answer, status_code=status)
 
