@@ -25,7 +25,9 @@ from app.core.keys import TrustedKey
 from app.core.keysources import KeySnapshot, SecretRef
 from app.core.references import DOCKER_HUB, ImageRef
 
-_LEGACY_DOCKER_HUB = "index.docker.io"
+# Docker Hub answers under these names as well (containerd sends `docker.io` to registry-1.docker.io):
+# an image written with one of them is the same image, and must meet the same patterns.
+_DOCKER_HUB_ALIASES = frozenset({"index.docker.io", "registry-1.docker.io"})
 _PATTERN_CHARS = re.compile(r"^[A-Za-z0-9._:/@*\[\]-]+$")
 _POLICY_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$")
 
@@ -79,7 +81,9 @@ class ImagePattern:
         (`registry/path:tag`, `registry/path@digest`, `registry/path:tag@digest`)."""
         # Host names are case-insensitive (RFC 4343): `REGISTRY.example.com` is the registry the
         # kubelet pulls from for `registry.example.com`, so it must meet the same patterns.
-        repository = f"{ref.repository.registry.lower()}/{ref.repository.path}"
+        registry = ref.repository.registry.lower()
+        registry = DOCKER_HUB if registry in _DOCKER_HUB_ALIASES else registry
+        repository = f"{registry}/{ref.repository.path}"
         tag = f":{ref.tag}" if ref.tag is not None else ""
         digest = f"@{ref.digest}" if ref.digest is not None else ""
         candidates = {repository, repository + tag + digest, repository + tag, repository + digest}
@@ -107,7 +111,7 @@ def normalise_pattern(text: str) -> str:
         domain, remainder = DOCKER_HUB, text
     else:
         domain, remainder = first.lower(), rest  # hosts are matched lower-cased (`ImagePattern.matches`)
-    if domain == _LEGACY_DOCKER_HUB:
+    if domain in _DOCKER_HUB_ALIASES:
         domain = DOCKER_HUB
     if domain == DOCKER_HUB and "/" not in remainder and remainder != "**":
         remainder = "library/" + remainder

@@ -52,6 +52,10 @@ ALICE, BOB = ecdsa("alice").key, ecdsa("bob").key
         ("registry.example.com/team/**", "Registry.example.com:5000/team/app:1", False),
         ("Registry.Example.com/team/**", "registry.example.com/team/app:1", True),
         ("*.example.com/**", "Registry.EXAMPLE.com/team/app:1", True),
+        # Docker Hub under the name containerd actually pulls from is still Docker Hub
+        ("docker.io/**", "registry-1.docker.io/bitnami/redis:7", True),
+        ("nginx", "Registry-1.Docker.io/library/nginx:1", True),
+        ("registry-1.docker.io/library/nginx", "nginx:1", True),
     ],
 )
 def test_pattern_matches_normalised_references(pattern: str, image: str, matches: bool) -> None:
