@@ -163,4 +163,5 @@ def _load_key(pem: bytes, name: str, field: str) -> TrustedKey:
 
 
 def os_reason(exc: BaseException) -> str:
+    """Why a file could not be read, in a few words (`No such file or directory`), never its content."""
     return exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__

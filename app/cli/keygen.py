@@ -24,6 +24,7 @@ from app.signing.keyfiles import encrypt_private_key, generate_ecdsa_key, public
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Register the `keygen` sub-command on `commands` (argparse sub-parsers)."""
     parser = commands.add_parser(
         "generate-key-pair",
         parents=parents,
@@ -42,6 +43,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace, ask: Callable[[str], str] = input) -> int:
+    """Run `keygen` with the parsed `args` (`ask` reads an answer from the user); the exit code."""
     prefix: str = args.output_key_prefix
     if is_secret_reference(prefix):
         raise UsageError("writing keys to a Kubernetes Secret is not supported by the CLI yet")

@@ -24,6 +24,7 @@ IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 
 
 def add_key_options(parser: argparse.ArgumentParser) -> None:
+    """`--key FILE|k8s://NS/NAME` (repeatable) and `--kubeconfig`, for the commands that verify."""
     parser.add_argument(
         "--key",
         dest="keys",

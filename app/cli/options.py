@@ -21,6 +21,7 @@ MAX_TIMEOUT = 3600.0
 
 
 def add_registry_options(parser: argparse.ArgumentParser) -> None:
+    """The registry access options (`--insecure-registry`, `--ca-file`, `--registry-config`, `--timeout`)."""
     group = parser.add_argument_group("registry access")
     group.add_argument(
         "--insecure-registry",

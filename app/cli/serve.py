@@ -26,6 +26,7 @@ SAMPLE_REVIEW = Path(__file__).resolve().parents[2] / "tests" / "samples" / "pod
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Register the `serve` sub-command on `commands` (argparse sub-parsers)."""
     parser = commands.add_parser(
         "serve",
         parents=parents,
@@ -42,6 +43,7 @@ register = add_parser
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `serve` with the parsed `args`; the exit code."""
     settings = load_settings(Path(args.config))
     if not (getattr(args, "debug", False) or getattr(args, "verbose", False)):
         logging.getLogger().setLevel(settings.log_level.upper())

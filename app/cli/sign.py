@@ -32,6 +32,7 @@ NO_TLOG_NOTICE = (
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Register the `sign` sub-command on `commands` (argparse sub-parsers)."""
     parser = commands.add_parser(
         "sign",
         parents=parents,
@@ -61,6 +62,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `sign` with the parsed `args`; the exit code."""
     annotations = parse_annotations(args.annotations)
     refs = [parse_reference(image) for image in args.images]  # all refs are checked before any signing
     if is_secret_reference(args.key):

@@ -29,6 +29,7 @@ from app.registry.settings import RegistrySettings
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Register the `verify` sub-command on `commands` (argparse sub-parsers)."""
     parser = commands.add_parser(
         "verify",
         parents=parents,
@@ -49,6 +50,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `verify` with the parsed `args`; the exit code."""
     keys = load_keys(args.keys, args.kubeconfig)
     settings = registry_settings(args)
     outcomes = asyncio.run(verify_images(settings, keys, args.images))

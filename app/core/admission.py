@@ -38,6 +38,8 @@ _POD_KINDS = ("Pod", "EphemeralContainers")
 
 
 class Operation(StrEnum):
+    """`request.operation` (admission.k8s.io/v1): only CREATE and UPDATE are checked."""
+
     CREATE = "CREATE"
     UPDATE = "UPDATE"
     DELETE = "DELETE"

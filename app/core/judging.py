@@ -164,6 +164,7 @@ def judge(
 
 
 def error_reason(error: BaseException) -> str:
+    """The reason shown to the user for a failed verification."""
     # Our own errors carry a reason safe to show (a timeout says the registry did not answer in
     # time); anything else is a bug whose traceback went to the log.
     if isinstance(error, SigwebhookError):
