@@ -85,7 +85,7 @@ async def decide(
             f"sigwebhook reviews pods and {', '.join(WORKLOAD_KINDS)} only, but was called for "
             f"{request.kind}: check the rules of the webhook configuration"
         )
-        return Decision(False, "kind not reviewed", message=message)
+        return Decision(False, "kind not reviewed", message=printable(message))  # the kind is the sender's
     if policy.skips(request.namespace):
         return Decision(True, f"namespace {request.namespace} is skipped")
     too_many = _too_many(request)

@@ -106,3 +106,16 @@ def test_a_name_or_image_cannot_forge_a_line_of_the_deny_message(
         for line in message.splitlines()
     )
     assert "\x1b" not in message
+
+
+def test_a_kind_not_reviewed_cannot_forge_a_line_of_the_deny_message(
+    hostile_webhook: tuple[RunningWebhook, list[str]],
+) -> None:
+    webhook, _ = hostile_webhook
+    body = review([("app", APP)])
+    forged = "Secret\nspec.containers[0] (app) x:1: verified"
+    body["request"]["kind"] = {"group": "", "version": "v1", "kind": forged}
+    body["request"]["object"]["kind"] = forged
+    response = webhook.post(_raw(body)).json()["response"]
+    assert response["allowed"] is False
+    assert len(response["status"]["message"].splitlines()) == 1
