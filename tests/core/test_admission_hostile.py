@@ -4,6 +4,7 @@ object claim, and a review that would check nothing is refused (HTTP 400), never
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from app.core.admission import parse_review
 from app.core.decision import decide
 from app.core.errors import MalformedReview
 from app.core.keysources import KeySnapshot
+from app.core.workloads import MAX_CONTAINERS
 from tests.core.test_decision import PROD, ScriptedVerifier, policy
 from tests.webhook.reviews import pod, review, workload, workload_review
 
@@ -128,3 +130,13 @@ async def test_a_dry_run_is_verified_like_any_other_review() -> None:
     request = parse_review(body)
     decision = await decide(request, policy(PROD), KeySnapshot(), ScriptedVerifier())
     assert request.dry_run and not decision.allowed
+
+
+def test_an_object_listing_absurdly_many_containers_is_refused_before_they_are_read() -> None:
+    body = review([("app", EVIL)])
+    body["request"]["object"]["spec"]["initContainers"] = [{"name": "a", "image": EVIL}] * (
+        MAX_CONTAINERS + 1
+    )
+    started = time.monotonic()
+    _refused(body, f"request.object lists {MAX_CONTAINERS + 2} containers, more than {MAX_CONTAINERS}")
+    assert time.monotonic() - started < 0.5
