@@ -53,6 +53,7 @@ def self_signed_certificate(directory: Path, now: datetime.datetime | None = Non
         directory.mkdir(parents=True, exist_ok=True)
         cert_pem, key_pem = generate_self_signed(moment)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a key file that already exists
         with os.fdopen(fd, "wb") as handle:
             handle.write(key_pem)
         cert_file.write_bytes(cert_pem)

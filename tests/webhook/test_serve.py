@@ -116,6 +116,15 @@ def test_the_self_signed_certificate_is_reused_and_renewed_only_near_expiry(tmp_
     assert "localhost" in names.value.get_values_for_type(x509.DNSName)
 
 
+def test_a_renewed_self_signed_key_is_private_even_over_a_world_readable_file(tmp_path: Path) -> None:
+    first = self_signed_certificate(tmp_path / "tls")
+    first.key_file.chmod(0o644)  # e.g. copied around by hand
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=VALIDITY_DAYS)
+    renewed = self_signed_certificate(tmp_path / "tls", now=later)
+    assert renewed.generated and renewed.key_file == first.key_file
+    assert renewed.key_file.stat().st_mode & 0o777 == 0o600
+
+
 def write_config(path: Path, policies: object, **extra: object) -> Path:
     path.write_text(
         yaml.safe_dump({"server": {"tls": {"selfSignedDir": "tls"}}, "policies": policies, **extra})
