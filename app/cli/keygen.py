@@ -70,8 +70,9 @@ def _write(path: Path, data: bytes, mode: int) -> None:
     """Write `data` to `path` with `mode` from the start (the private key is never world-readable)."""
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        # O_CREAT's mode does not apply to an existing file: set it before a byte of the key is written.
+        os.fchmod(descriptor, mode)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
-        os.chmod(path, mode)  # O_CREAT's mode does not apply to an existing file
     except OSError as exc:
         raise SigningError(f"cannot write {path}: {exc.strerror or exc}") from exc
