@@ -8,7 +8,7 @@ is allowed only when every image is. Images that only warn-mode policies refuse 
 listed in `warnings`. A deny message has one line per failing container, naming the container, the
 image as written and why (prefixed by the object for a workload: `Deployment web: spec.template…`):
 
-    spec.initContainers[0] (migrate) registry.example.com/db/migrate:2: no signature verified by the keys of policy "prod"
+    spec.initContainers[0] (migrate) registry.example.com/db/migrate:2: no signature verified by the keys of policy "prod" (no signatures found)
 
 A failure on one image never hides the others; an image still being verified when the deadline
 passes is denied saying the registry did not answer in time (fail closed); an unexpected exception

@@ -23,6 +23,7 @@ from app.core.verdicts import ImageVerdict, VerifiedSignature
 from app.core.workloads import ContainerImage
 
 INTERNAL_ERROR = "internal error, see webhook logs"
+MAX_REASONS_CHARS = 160  # rejection reasons quoted in a "no signature verified" line, "…" past this
 
 
 class Verdict(StrEnum):
@@ -142,7 +143,7 @@ def judge(
         counted.extend(s for s in mine if s not in counted)
         failures = warnings if p.mode is Mode.WARN else enforced
         if not signers:
-            failures.append(f'no signature verified by the keys of policy "{p.name}"')
+            failures.append(f'no signature verified by the keys of policy "{p.name}" ({_why_none(result)})')
         elif len(signers) < p.threshold:
             failures.append(
                 f'{len(signers)} of the {p.threshold} distinct keys policy "{p.name}" requires signed'
@@ -161,6 +162,20 @@ def judge(
         names,
         tuple(counted),
     )
+
+
+def _why_none(result: ImageVerdict) -> str:
+    """Why none of a policy's keys signed: no signatures at all, signatures by keys of other matching
+    policies only, or signatures that failed their checks (their distinct reasons, already safe to show;
+    the deny line is escaped as a whole by `app.core.decision`)."""
+    if result.verified:
+        return "signed only by keys this policy does not trust"
+    if not result.rejected:
+        return "no signatures found"
+    reasons = "; ".join(dict.fromkeys(r.reason for r in result.rejected))
+    if len(reasons) > MAX_REASONS_CHARS:
+        reasons = reasons[: MAX_REASONS_CHARS - 1].rstrip() + "…"
+    return f"{len(result.rejected)} signature(s) found: {reasons}"
 
 
 def error_reason(error: BaseException) -> str:

@@ -55,6 +55,7 @@ _OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
 # Reason classes of an image verdict, from the deny/warn reasons the core writes (`app.core.judging`).
 _POLICY_REASONS = (
     ("no policy matches", "unmatched"),
+    ("(signed only by keys this policy does not trust)", "untrusted-key"),
     ("no signature verified by the keys of policy", "unsigned"),
     ("distinct keys policy", "threshold"),
     ("has no usable keys", "no-keys"),
@@ -73,8 +74,8 @@ _ERRORS: tuple[tuple[type[BaseException], str], ...] = (
 
 def reason_class(outcome: ImageOutcome) -> str:
     """A bounded label for why an image got its verdict: `signed`, `exempt`, `unmatched`,
-    `unchanged`, `unsigned`, `threshold`, `no-keys`, `invalid-reference`, `deadline`, `not-found`,
-    `registry-auth`, `registry-unavailable`, `registry-error`, `internal` or `other`."""
+    `unchanged`, `untrusted-key`, `unsigned`, `threshold`, `no-keys`, `invalid-reference`, `deadline`,
+    `not-found`, `registry-auth`, `registry-unavailable`, `registry-error`, `internal` or `other`."""
     if outcome.verdict is Verdict.VERIFIED:
         return "signed"
     if outcome.verdict is Verdict.EXEMPT:

@@ -88,7 +88,8 @@ ROWS = [
         [],
         {},
         False,
-        'spec.containers[0] (app) registry.example.com/team/app:1: no signature verified by the keys of policy "prod"',
+        "spec.containers[0] (app) registry.example.com/team/app:1: "
+        'no signature verified by the keys of policy "prod" (no signatures found)',
     ),
     (
         "signed with the wrong key",
@@ -97,7 +98,9 @@ ROWS = [
         [],
         {APP: (MALLORY,)},
         False,
-        'spec.containers[0] (app) registry.example.com/team/app:1: no signature verified by the keys of policy "prod"',
+        "spec.containers[0] (app) registry.example.com/team/app:1: "
+        'no signature verified by the keys of policy "prod" '
+        "(1 signature(s) found: signature does not verify with any trusted key)",
     ),
     (
         "init container unsigned, app signed",
@@ -106,7 +109,8 @@ ROWS = [
         [("migrate", DB)],
         {APP: (ALICE,)},
         False,
-        'spec.initContainers[0] (migrate) registry.example.com/db/migrate:2: no signature verified by the keys of policy "prod"',
+        "spec.initContainers[0] (migrate) registry.example.com/db/migrate:2: "
+        'no signature verified by the keys of policy "prod" (no signatures found)',
     ),
     (
         "unmatched image denied by default",
@@ -153,8 +157,10 @@ ROWS = [
         [],
         {},
         False,
-        'spec.containers[0] (a) registry.example.com/team/app:1: no signature verified by the keys of policy "prod"\n'
-        'spec.containers[1] (b) registry.example.com/team/b:1: no signature verified by the keys of policy "prod"',
+        "spec.containers[0] (a) registry.example.com/team/app:1: "
+        'no signature verified by the keys of policy "prod" (no signatures found)\n'
+        "spec.containers[1] (b) registry.example.com/team/b:1: "
+        'no signature verified by the keys of policy "prod" (no signatures found)',
     ),
     (
         "an invalid reference is a deny with the reason",
@@ -305,7 +311,8 @@ async def test_an_update_verifies_only_the_image_it_changes() -> None:
     decision = await run(body, policy(PROD), verifier)
     assert [c for c, _ in verifier.calls] == ["registry.example.com/db/migrate:3"]
     assert decision.message == (
-        'spec.containers[1] (db) registry.example.com/db/migrate:3: no signature verified by the keys of policy "prod"'
+        "spec.containers[1] (db) registry.example.com/db/migrate:3: "
+        'no signature verified by the keys of policy "prod" (no signatures found)'
     )
 
 

@@ -16,7 +16,7 @@ from tests.webhook.reviews import review, workload, workload_review
 
 PROD_WARN = Policy("prod", (ImagePattern("registry.example.com/**"),), (ALICE,), mode=Mode.WARN)
 DB_WARN = Policy("db-audit", (ImagePattern("registry.example.com/db/**"),), (BOB,), mode=Mode.WARN)
-NO_SIG_PROD = 'no signature verified by the keys of policy "prod"'
+NO_SIG_PROD = 'no signature verified by the keys of policy "prod" (no signatures found)'
 
 
 async def test_an_image_failing_only_a_warn_policy_is_admitted_with_a_warning() -> None:
@@ -30,7 +30,8 @@ async def test_an_enforce_policy_failing_still_denies_and_names_the_warn_failure
     decision = await run(review([("db", DB)]), policy(PROD, DB_WARN), ScriptedVerifier())
     assert not decision.allowed
     assert decision.message == (
-        f'spec.containers[0] (db) {DB}: {NO_SIG_PROD}; no signature verified by the keys of policy "db-audit"'
+        f"spec.containers[0] (db) {DB}: {NO_SIG_PROD}; "
+        'no signature verified by the keys of policy "db-audit" (no signatures found)'
     )
 
 
@@ -39,7 +40,8 @@ async def test_an_image_passing_enforce_but_failing_a_warn_policy_is_warned() ->
     decision = await run(review([("db", DB)]), policy(PROD, DB_WARN), verifier)
     assert decision.allowed and decision.images[0].verdict is Verdict.WARNED
     assert decision.warnings == (
-        f'spec.containers[0] (db) {DB}: no signature verified by the keys of policy "db-audit"',
+        f"spec.containers[0] (db) {DB}: "
+        'no signature verified by the keys of policy "db-audit" (signed only by keys this policy does not trust)',
     )
     assert [s.key_name for s in decision.images[0].signatures] == [ALICE.name]
 

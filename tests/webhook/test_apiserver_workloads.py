@@ -165,7 +165,7 @@ def test_an_unsigned_deployment_is_refused_by_kubectl_apply_naming_deployment_an
     assert reply.status_code == 403, reply.text
     assert message(reply).endswith(
         f"denied the request: Deployment web: spec.template.spec.containers[0] (app) {images['team/unsigned']}: "
-        'no signature verified by the keys of policy "team"'
+        'no signature verified by the keys of policy "team" (no signatures found)'
     )
 
 
@@ -201,7 +201,8 @@ def test_a_warn_mode_pod_is_stored_and_kubectl_gets_the_warning(
     assert warning.startswith('299 - "')
     text = warning.removeprefix('299 - "').removesuffix('"').replace('\\"', '"')
     assert text == (
-        f'spec.containers[0] (app) {images["audit/unsigned"]}: no signature verified by the keys of policy "audit"'
+        f'spec.containers[0] (app) {images["audit/unsigned"]}: no signature verified by the keys of policy "audit" '
+        "(no signatures found)"
     )
 
 

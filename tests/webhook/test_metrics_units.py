@@ -42,8 +42,27 @@ def outcome(
         (outcome(Verdict.UNCHANGED, "image unchanged by this update"), "unchanged"),
         (outcome(Verdict.DENIED, "not a reference", ref=False), "invalid-reference"),
         (outcome(Verdict.DENIED, "no policy matches this image (unmatched: deny)"), "unmatched"),
-        (outcome(Verdict.DENIED, 'no signature verified by the keys of policy "p"'), "unsigned"),
-        (outcome(Verdict.WARNED, 'no signature verified by the keys of policy "p"'), "unsigned"),
+        (
+            outcome(Verdict.DENIED, 'no signature verified by the keys of policy "p" (no signatures found)'),
+            "unsigned",
+        ),
+        (
+            outcome(Verdict.WARNED, 'no signature verified by the keys of policy "p" (no signatures found)'),
+            "unsigned",
+        ),
+        (
+            outcome(
+                Verdict.DENIED, 'no signature verified by the keys of policy "p" (1 signature(s) found: x)'
+            ),
+            "unsigned",
+        ),
+        (
+            outcome(
+                Verdict.WARNED,
+                'no signature verified by the keys of policy "p" (signed only by keys this policy does not trust)',
+            ),
+            "untrusted-key",
+        ),
         (outcome(Verdict.DENIED, '1 of the 2 distinct keys policy "p" requires signed'), "threshold"),
         (outcome(Verdict.DENIED, 'policy "p" has no usable keys (Secret gone)'), "no-keys"),
         (outcome(Verdict.DENIED, 'policy "p" has only 1 of 2 keys'), "no-keys"),

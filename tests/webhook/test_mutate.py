@@ -168,7 +168,8 @@ def test_warn_mode_admits_with_warnings_and_the_audit_says_it_would_have_denied(
     response = validate(webhook, body)
     assert response["allowed"] is True and "status" not in response
     assert response["warnings"] == [
-        f'spec.containers[0] (app) {images["audit/unsigned"]}: no signature verified by the keys of policy "audit"'
+        f'spec.containers[0] (app) {images["audit/unsigned"]}: no signature verified by the keys of policy "audit" '
+        "(no signatures found)"
     ]
     record = webhook.audit[-1]
     assert (record["decision"], record["would_deny"]) == ("allow", True)
@@ -180,7 +181,7 @@ def test_warnings_of_a_warned_workload_name_the_workload(webhook: RunningWebhook
     assert response["allowed"] is True
     assert response["warnings"] == [
         f"StatefulSet db: spec.template.spec.containers[0] (app) {images['audit/unsigned']}: "
-        'no signature verified by the keys of policy "audit"'
+        'no signature verified by the keys of policy "audit" (no signatures found)'
     ]
 
 

@@ -82,7 +82,11 @@ def webhook(
     return module_webhook_starter(table_config)
 
 
-NO_SIG = 'no signature verified by the keys of policy "team"'
+NO_SIG = 'no signature verified by the keys of policy "team" (no signatures found)'
+WRONG_KEY = (
+    'no signature verified by the keys of policy "team" '
+    "(1 signature(s) found: signature does not verify with any trusted key)"
+)
 
 # (id, containers, init, ephemeral, namespace, allowed, message lines: (container label, image, reason))
 ROWS: list[
@@ -114,7 +118,7 @@ ROWS: list[
         [],
         "default",
         False,
-        [("spec.containers[0] (app)", "table/team/wrong-key:1", NO_SIG)],
+        [("spec.containers[0] (app)", "table/team/wrong-key:1", WRONG_KEY)],
     ),
     (
         "several containers, one unsigned",
@@ -145,7 +149,7 @@ ROWS: list[
         [("debug", "table/team/wrong-key:1")],
         "default",
         False,
-        [("spec.ephemeralContainers[0] (debug)", "table/team/wrong-key:1", NO_SIG)],
+        [("spec.ephemeralContainers[0] (debug)", "table/team/wrong-key:1", WRONG_KEY)],
     ),
     (
         "every kind signed",
@@ -212,7 +216,7 @@ ROWS: list[
         "default",
         False,
         [
-            ("spec.containers[0] (a)", "table/team/wrong-key:1", NO_SIG),
+            ("spec.containers[0] (a)", "table/team/wrong-key:1", WRONG_KEY),
             ("spec.initContainers[0] (b)", "table/team/unsigned:1", NO_SIG),
         ],
     ),

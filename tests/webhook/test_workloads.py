@@ -19,7 +19,7 @@ from tests.fixtures.webhook import RunningWebhook
 from tests.webhook.reviews import WORKLOAD_SAMPLES, workload, workload_review
 
 KEY = "ecdsa-p256"
-NO_SIG = 'no signature verified by the keys of policy "team"'
+NO_SIG = 'no signature verified by the keys of policy "team" (no signatures found)'
 
 
 @pytest.fixture(scope="module")
