@@ -28,7 +28,8 @@ BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
 BUNDLE_V03_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 _MEDIA_TYPE = re.compile(
     r"^application/vnd\.dev\.sigstore\.bundle(?:\.v(?P<a>\d+)\.(?P<b>\d+)\+json"
-    r"|\+json;\s*version=(?P<c>\d+)\.(?P<d>\d+))$"
+    r"|\+json;\s*version=(?P<c>\d+)\.(?P<d>\d+))$",
+    re.ASCII,
 )
 SUPPORTED_VERSIONS = ((0, 1), (0, 2), (0, 3))
 

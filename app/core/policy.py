@@ -82,8 +82,12 @@ class ImagePattern:
         # Host names are case-insensitive (RFC 4343): `REGISTRY.example.com` is the registry the
         # kubelet pulls from for `registry.example.com`, so it must meet the same patterns.
         registry = ref.repository.registry.lower()
-        registry = DOCKER_HUB if registry in _DOCKER_HUB_ALIASES else registry
-        repository = f"{registry}/{ref.repository.path}"
+        path = ref.repository.path
+        if registry in _DOCKER_HUB_ALIASES or registry == DOCKER_HUB:
+            # `registry-1.docker.io/redis` and `Docker.io/redis` are Docker Hub's `library/redis`
+            registry = DOCKER_HUB
+            path = path if "/" in path else "library/" + path
+        repository = f"{registry}/{path}"
         tag = f":{ref.tag}" if ref.tag is not None else ""
         digest = f"@{ref.digest}" if ref.digest is not None else ""
         candidates = {repository, repository + tag + digest, repository + tag, repository + digest}
@@ -102,11 +106,14 @@ def normalise_pattern(text: str) -> str:
         raise ConfigError(f"image pattern {text!r} contains characters no image reference has")
     if "***" in text:
         raise ConfigError(f"image pattern {text!r}: use * (one path component) or ** (any depth)")
+    if text == "**":
+        return text  # every image
     first, sep, rest = text.partition("/")
-    if "*" in first:
-        # `**`, `*.example.com/**`: the host itself is a glob, nothing to normalise but its case.
+    if sep and "*" in first and (first in ("*", "**") or any(c in first for c in ".:")):
+        # `*/**`, `*.example.com/**`: the host itself is a glob, nothing to normalise but its case.
         return first.lower() + sep + rest
-    # distribution splitDockerDomain: the first component is a registry only if it looks like a host.
+    # distribution splitDockerDomain: the first component is a registry only if it looks like a host,
+    # so `nginx:*`, `ubuntu*` and `bitnami*/app` are Docker Hub patterns, like the images they name.
     if not sep or (not any(c in first for c in ".:") and first != "localhost"):
         domain, remainder = DOCKER_HUB, text
     else:

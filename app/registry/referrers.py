@@ -31,7 +31,8 @@ async def list_referrers(
     api: RegistryApi, fetch_manifest: FetchManifest, repository: Repository, subject: Digest
 ) -> list[Descriptor]:
     """Referrers of `subject`, the API's first, duplicates dropped. A missing fallback tag is an empty
-    list; an error on one source is ignored (and logged) when the other answered."""
+    list; an error on one source is ignored (and logged) only when the other found referrers to check:
+    with nothing found, the error is raised, so a broken source never reads as "no signatures"."""
     results = await asyncio.gather(
         _from_api(api, repository, subject),
         _from_tag(fetch_manifest, repository, subject),
@@ -40,19 +41,18 @@ async def list_referrers(
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, RegistryError):
             raise result  # a bug or a cancellation, not a registry answer: never swallow it
-    api_found, tagged = results
-    if isinstance(tagged, RegistryError) and not isinstance(api_found, list):
-        raise tagged  # the fallback is the only source left
-    for failed in (api_found, tagged):
-        if isinstance(failed, RegistryError):
-            log.info(
-                "referrers of %s in %s: one source failed: %s", subject.short(), repository, failed.detail
-            )
     merged: dict[Digest, Descriptor] = {}
-    for found in (api_found, tagged):
+    for found in results:
         if isinstance(found, list):
             for descriptor in found:
                 merged.setdefault(descriptor.digest, descriptor)
+    failures = [r for r in results if isinstance(r, RegistryError)]
+    if failures and not merged:
+        # Nothing found and a source could not be read: that is "could not check", never "unsigned"
+        # (cosign 3 writes no fallback tag where the API exists, so a failing API hides every bundle).
+        raise failures[0]
+    for failed in failures:
+        log.info("referrers of %s in %s: one source failed: %s", subject.short(), repository, failed.detail)
     return list(merged.values())
 
 

@@ -8,6 +8,7 @@ it through `RegistrySettings.build`. Nothing here opens a connection.
 from __future__ import annotations
 
 import math
+import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,12 +66,10 @@ class RegistrySettings:
         `credentials` (by host) are merged over it. CA files must exist."""
         insecure = frozenset(normalize_host(h, what="insecure registry") for h in insecure_registries)
         cas = {
-            normalize_host(host, what="CA file registry"): _existing_file(path, f"CA file for {host}")
+            normalize_host(host, what="CA file registry"): _ca_bundle(path, f"CA file for {host}")
             for host, path in (ca_files or {}).items()
         }
-        default_ca = (
-            _existing_file(default_ca_file, "default CA file") if default_ca_file is not None else None
-        )
+        default_ca = _ca_bundle(default_ca_file, "default CA file") if default_ca_file is not None else None
         creds: dict[str, Credential] = (
             dict(load_docker_config(docker_config)) if docker_config is not None else {}
         )
@@ -119,23 +118,44 @@ class RegistrySettings:
 
     def is_insecure(self, registry: str) -> bool:
         """True when `registry` was listed to be reached over plain HTTP."""
-        return registry in self.insecure
+        return host_key(registry) in self.insecure
 
     def base_url(self, registry: str) -> str:
         """`https://host[:port]` (or `http://` for listed insecure registries); Docker Hub → its API host."""
         scheme = "http" if self.is_insecure(registry) else "https"
-        return f"{scheme}://{_API_HOSTS.get(registry, registry)}"
+        return f"{scheme}://{_API_HOSTS.get(host_key(registry), registry)}"
 
     def ca_file_for(self, host: str) -> Path | None:
         """The CA bundle trusted for `host` in addition to the public roots (per-host, else the default)."""
-        return self.ca_files.get(host, self.default_ca_file)
+        return self.ca_files.get(host_key(host), self.default_ca_file)
 
     def credential_for(self, registry: str) -> Credential | None:
-        return self.credentials.get(registry)
+        """The configured credential of `registry`, looked up by its normalised host (as configured)."""
+        return self.credentials.get(host_key(registry))
+
+
+def host_key(host: str) -> str:
+    """`host` as the settings are keyed: lower-case, Docker Hub's aliases folded into `docker.io`, so an
+    image written `REG.example:5000/app` or `registry-1.docker.io/x` finds what was configured for it."""
+    try:
+        return normalize_host(host, what="registry")
+    except ConfigError:
+        return host  # not a host[:port]: matches nothing configured
 
 
 def _existing_file(path: Path | str, what: str) -> Path:
     resolved = Path(path).expanduser()
     if not resolved.is_file():
         raise ConfigError(f"{what}: {resolved} does not exist or is not a file")
+    return resolved
+
+
+def _ca_bundle(path: Path | str, what: str) -> Path:
+    """An existing file that holds PEM certificates: checked when the settings are built, so a garbage
+    bundle stops start-up (or the CLI) instead of failing every later request to that registry."""
+    resolved = _existing_file(path, what)
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(resolved))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"{what}: {resolved} is not a readable PEM certificate bundle") from exc
     return resolved

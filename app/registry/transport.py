@@ -34,7 +34,6 @@ from app.core.errors import (
 )
 from app.core.ports import Clock
 from app.registry.auth import Authenticator
-from app.registry.credentials import normalize_host
 from app.registry.errors import map_transport_error
 from app.registry.replies import Reply, RequestStats, outcome_of
 from app.registry.settings import RegistrySettings
@@ -238,7 +237,7 @@ class RegistryTransport:
             # never speaks TLS: `verify=False` only spares building an unused context (~50 ms).
             verify: ssl.SSLContext | bool = False
             if scheme == "https":
-                verify = tls_context(self.settings.ca_file_for(_host_key(host)))
+                verify = tls_context(self.settings.ca_file_for(host))
             # trust_env=False: no proxy variables and, above all, no ~/.netrc credentials sent anywhere.
             client = httpx.AsyncClient(
                 verify=verify, timeout=self._timeout, follow_redirects=False, trust_env=False
@@ -260,13 +259,6 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"CA file {ca_file} is not a readable PEM certificate bundle") from exc
     return context
-
-
-def _host_key(host: str) -> str:
-    try:
-        return normalize_host(host, what="registry")
-    except ConfigError:
-        return host
 
 
 def _origin(url: str) -> tuple[str, str]:

@@ -56,6 +56,18 @@ ALICE, BOB = ecdsa("alice").key, ecdsa("bob").key
         ("docker.io/**", "registry-1.docker.io/bitnami/redis:7", True),
         ("nginx", "Registry-1.Docker.io/library/nginx:1", True),
         ("registry-1.docker.io/library/nginx", "nginx:1", True),
+        # a Docker Hub shorthand with a glob in its first component is still Docker Hub
+        ("nginx:*", "nginx:1.25", True),
+        ("nginx:1.*", "docker.io/library/nginx:1.25", True),
+        ("nginx:1.*", "nginx:2.0", False),
+        ("ubuntu*", "ubuntu-debootstrap:22.04", True),
+        ("bitnami*/redis", "bitnami/redis:7", True),
+        ("*/**", "registry.example.com/team/app:1", True),
+        # single-name images under a Docker Hub alias are official images, like `redis`
+        ("redis", "registry-1.docker.io/redis:7", True),
+        ("redis", "Docker.io/redis:7", True),
+        ("docker.io/library/redis", "index.docker.io/redis:7", True),
+        ("registry-1.docker.io/redis", "registry-1.docker.io/redis:7", True),
     ],
 )
 def test_pattern_matches_normalised_references(pattern: str, image: str, matches: bool) -> None:
@@ -72,6 +84,10 @@ def test_pattern_matches_normalised_references(pattern: str, image: str, matches
         ("Registry.Example.com/team/**", "registry.example.com/team/**"),
         ("*.Example.COM/**", "*.example.com/**"),
         ("**", "**"),
+        ("nginx:*", "docker.io/library/nginx:*"),
+        ("ubuntu*", "docker.io/library/ubuntu*"),
+        ("bitnami*/x", "docker.io/bitnami*/x"),
+        ("*", "docker.io/library/*"),
     ],
 )
 def test_patterns_are_normalised_like_references(pattern: str, normalised: str) -> None:
@@ -147,3 +163,9 @@ def test_an_upper_case_registry_host_cannot_slip_past_a_policy_when_unmatched_im
     assert [p.name for p in admission.policies_for(parse_reference("REGISTRY.EXAMPLE.COM/team/app:1"))] == [
         "prod"
     ]
+
+
+def test_a_docker_hub_glob_pattern_cannot_slip_past_a_policy_when_unmatched_images_are_allowed() -> None:
+    admission = AdmissionPolicy((Policy("hub", (ImagePattern("nginx:*"),), (ALICE,)),), Unmatched.ALLOW)
+    for image in ("nginx:1.25", "registry-1.docker.io/nginx:1.25", "docker.io/library/nginx:latest"):
+        assert [p.name for p in admission.policies_for(parse_reference(image))] == ["hub"], image

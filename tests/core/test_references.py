@@ -71,6 +71,8 @@ def test_a_digest_only_reference_has_no_default_tag() -> None:
         ("a" * 64, "image ID"),
         ("reg.io/" + "a" * 300, "longer than 255"),
         ("reg.io/app:tag:tag", "reference format"),
+        ("reg.io/app:t\u00e2g", "reference format"),  # distribution's tag \w is ASCII only
+        ("reg.io/app:\u0661\u0662", "reference format"),  # Arabic-Indic digits
         ("https://reg.io/app", "reference format"),
         ("../../etc/passwd", "reference format"),
     ],

@@ -97,6 +97,14 @@ FAULTS = [
     ("500 on resolve", "HEAD /v2/", "status", 500, _resolve, RegistryUnavailable, "failed to serve manifest"),
     ("429 on blob", "GET /v2/.*/blobs/", "status", 429, _blob, RegistryUnavailable, "rate-limiting"),
     ("503 on referrers", "GET /v2/", "status", 503, _referrers, RegistryUnavailable, "failed to serve"),
+    # only the referrers API fails and there is no fallback tag (cosign 3 writes none where the API
+    # exists): "could not check", never an empty list that would read as "no signatures found"
+    ("503 on the referrers API alone", "GET /v2/.*/referrers/", "status", 503, _referrers,
+     RegistryUnavailable, "failed to serve"),
+    ("403 on the referrers API alone", "GET /v2/.*/referrers/", "status", 403, _referrers,
+     errors.RegistryAuthError, "denied access"),
+    ("500 on the fallback tag alone", "GET /v2/.*/manifests/sha256-", "status", 500, _referrers,
+     RegistryUnavailable, "failed to serve"),
     ("slow answer", "HEAD /v2/", "delay", 1.0, _resolve, RegistryTimeout, "did not answer within 0.3 s"),
     ("dropped connection", "GET /v2/.*/manifests/", "close", None, _manifest_by_tag, RegistryUnavailable, "broke off"),
     ("403 on resolve", "HEAD /v2/", "status", 403, _resolve, errors.RegistryAuthError, "denied access"),

@@ -16,6 +16,7 @@ from app.registry import Credential, RegistrySettings, Timeouts
 from app.registry.auth import parse_challenge
 from app.registry.credentials import normalize_host, parse_docker_config
 from app.registry.errors import map_transport_error
+from tests.support.certs import issue_server_tls
 
 
 def _auth(user: str, password: str) -> str:
@@ -92,9 +93,8 @@ def test_hosts_are_normalised_and_docker_hub_maps_to_its_api_host() -> None:
 
 
 def test_cli_options_give_a_default_ca_and_per_host_cas(tmp_path: Path) -> None:
-    default_ca, special_ca = tmp_path / "default.pem", tmp_path / "special.pem"
-    default_ca.write_text("x")
-    special_ca.write_text("y")
+    default_ca = issue_server_tls(tmp_path / "default").ca_file
+    special_ca = issue_server_tls(tmp_path / "special").ca_file
     settings = RegistrySettings.from_cli(
         ca_file_options=[str(default_ca), f"special.example:443={special_ca}"],
         registry_config=None,
@@ -145,3 +145,29 @@ def test_dns_failures_and_unknown_tls_errors_get_admin_readable_reasons() -> Non
     assert dns.reason == "registry nowhere.example is unreachable (its name does not resolve)"
     assert tls.reason.startswith("the TLS handshake with registry old.example failed")
     assert isinstance(pool, RegistryTimeout)
+
+
+def test_an_image_host_finds_its_settings_however_it_is_written(tmp_path: Path) -> None:
+    ca = issue_server_tls(tmp_path).ca_file
+    settings = RegistrySettings.build(
+        insecure_registries=["reg.example:5000"],
+        ca_files={"secure.example": ca},
+        credentials={"reg.example:5000": Credential("u", "p"), "docker.io": Credential("hub", "h")},
+    )
+    assert settings.is_insecure("REG.example:5000")
+    assert settings.base_url("REG.example:5000") == "http://REG.example:5000"
+    assert settings.credential_for("Reg.Example:5000") == Credential("u", "p")
+    assert settings.credential_for("registry-1.docker.io") == Credential("hub", "h")
+    assert settings.base_url("Docker.io") == "https://registry-1.docker.io"
+    assert settings.ca_file_for("SECURE.example") == ca
+    assert not settings.is_insecure("reg.example:5001")
+    assert settings.credential_for("other.example") is None
+
+
+def test_a_ca_file_that_holds_no_certificate_is_refused_when_the_settings_are_built(tmp_path: Path) -> None:
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ConfigError, match=r"CA file for reg\.example: .* is not a readable PEM"):
+        RegistrySettings.build(ca_files={"reg.example": garbage})
+    with pytest.raises(ConfigError, match=r"default CA file: .* is not a readable PEM"):
+        RegistrySettings.build(default_ca_file=garbage)
