@@ -87,7 +87,12 @@ async def decide(
         )
         return Decision(False, "kind not reviewed", message=printable(message))  # the kind is the sender's
     if policy.skips(request.namespace):
-        return Decision(True, f"namespace {request.namespace} is skipped")
+        # Admitted unverified: the audit line still lists every image, the bypass a security team audits.
+        skipped = tuple(
+            ImageOutcome(c, Verdict.SKIPPED, "namespace skipped by the config (skipNamespaces)")
+            for c in request.images
+        )
+        return Decision(True, f"namespace {request.namespace} is skipped", images=skipped)
     too_many = _too_many(request)
     if too_many is not None:
         return Decision(False, "too many images", message=too_many)

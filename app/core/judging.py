@@ -36,6 +36,7 @@ class Verdict(StrEnum):
     EXEMPT = "exempt"
     UNMATCHED_ALLOWED = "unmatched-allowed"
     UNCHANGED = "unchanged"
+    SKIPPED = "skipped"  # the namespace is in skipNamespaces: admitted unverified, and recorded
 
 
 @dataclass(frozen=True)

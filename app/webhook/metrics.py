@@ -74,7 +74,7 @@ _ERRORS: tuple[tuple[type[BaseException], str], ...] = (
 
 def reason_class(outcome: ImageOutcome) -> str:
     """A bounded label for why an image got its verdict: `signed`, `exempt`, `unmatched`,
-    `unchanged`, `untrusted-key`, `unsigned`, `threshold`, `no-keys`, `invalid-reference`, `deadline`,
+    `unchanged`, `skipped-namespace`, `untrusted-key`, `unsigned`, `threshold`, `no-keys`, `invalid-reference`, `deadline`,
     `not-found`, `registry-auth`, `registry-unavailable`, `registry-error`, `internal` or `other`."""
     if outcome.verdict is Verdict.VERIFIED:
         return "signed"
@@ -84,6 +84,8 @@ def reason_class(outcome: ImageOutcome) -> str:
         return "unmatched"
     if outcome.verdict is Verdict.UNCHANGED:
         return "unchanged"
+    if outcome.verdict is Verdict.SKIPPED:
+        return "skipped-namespace"
     if outcome.reference is None:
         return "invalid-reference"
     if outcome.error is not None:

@@ -73,14 +73,12 @@ class Reviewer:
             request = parse_review(_json(body))
         except MalformedReview as exc:
             log.warning("malformed AdmissionReview: %s", exc.detail)
-            if self.observer is not None:
-                self.observer.malformed(self.monotonic() - started)
+            self._observe(lambda o: o.malformed(self.monotonic() - started))
             return 400, {"error": f"malformed AdmissionReview: {exc.reason}"}
         decision = await self._decide(request)
         duration_ms = (self.monotonic() - started) * 1000
         self._audit(request, decision, duration_ms)
-        if self.observer is not None:
-            self.observer.reviewed(request, decision, duration_ms / 1000)
+        self._observe(lambda o: o.reviewed(request, decision, duration_ms / 1000))
         return 200, review_response(request.uid, decision.allowed, decision.message, decision.warnings)
 
     async def mutate(self, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -123,6 +121,14 @@ class Reviewer:
         # With pod pull credentials, a verifier that reads them (cached) on its first image.
         verifier = self.verifier if self.verifier_for is None else await self.verifier_for(request)
         return await decide(request, self.policy, self.keys.snapshot(), verifier, self.deadline_seconds)
+
+    def _observe(self, tell: Callable[[ReviewObserver], None]) -> None:
+        if self.observer is None:
+            return
+        try:
+            tell(self.observer)
+        except Exception:  # a metrics failure must not turn into an admission answer (or a 500)
+            log.exception("could not record the review's metrics")
 
     def _audit(
         self,

@@ -200,8 +200,15 @@ async def test_unmatched_allow_admits_an_image_no_policy_names() -> None:
 
 async def test_a_skipped_namespace_is_allowed_without_verifying() -> None:
     verifier = ScriptedVerifier()
-    decision = await run(review([("app", APP)], namespace="kube-system"), policy(PROD), verifier)
+    decision = await run(
+        review([("app", APP)], init=[("init", OTHER)], namespace="kube-system"), policy(PROD), verifier
+    )
     assert decision.allowed and verifier.calls == []
+    # every image is still recorded for the audit line: the bypass is visible
+    assert [(o.container.image, o.verdict) for o in decision.images] == [
+        (APP, Verdict.SKIPPED),
+        (OTHER, Verdict.SKIPPED),
+    ]
 
 
 async def test_an_exempt_image_is_not_verified() -> None:

@@ -142,6 +142,31 @@ def test_a_broken_audit_sink_does_not_change_the_answer(
     assert webhook.post(body).json()["response"]["allowed"] is False
 
 
+class BrokenObserver:
+    """Metrics whose every call fails."""
+
+    def reviewed(self, *_: object) -> None:
+        raise RuntimeError("metrics bug")
+
+    def malformed(self, *_: object) -> None:
+        raise RuntimeError("metrics bug")
+
+
+def test_a_broken_metrics_observer_does_not_change_the_answer(
+    serve_app: Any, key_pairs: dict[str, KeyPair], caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = reviewer(key_pairs["ecdsa-p256"], Exploding())
+    broken.observer = BrokenObserver()
+    webhook = serve_app(broken)
+    denied = webhook.post(review([("app", "other.io/x:1")], namespace="default"))
+    assert denied.status_code == 200 and denied.json()["response"]["allowed"] is False
+    allowed = webhook.post(review([("app", "other.io/x:1")], namespace="kube-system"))
+    assert allowed.status_code == 200 and allowed.json()["response"]["allowed"] is True
+    malformed = webhook.post(b"{not json")
+    assert malformed.status_code == 400 and "not JSON" in malformed.json()["error"]
+    assert "metrics bug" in caplog.text
+
+
 def test_registry_credentials_from_the_config_never_reach_the_audit_log_or_the_logs(
     start_webhook: Callable[[dict[str, Any]], RunningWebhook],
     tls_registry: TestRegistry,
