@@ -55,9 +55,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             banner(webhook.url, webhook.certificate.cert_file, webhook.certificate.generated), file=sys.stderr
         )
-        started = serve_forever(
-            uvicorn_config(webhook.app, settings.server.host, settings.server.port, webhook.certificate)
-        )
+        config = uvicorn_config(webhook.app, settings.server.host, settings.server.port, webhook.certificate)
+        started = serve_forever(config, webhook.certificate)
     finally:
         webhook.stop()
     return EXIT_OK if started else EXIT_FAILED
