@@ -13,6 +13,7 @@ while registered it intercepts nothing else in the shared API server.
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import time
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
@@ -154,8 +156,8 @@ def release_objects(admin: k8s.ApiClient, namespace: str, release: str) -> dict[
         "ServiceAccount": lambda: core.read_namespaced_service_account(full, namespace),
         "ConfigMap": lambda: core.read_namespaced_config_map(f"{full}-config", namespace),
         "Secret": lambda: core.read_namespaced_secret(f"{full}-tls", namespace),
-        "Role": lambda: rbac.read_namespaced_role(f"{full}-read-keys", namespace),
-        "RoleBinding": lambda: rbac.read_namespaced_role_binding(f"{full}-read-keys", namespace),
+        "Role": lambda: rbac.read_namespaced_role(f"{full}-{namespace}-read-keys", namespace),
+        "RoleBinding": lambda: rbac.read_namespaced_role_binding(f"{full}-{namespace}-read-keys", namespace),
     }
     found = {}
     for kind, read in reads.items():
@@ -187,14 +189,14 @@ def test_install_without_ready_pods_fails_at_the_bounded_gate_and_registers_noth
     )
     assert [p["metadata"]["name"] for p in pdbs["items"]] == [f"{release}-sigwebhook"]
     # ...and nothing intercepts pods: neither webhook configuration was ever created.
-    assert webhook_configuration(kube_admin, f"{release}-sigwebhook") is None
-    assert mutating_configuration(kube_admin, f"{release}-sigwebhook") is None
+    assert webhook_configuration(kube_admin, f"{release}-sigwebhook-{release_namespace}") is None
+    assert mutating_configuration(kube_admin, f"{release}-sigwebhook-{release_namespace}") is None
 
     done = cluster_helm.run("uninstall", release, "-n", release_namespace, "--timeout", "60s")
     assert done.returncode == 0, done.stderr
     assert not any(release_objects(kube_admin, release_namespace, release).values())
-    assert webhook_configuration(kube_admin, f"{release}-sigwebhook") is None
-    assert mutating_configuration(kube_admin, f"{release}-sigwebhook") is None
+    assert webhook_configuration(kube_admin, f"{release}-sigwebhook-{release_namespace}") is None
+    assert mutating_configuration(kube_admin, f"{release}-sigwebhook-{release_namespace}") is None
 
 
 def test_webhook_is_registered_after_the_gate_kept_across_upgrades_and_removed_on_uninstall(
@@ -203,6 +205,7 @@ def test_webhook_is_registered_after_the_gate_kept_across_upgrades_and_removed_o
     release = "full"
     name = f"{release}-sigwebhook"
     gate = f"{name}-wait-ready"
+    cluster_name = f"{name}-{release_namespace}"  # cluster-scoped objects carry the release namespace
     # Mutating webhook on (the default) and the pods' own pull credentials on: the API server must
     # accept the MutatingWebhookConfiguration, the workload rules and the ClusterRole(Binding) too.
     extra = ["--set", "config.registries.podPullSecrets=true"]
@@ -211,7 +214,7 @@ def test_webhook_is_registered_after_the_gate_kept_across_upgrades_and_removed_o
         "install", release, str(CHART), "-n", release_namespace, "--timeout", "60s", *OPT_IN, *extra,
     )  # fmt: skip
 
-    vwc = webhook_configuration(kube_admin, name)
+    vwc = webhook_configuration(kube_admin, cluster_name)
     assert vwc is not None, "the webhook configuration must exist once the gate passed"
     hook = vwc.webhooks[0]
     secret = k8s.CoreV1Api(kube_admin).read_namespaced_secret(f"{name}-tls", release_namespace)
@@ -221,7 +224,7 @@ def test_webhook_is_registered_after_the_gate_kept_across_upgrades_and_removed_o
     assert hook.timeout_seconds == 10
     assert hook.failure_policy == "Fail"
     assert {r for rule in hook.rules for r in rule.resources} >= {"pods", "deployments", "cronjobs"}
-    mwc = mutating_configuration(kube_admin, name)
+    mwc = mutating_configuration(kube_admin, cluster_name)
     assert mwc is not None, "the mutating webhook is on by default"
     pin = mwc.webhooks[0]
     assert pin.client_config.service.path == "/mutate"
@@ -229,8 +232,8 @@ def test_webhook_is_registered_after_the_gate_kept_across_upgrades_and_removed_o
     assert pin.reinvocation_policy == "IfNeeded"
     assert pin.namespace_selector == hook.namespace_selector
     rbac = k8s.RbacAuthorizationV1Api(kube_admin)
-    assert rbac.read_cluster_role(f"{name}-pod-pull-secrets").rules[0].verbs == ["get"]
-    assert rbac.read_cluster_role_binding(f"{name}-pod-pull-secrets").subjects[0].name == name
+    assert rbac.read_cluster_role(f"{cluster_name}-pod-pull-secrets").rules[0].verbs == ["get"]
+    assert rbac.read_cluster_role_binding(f"{cluster_name}-pod-pull-secrets").subjects[0].name == name
 
     run_with_gate(
         cluster_helm, kube_admin, release_namespace, gate,
@@ -239,19 +242,23 @@ def test_webhook_is_registered_after_the_gate_kept_across_upgrades_and_removed_o
     )  # fmt: skip
     kept = k8s.CoreV1Api(kube_admin).read_namespaced_secret(f"{name}-tls", release_namespace)
     assert kept.data == secret.data, "the generated CA and certificate must survive an upgrade"
-    upgraded = webhook_configuration(kube_admin, name)
+    upgraded = webhook_configuration(kube_admin, cluster_name)
     assert upgraded is not None and upgraded.webhooks[0].timeout_seconds == 12
     assert upgraded.webhooks[0].client_config.ca_bundle == ca_bundle
-    upgraded_pin = mutating_configuration(kube_admin, name)
+    upgraded_pin = mutating_configuration(kube_admin, cluster_name)
     assert upgraded_pin is not None and upgraded_pin.webhooks[0].timeout_seconds == 12
 
     done = cluster_helm.run("uninstall", release, "-n", release_namespace, "--timeout", "60s")
     assert done.returncode == 0, done.stderr
-    assert webhook_configuration(kube_admin, name) is None, "uninstall left the webhook configuration behind"
-    assert mutating_configuration(kube_admin, name) is None, "uninstall left the mutating webhook behind"
+    assert webhook_configuration(kube_admin, cluster_name) is None, (
+        "uninstall left the webhook configuration behind"
+    )
+    assert mutating_configuration(kube_admin, cluster_name) is None, (
+        "uninstall left the mutating webhook behind"
+    )
     assert not any(release_objects(kube_admin, release_namespace, release).values())
     with pytest.raises(ApiException) as gone:
-        rbac.read_cluster_role(f"{name}-pod-pull-secrets")
+        rbac.read_cluster_role(f"{cluster_name}-pod-pull-secrets")
     assert gone.value.status == 404
 
 
@@ -261,17 +268,111 @@ def test_upgrade_that_turns_the_mutating_webhook_off_unregisters_it(
     release = "toggle"
     name = f"{release}-sigwebhook"
     gate = f"{name}-wait-ready"
+    cluster_name = f"{name}-{release_namespace}"
     install = ["install", release, str(CHART), "-n", release_namespace, "--timeout", "60s", *OPT_IN]
     run_with_gate(cluster_helm, kube_admin, release_namespace, gate, *install)
-    assert mutating_configuration(kube_admin, name) is not None
+    assert mutating_configuration(kube_admin, cluster_name) is not None
 
     off = ["--set", "mutating.enabled=false"]
     upgrade = ["upgrade", release, str(CHART), "-n", release_namespace, "--timeout", "60s", *OPT_IN, *off]
     run_with_gate(cluster_helm, kube_admin, release_namespace, gate, *upgrade)
-    assert mutating_configuration(kube_admin, name) is None, "a disabled mutating webhook stayed registered"
-    assert webhook_configuration(kube_admin, name) is not None, "validation must stay registered"
+    assert mutating_configuration(kube_admin, cluster_name) is None, (
+        "a disabled mutating webhook stayed registered"
+    )
+    assert webhook_configuration(kube_admin, cluster_name) is not None, "validation must stay registered"
 
     done = cluster_helm.run("uninstall", release, "-n", release_namespace, "--timeout", "60s")
     assert done.returncode == 0, done.stderr
-    assert webhook_configuration(kube_admin, name) is None
-    assert mutating_configuration(kube_admin, name) is None
+    assert webhook_configuration(kube_admin, cluster_name) is None
+    assert mutating_configuration(kube_admin, cluster_name) is None
+
+
+@pytest.fixture(scope="module")
+def cert_manager_kinds(kube_admin) -> None:
+    """cert-manager's Certificate and Issuer kinds, schema-less (no cert-manager runs here): enough for
+    Helm to map the chart's objects when it renders against the API server."""
+    extensions = k8s.ApiextensionsV1Api(kube_admin)
+    for kind in ("Certificate", "Issuer"):
+        plural = kind.lower() + "s"
+        definition = k8s.V1CustomResourceDefinition(
+            metadata=k8s.V1ObjectMeta(name=f"{plural}.cert-manager.io"),
+            spec=k8s.V1CustomResourceDefinitionSpec(
+                group="cert-manager.io",
+                scope="Namespaced",
+                names=k8s.V1CustomResourceDefinitionNames(kind=kind, plural=plural, singular=kind.lower()),
+                versions=[
+                    k8s.V1CustomResourceDefinitionVersion(
+                        name="v1",
+                        served=True,
+                        storage=True,
+                        schema=k8s.V1CustomResourceValidation(
+                            open_apiv3_schema=k8s.V1JSONSchemaProps(
+                                type="object", x_kubernetes_preserve_unknown_fields=True
+                            )
+                        ),
+                    )
+                ],
+            ),
+        )
+        try:
+            extensions.create_custom_resource_definition(definition)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the kinds are served a moment after they are created
+        groups = k8s.ApisApi(kube_admin).get_api_versions().groups
+        if any(g.name == "cert-manager.io" for g in groups):
+            return
+        time.sleep(0.2)
+    pytest.fail("the cert-manager kinds were never served")
+
+
+@pytest.mark.usefixtures("cert_manager_kinds")
+def test_cert_manager_mode_writes_the_issued_ca_into_the_re_registered_configuration(
+    cluster_helm, kube_admin, release_namespace
+):
+    # Rendered against the API server (lookup works there): once cert-manager has issued the serving
+    # Secret, the configuration the upgrade hook re-creates carries its ca.crt from the first moment.
+    release = "cm"
+    ca = issue_ca_bundle()
+    args = ["template", release, str(CHART), "-n", release_namespace, "--set", "tls.mode=certManager"]
+    before = cluster_helm.run(*args, "--dry-run=server")
+    assert before.returncode == 0, before.stderr
+    first = [
+        w
+        for d in yaml.safe_load_all(before.stdout)
+        if d and d["kind"].endswith("WebhookConfiguration")
+        for w in d["webhooks"]
+    ]
+    assert first and all(
+        "caBundle" not in w["clientConfig"] for w in first
+    )  # first install: the cainjector sets it
+    k8s.CoreV1Api(kube_admin).create_namespaced_secret(
+        release_namespace,
+        k8s.V1Secret(
+            metadata=k8s.V1ObjectMeta(name=f"{release}-sigwebhook-tls"),
+            type="kubernetes.io/tls",
+            data={"ca.crt": ca, "tls.crt": ca, "tls.key": base64.b64encode(b"unused").decode()},
+        ),
+    )
+    after = cluster_helm.run(*args, "--dry-run=server")
+    assert after.returncode == 0, after.stderr
+    configurations = [
+        d
+        for d in yaml.safe_load_all(after.stdout)
+        if d
+        and d["kind"] in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+        and d["webhooks"]
+    ]
+    assert len(configurations) == 2
+    for configuration in configurations:
+        assert configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+        assert [w["clientConfig"]["caBundle"] for w in configuration["webhooks"]] == [ca]
+
+
+def issue_ca_bundle() -> str:
+    """A CA certificate, base64 PEM, as cert-manager writes `ca.crt`."""
+    import trustme
+
+    return base64.b64encode(trustme.CA().cert_pem.bytes()).decode()

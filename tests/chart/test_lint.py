@@ -135,8 +135,18 @@ BAD_VALUES = [
         ],
         "mutating.objects=pods never sends workloads",
     ),
+    (
+        [
+            "--set",
+            "mutating.enabled=false",
+            "--set-json",
+            'config.policies=[{"name":"p","images":["**"],"keys":[{"file":"/k"}],"pinDigest":true}]',
+        ],
+        "mutating.enabled=false registers no /mutate webhook",
+    ),
     # Cross-field rule the schema cannot express; the templates enforce it.
     (["--set", "config.deadlineSeconds=10"], "must be below webhook.timeoutSeconds"),
+    (["--set-json", "config.deadlineSeconds=9.5"], "by at least 1 second"),
     (["--set", "webhook.timeoutSeconds=5"], "must be below webhook.timeoutSeconds"),
 ]
 

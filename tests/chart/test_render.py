@@ -13,7 +13,7 @@ import pytest
 import yaml
 from cryptography import x509
 
-from tests.chart.conftest import NAMESPACE, VALUE_SETS, hook_of, of_kind, only
+from tests.chart.conftest import NAMESPACE, RELEASE, VALUE_SETS, hook_of, of_kind, only
 
 pytestmark = pytest.mark.helm
 
@@ -36,6 +36,7 @@ def pod_specs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return specs
 
 
+CLUSTER_NAME = f"{RELEASE}-{NAMESPACE}"  # the webhook configurations and cluster roles carry the namespace
 POD_RULE = {
     "apiGroups": [""],
     "apiVersions": ["v1"],
@@ -133,6 +134,33 @@ def test_release_namespace_and_kube_system_are_never_sent_to_the_webhook(render,
     assert {NAMESPACE, "kube-system"} <= set(by_name[0]["values"])
     # The server skips them too, should a selector ever let one through.
     assert {NAMESPACE, "kube-system"} <= set(config_of(docs)["skipNamespaces"])
+
+
+def test_namespaces_the_config_skips_are_left_out_of_the_selector_too(render):
+    docs = render("default", "--set-json", 'config.skipNamespaces=["legacy-apps"]')
+    by_name = next(
+        e
+        for e in webhook_of(docs)["namespaceSelector"]["matchExpressions"]
+        if e["key"] == "kubernetes.io/metadata.name"
+    )
+    assert "legacy-apps" in by_name["values"] and "legacy-apps" in config_of(docs)["skipNamespaces"]
+    assert mutating_of(docs)["namespaceSelector"] == webhook_of(docs)["namespaceSelector"]
+
+
+def test_helper_pods_are_not_selected_by_the_service_the_budget_or_the_anti_affinity(render):
+    docs = render()
+    selector = only(docs, "Service")["spec"]["selector"]
+    assert only(docs, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"] == selector
+    deployment = only(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= deployment.items()
+    helpers = [
+        only(docs, "Job")["spec"]["template"]["metadata"]["labels"],
+        only(docs, "Pod")["metadata"]["labels"],
+    ]
+    for labels in helpers:
+        assert not selector.items() <= labels.items(), (
+            labels
+        )  # the gate or test pod would get admission calls
 
 
 def test_opt_out_mode_verifies_every_namespace_not_labelled_disabled(render):
@@ -401,9 +429,28 @@ def test_mutating_webhook_off_registers_none_and_removes_an_earlier_one_on_upgra
     assert mutating_of(docs) is None
     removal = [d for d in of_kind(docs, "MutatingWebhookConfiguration") if "post-upgrade" in hook_of(d)]
     assert len(removal) == 1 and removal[0]["webhooks"] == []
-    assert removal[0]["metadata"]["name"] == "sigwebhook"
+    assert removal[0]["metadata"]["name"] == CLUSTER_NAME
     policy = removal[0]["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
     assert "before-hook-creation" in policy and "hook-succeeded" in policy
+
+
+def test_objects_outside_the_release_namespace_carry_it_so_two_releases_of_one_name_never_collide(render):
+    kinds = (
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "ClusterRole",
+        "ClusterRoleBinding",
+    )
+
+    def names(namespace):
+        docs = render("gitops", "--namespace", namespace)  # the last --namespace wins
+        cluster = {(d["kind"], d["metadata"]["name"]) for d in docs if d["kind"] in kinds}
+        roles = {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in of_kind(docs, "Role")}
+        return cluster, roles
+
+    (first, first_roles), (second, second_roles) = names("team-one"), names("team-two")
+    assert first and second and not first & second
+    assert first_roles and not first_roles & second_roles
 
 
 @pytest.mark.parametrize("value_set", VALUE_SETS)
@@ -411,7 +458,7 @@ def test_uninstall_removes_both_webhook_configurations(render, value_set):
     docs = render(value_set)
     for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
         cleanup = only(docs, kind, hook="pre-delete")
-        assert cleanup["metadata"]["name"] == "sigwebhook"
+        assert cleanup["metadata"]["name"] == CLUSTER_NAME
         assert cleanup["webhooks"] == []
         policy = cleanup["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
         assert "before-hook-creation" in policy and "hook-succeeded" in policy
@@ -502,8 +549,18 @@ def test_service_monitor_scrapes_the_metrics_port_when_enabled(render):
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
 
 
+def webhook_network_policy(docs):
+    """The NetworkPolicy of the webhook pods (the other one closes the helper pods to all ingress)."""
+    policies = {p["metadata"]["name"]: p for p in of_kind(docs, "NetworkPolicy")}
+    helper = policies.pop(f"{RELEASE}-helper-pods")
+    assert helper["spec"]["policyTypes"] == ["Ingress"] and "ingress" not in helper["spec"]
+    assert helper["spec"]["podSelector"]["matchLabels"]["sigwebhook.dev/helper-pod"] == "true"
+    assert len(policies) == 1
+    return next(iter(policies.values()))
+
+
 def test_network_policy_lets_the_metrics_port_in_from_the_given_peers(render):
-    policy = only(render("pin-workloads"), "NetworkPolicy")
+    policy = webhook_network_policy(render("pin-workloads"))
     assert policy["spec"]["ingress"] == [
         {"ports": [{"port": 8443, "protocol": "TCP"}]},
         {
@@ -515,12 +572,12 @@ def test_network_policy_lets_the_metrics_port_in_from_the_given_peers(render):
 
 def test_network_policy_admits_only_the_webhook_port_when_enabled(render):
     assert not of_kind(render(), "NetworkPolicy")
-    policy = only(render("opt-in"), "NetworkPolicy")
+    policy = webhook_network_policy(render("opt-in"))
     assert policy["spec"]["ingress"] == [
         {"ports": [{"port": 8443, "protocol": "TCP"}], "from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}]},
         {"ports": [{"port": 9090, "protocol": "TCP"}]},
     ]
-    assert only(render("opt-in", "--set", "metrics.enabled=false"), "NetworkPolicy")["spec"]["ingress"] == [
+    assert webhook_network_policy(render("opt-in", "--set", "metrics.enabled=false"))["spec"]["ingress"] == [
         {"ports": [{"port": 8443, "protocol": "TCP"}], "from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}]}
     ]
 

@@ -30,6 +30,21 @@ app.kubernetes.io/name: {{ include "sigwebhook.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/*
+Labels of the short-lived pods (the readiness gate Job, the helm test pod): not the webhook's
+selector labels, so the Service never routes admission calls to them (they have no readiness
+probe, so Kubernetes would count them ready), the PodDisruptionBudget does not count them (a pod
+owned by a Job would make it allow no disruption) and the anti-affinity ignores them.
+(dict "root" $ "component" "registration")
+*/}}
+{{- define "sigwebhook.helperPodLabels" -}}
+app.kubernetes.io/name: {{ include "sigwebhook.name" .root }}-{{ .component }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+app.kubernetes.io/part-of: sigwebhook
+sigwebhook.dev/helper-pod: "true"
+{{- end }}
+
 {{- define "sigwebhook.labels" -}}
 helm.sh/chart: {{ include "sigwebhook.chart" . }}
 {{ include "sigwebhook.selectorLabels" . }}
@@ -62,6 +77,16 @@ app.kubernetes.io/part-of: sigwebhook
 {{- end }}
 {{- end }}
 
+{{/*
+The name of the objects outside the release namespace (the webhook configurations, the
+ClusterRole(Binding)) and of the key Roles in other namespaces: the release namespace is part of it,
+so two releases of the same name in two namespaces never take over or delete each other's objects
+(Helm does not check the ownership of hook objects).
+*/}}
+{{- define "sigwebhook.clusterName" -}}
+{{- printf "%s-%s" (include "sigwebhook.fullname" .) .Release.Namespace | trunc 253 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "sigwebhook.webhookName" -}}
 {{- printf "%s.%s.sigwebhook.dev" (include "sigwebhook.fullname" .) .Release.Namespace }}
 {{- end }}
@@ -75,8 +100,8 @@ The config file the server reads (app/config.py is its authority). `config` from
 `{{ .Release.Namespace }}` expanded, plus what the chart owns: the server block (the TLS files
 mounted from the Secret), in-cluster Kubernetes access, the metrics block (from `metrics`, as the
 container and Service ports must agree with it), and the release namespace and kube-system always
-in skipNamespaces. Fails when the deadline is not below the webhook timeout: the server
-must answer (deny) before the API server gives up on it.
+in skipNamespaces. Fails when the deadline is not at least 1 s below the webhook timeout: the
+server must answer (deny) before the API server gives up on it.
 */}}
 {{- define "sigwebhook.config" -}}
 {{- $cfg := tpl (toYaml .Values.config) . | fromYaml }}
@@ -86,8 +111,17 @@ must answer (deny) before the API server gives up on it.
 {{- $_ := set $cfg "server" (dict "host" "0.0.0.0" "port" 8443 "tls" $tls "docs" false) }}
 {{- $_ := set $cfg "kubernetes" (dict "kubeconfig" nil) }}
 {{- $_ := set $cfg "metrics" (dict "enabled" .Values.metrics.enabled "host" "0.0.0.0" "port" (int .Values.metrics.port)) }}
-{{- if ge (float64 $cfg.deadlineSeconds) (float64 .Values.webhook.timeoutSeconds) }}
-{{- fail (printf "config.deadlineSeconds (%v) must be below webhook.timeoutSeconds (%v): the server must answer before the API server stops waiting" $cfg.deadlineSeconds .Values.webhook.timeoutSeconds) }}
+{{- /* at least 1 s of headroom: the server answers up to 0.5 s after its deadline, and the answer
+still has to reach the API server (with failurePolicy Ignore, a late answer would admit the pod) */}}
+{{- if gt (addf (float64 $cfg.deadlineSeconds) 1.0) (float64 .Values.webhook.timeoutSeconds) }}
+{{- fail (printf "config.deadlineSeconds (%v) must be below webhook.timeoutSeconds (%v) by at least 1 second: the server must answer before the API server stops waiting" $cfg.deadlineSeconds .Values.webhook.timeoutSeconds) }}
+{{- end }}
+{{- if not .Values.mutating.enabled }}
+{{- range $cfg.policies }}
+{{- if eq (toString .pinDigest) "true" }}
+{{- fail (printf "policy %q has pinDigest: true, but mutating.enabled=false registers no /mutate webhook: nothing would be pinned. Enable mutating or set pinDigest to false" .name) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- toYaml $cfg }}
 {{- end }}
@@ -184,12 +218,23 @@ webhook configuration need the same CA.
 {{- toYaml .Values.__generatedTLS }}
 {{- end }}
 
-{{/* The caBundle of the webhook configuration; empty for cert-manager (its cainjector sets it). */}}
+{{/*
+The caBundle of the webhook configuration. For cert-manager its cainjector sets it; on an upgrade
+the chart also writes the ca.crt cert-manager already put in the serving Secret (lookup), because
+the registration hook re-creates the configuration, and until the cainjector has filled in a
+configuration without a caBundle, the API server cannot call the webhook (failurePolicy Fail would
+refuse every pod for that moment). On a first install there is no Secret yet: the cainjector sets it.
+*/}}
 {{- define "sigwebhook.caBundle" -}}
 {{- if eq .Values.tls.mode "generate" }}
 {{- (include "sigwebhook.generatedTLS" . | fromYaml).ca }}
 {{- else if eq .Values.tls.mode "existingSecret" }}
 {{- .Values.tls.existingSecret.caBundle }}
+{{- else if eq .Values.tls.mode "certManager" }}
+{{- $issued := lookup "v1" "Secret" .Release.Namespace (include "sigwebhook.tlsSecretName" .) }}
+{{- if and $issued $issued.data (index $issued.data "ca.crt") }}
+{{- index $issued.data "ca.crt" }}
+{{- end }}
 {{- end }}
 {{- end }}
 

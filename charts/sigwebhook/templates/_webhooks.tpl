@@ -5,10 +5,13 @@ Kubernetes admission docs: admissionregistration.k8s.io/v1 ValidatingWebhook and
 */}}
 
 {{/* Namespaces never sent to the webhook: the release namespace (the webhook must always be able to
-start itself), kube-system, and any listed in values. Matched by the kubernetes.io/metadata.name
-label the API server sets on every namespace (Kubernetes 1.21+). */}}
+start itself), kube-system, any listed in values, and the config's skipNamespaces (the server
+would admit them unverified anyway; left out here, they are not refused while the webhook is down).
+Matched by the kubernetes.io/metadata.name label the API server sets on every namespace
+(Kubernetes 1.21+). */}}
 {{- define "sigwebhook.namespaceSelector" -}}
-{{- $excluded := concat (list .Release.Namespace "kube-system") .Values.webhook.namespaceSelector.exclude | uniq }}
+{{- $skipped := (include "sigwebhook.config" . | fromYaml).skipNamespaces }}
+{{- $excluded := concat (list .Release.Namespace "kube-system") .Values.webhook.namespaceSelector.exclude $skipped | uniq }}
 {{- $sel := .Values.webhook.namespaceSelector }}
 matchExpressions:
   - key: kubernetes.io/metadata.name
@@ -149,7 +152,7 @@ intercepts nothing) and deletes it again once applied (hook-succeeded). Needs no
 apiVersion: admissionregistration.k8s.io/v1
 kind: {{ .kind }}
 metadata:
-  name: {{ include "sigwebhook.fullname" .root }}
+  name: {{ include "sigwebhook.clusterName" .root }}
   labels:
     {{- include "sigwebhook.labels" .root | nindent 4 }}
   annotations:
