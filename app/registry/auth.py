@@ -30,6 +30,7 @@ from app.registry.settings import RegistrySettings
 TokenFetch = Callable[[str, str, Mapping[str, str], bytes | None], Awaitable[Reply]]
 
 DEFAULT_TOKEN_SECONDS = 60  # token spec: "When omitted, this defaults to 60 seconds"
+MAX_CACHED_TOKENS = 1024  # scopes whose tokens are kept before expired ones are dropped
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 _PARAM = re.compile(r'([A-Za-z][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 
@@ -136,8 +137,20 @@ class Authenticator:
             self._tokens.pop(key, None)
             token, lifetime = await self._fetch_token(registry, challenge, scope)
             margin = min(5.0, lifetime / 10)
+            self._forget_expired()
             self._tokens[key] = (token, self._clock.monotonic() + lifetime - margin)
             return f"Bearer {token}"
+
+    def _forget_expired(self) -> None:
+        """Keep the cache bounded in a long-running webhook: past `MAX_CACHED_TOKENS` scopes, drop the
+        expired tokens and the locks nobody holds (a scope per repository: pods can name many)."""
+        if len(self._tokens) < MAX_CACHED_TOKENS and len(self._locks) < MAX_CACHED_TOKENS:
+            return
+        now = self._clock.monotonic()
+        for key in [k for k, (_, expires) in self._tokens.items() if expires <= now]:
+            del self._tokens[key]
+        for key in [k for k, lock in self._locks.items() if not lock.locked() and k not in self._tokens]:
+            del self._locks[key]
 
     async def _fetch_token(self, registry: str, challenge: Challenge, scope: str | None) -> tuple[str, float]:
         realm = challenge.params.get("realm", "")

@@ -3,7 +3,7 @@
 Format (docker/cli `configfile`): `{"auths": {"<host or URL>": {"auth": base64("user:pass")} | {"username":
 …, "password": …} | {"identitytoken": …}}}`. Keys may be a bare host (`registry.example:5000`) or a URL
 (`https://index.docker.io/v1/`, Docker Hub's legacy key). Credential helpers (`credsStore`, `credHelpers`)
-run programs and are not supported here. This module parses; it does no I/O except reading the file it is
+run programs and are not supported here: a config naming one gets a warning, and its `auths` are used. This module parses; it does no I/O except reading the file it is
 given, and it never puts a secret in an error message or a repr.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from types import MappingProxyType
 from app.core.errors import ConfigError
 from app.core.references import DOCKER_HUB
 
+log = logging.getLogger(__name__)
 # Names under which Docker Hub appears in configs and challenges; all mean `docker.io`.
 _DOCKER_HUB_ALIASES = frozenset(
     {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
@@ -76,6 +78,13 @@ def parse_docker_config(
     document: Mapping[str, object], origin: str = "registry config"
 ) -> Mapping[str, Credential]:
     """Credentials from the `auths` object of a parsed Docker config (other keys are ignored)."""
+    helpers = [name for name in ("credsStore", "credHelpers") if document.get(name)]
+    if helpers:  # said, not silently ignored: hosts only a helper knows are reached anonymously
+        log.warning(
+            "%s: %s not supported (credential helpers run programs); only its 'auths' entries are used",
+            origin,
+            " and ".join(helpers),
+        )
     auths = document.get("auths", {})
     if not isinstance(auths, Mapping):
         raise ConfigError(f"{origin}: 'auths' must be an object")

@@ -8,6 +8,7 @@ it through `RegistrySettings.build`. Nothing here opens a connection.
 from __future__ import annotations
 
 import math
+import os
 import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -94,7 +95,7 @@ class RegistrySettings:
         timeouts: Timeouts | None = None,
     ) -> RegistrySettings:
         """Settings from CLI options. `--ca-file` is `PATH` (the default CA) or `HOST=PATH`; without
-        `--registry-config`, `~/.docker/config.json` is read when present."""
+        `--registry-config`, `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` is read when present."""
         per_host: dict[str, Path | str] = {}
         default_ca: str | None = None
         for option in ca_file_options:
@@ -106,8 +107,9 @@ class RegistrySettings:
             else:
                 default_ca = option
         config: Path | str | None = registry_config
-        if config is None and DEFAULT_DOCKER_CONFIG.expanduser().is_file():
-            config = DEFAULT_DOCKER_CONFIG.expanduser()
+        default = default_docker_config()
+        if config is None and default.is_file():
+            config = default
         return cls.build(
             insecure_registries=insecure_registries,
             ca_files=per_host,
@@ -141,6 +143,13 @@ def host_key(host: str) -> str:
         return normalize_host(host, what="registry")
     except ConfigError:
         return host  # not a host[:port]: matches nothing configured
+
+
+def default_docker_config() -> Path:
+    """Where Docker (and cosign, through go-containerregistry) read credentials by default:
+    `$DOCKER_CONFIG/config.json` when the variable is set, else `~/.docker/config.json`."""
+    directory = os.environ.get("DOCKER_CONFIG")
+    return Path(directory).expanduser() / "config.json" if directory else DEFAULT_DOCKER_CONFIG.expanduser()
 
 
 def _existing_file(path: Path | str, what: str) -> Path:

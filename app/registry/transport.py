@@ -16,7 +16,7 @@ import logging
 import ssl
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,7 +124,9 @@ class RegistryTransport:
             location = reply.header("location")
             if not location:
                 raise RegistryProtocolError(f"{registry} redirected {what} without a Location")
-            outgoing = dataclasses.replace(outgoing, url=urllib.parse.urljoin(outgoing.url, location))
+            target = urllib.parse.urljoin(outgoing.url, location)
+            _check_redirect(registry, what, outgoing.url, target, self.settings.is_insecure)
+            outgoing = dataclasses.replace(outgoing, url=target)
             if reply.status == 303:
                 outgoing = dataclasses.replace(outgoing, method="GET", content=None)
         raise RegistryProtocolError(
@@ -259,6 +261,23 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"CA file {ca_file} is not a readable PEM certificate bundle") from exc
     return context
+
+
+def _check_redirect(
+    registry: str, what: str, current: str, target: str, is_insecure: Callable[[str], bool]
+) -> None:
+    """A redirect may go to another host (a blob CDN) but not off HTTP(S), and never from HTTPS down to
+    plain HTTP unless the target host is itself listed as insecure: what a registry sends over TLS is
+    not fetched in clear text (the bytes are digest-checked anyway, but the request would be seen)."""
+    scheme = urllib.parse.urlsplit(target).scheme
+    if scheme not in ("http", "https"):
+        raise RegistryProtocolError(f"{registry} redirected {what} to a {scheme or 'relative'} URL")
+    if scheme == "http" and urllib.parse.urlsplit(current).scheme == "https":
+        host = urllib.parse.urlsplit(target).netloc.rpartition("@")[2]
+        if not is_insecure(host):
+            raise RegistryProtocolError(
+                f"{registry} redirected {what} from HTTPS to plain HTTP ({host}, not listed as insecure)"
+            )
 
 
 def _origin(url: str) -> tuple[str, str]:

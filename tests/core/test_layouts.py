@@ -140,7 +140,13 @@ def test_fallback_index_appends_once_and_sorts_by_digest() -> None:
 
 @pytest.mark.parametrize(
     ("artifact_type", "maybe_bundle"),
-    [(None, True), ("application/vnd.dev.sigstore.bundle.v0.3+json", True), ("application/spdx+json", False)],
+    [
+        (None, True),
+        ("application/vnd.dev.sigstore.bundle.v0.3+json", True),
+        # no artifactType in the manifest: the registry lists it under its (empty) config type
+        ("application/vnd.oci.empty.v1+json", True),
+        ("application/spdx+json", False),
+    ],
 )
 def test_only_bundle_or_untyped_referrers_are_worth_fetching(
     artifact_type: str | None, maybe_bundle: bool

@@ -207,3 +207,22 @@ async def test_a_plain_http_token_realm_is_refused_unless_listed_insecure(
             RegistryAuthError, match=r"uses plain HTTP; list 127\.0\.0\.1:[0-9]+ with --insecure-registry"
         ):
             await registry.resolve(parse_reference(f"{token_registry.host}/auth/any:v1"))
+
+
+async def test_the_token_cache_of_a_long_running_webhook_drops_expired_scopes() -> None:
+    from app.registry.auth import MAX_CACHED_TOKENS, Authenticator
+    from app.registry.replies import Reply
+
+    async def token_service(method: str, url: str, headers: object, content: bytes | None) -> Reply:
+        return Reply(200, {"content-type": "application/json"}, b'{"token": "t", "expires_in": 60}')
+
+    clock = ManualClock()
+    auth = Authenticator(RegistrySettings.build(), clock, token_service)
+    challenge = Reply(401, {"www-authenticate": 'Bearer realm="https://auth.example/token",service="reg"'})
+    for i in range(MAX_CACHED_TOKENS):
+        await auth.answer("reg.example", f"repository:r{i}:pull", challenge, None, "a manifest")
+    assert len(auth._tokens) == MAX_CACHED_TOKENS
+    clock.advance(120)  # every token has expired
+    await auth.answer("reg.example", "repository:fresh:pull", challenge, None, "a manifest")
+    assert list(auth._tokens) == [("reg.example", "repository:fresh:pull")]
+    assert list(auth._locks) == [("reg.example", "repository:fresh:pull")]

@@ -66,12 +66,13 @@ async def test_a_deeply_nested_error_answer_is_a_typed_error(proxy: FaultProxy, 
             await registry.fetch_manifest(Repository(proxy.host, "hostile/image"), "v1")
 
 
-async def test_a_deeply_nested_referrers_answer_falls_back_to_the_tag_schema(
+async def test_a_deeply_nested_referrers_answer_with_no_fallback_tag_is_a_protocol_error_not_no_referrers(
     proxy: FaultProxy, image: Digest
 ) -> None:
     proxy.add("GET /v2/.*/referrers/", "body", (OCI_INDEX, DEEP))
     async with OciRegistry(proxy.settings()) as registry:
-        assert await registry.list_referrers(Repository(proxy.host, "hostile/image"), image) == []
+        with pytest.raises(RegistryProtocolError):
+            await registry.list_referrers(Repository(proxy.host, "hostile/image"), image)
 
 
 async def test_a_compressed_manifest_that_was_not_accepted_is_refused(

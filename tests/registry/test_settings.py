@@ -171,3 +171,24 @@ def test_a_ca_file_that_holds_no_certificate_is_refused_when_the_settings_are_bu
         RegistrySettings.build(ca_files={"reg.example": garbage})
     with pytest.raises(ConfigError, match=r"default CA file: .* is not a readable PEM"):
         RegistrySettings.build(default_ca_file=garbage)
+
+
+def test_the_default_docker_config_follows_the_docker_config_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auths": {"reg.example": {"auth": _auth("u", "p")}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert RegistrySettings.from_cli().credential_for("reg.example") == Credential("u", "p")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "elsewhere"))
+    assert RegistrySettings.from_cli().credential_for("reg.example") is None
+
+
+def test_a_credential_helper_in_the_docker_config_is_said_not_silently_ignored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    creds = parse_docker_config(
+        {"auths": {"r.example": {"auth": _auth("u", "p")}}, "credHelpers": {"gcr.io": "gcr"}}
+    )
+    assert creds["r.example"] == Credential("u", "p")
+    assert "credHelpers not supported" in caplog.text
