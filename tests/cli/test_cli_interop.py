@@ -1,5 +1,6 @@
-"""`sigwebhook verify` on signatures other tools made: connaisseur's real cosign `.sig` manifests and the
-cosign-v3-style referrer layout, loaded into a real docker-registry (`../shared/interop`)."""
+"""`sigwebhook verify` on signatures other tools made: connaisseur's real cosign `.sig` manifests, the `.sig`
+manifests upstream skopeo 1.9.3 wrote (ECDSA, RSA and Ed25519 signers) and the cosign-v3-style referrer
+layout, loaded into a real docker-registry (`../shared/interop`), each with its README's expected result."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 
 from tests.fixtures.signing import run_cli
 from tests.support.registry_server import TestRegistry
-from tests.support.vectors import LoadedReferrer, LoadedSignatures
+from tests.support.vectors import LoadedReferrer, LoadedSignatures, LoadedSkopeo
 
 MULTI = "sha256:bfec161f"  # signed by alice, bob and charlie (connaisseur README)
+ALICE_ONLY = "sha256:071bf7a9"  # signed by alice only
 KEYLESS = "sha256:31dc72a1"  # keyless: no key file verifies it
 
 
@@ -55,3 +57,49 @@ def test_v3_style_referrer_verifies_with_its_key_and_not_with_another(
     assert [s["format"] for s in json.loads(ok.stdout)[0]["signatures"]] == ["cosign-v3-bundle"]
     bad = run_cli("verify", "--key", str(wrong), "--insecure-registry", plain_registry.host, image)
     assert bad.returncode == 1
+
+
+def test_the_alice_only_image_verifies_with_alice_and_not_with_the_key_nothing_was_signed_with(
+    plain_registry: TestRegistry, connaisseur_signatures: LoadedSignatures, interop_dir: Path
+) -> None:
+    keys = interop_dir / "connaisseur"
+    image = (
+        f"{plain_registry.host}/{connaisseur_signatures.repo}@{_digest(connaisseur_signatures, ALICE_ONLY)}"
+    )
+    verify = ["verify", "--insecure-registry", plain_registry.host, "-o", "json"]
+    ok = run_cli(*verify, "--key", str(keys / "alice.key"), image)
+    assert ok.returncode == 0, ok.stderr
+    assert [s["key"] for s in json.loads(ok.stdout)[0]["signatures"]] == ["alice.key"]
+    for other in ("bob.key", "charlie.key", "default.key"):  # the README: default.key signed nothing
+        refused = run_cli(*verify, "--key", str(keys / other), image)
+        assert refused.returncode == 1, other
+        (report,) = json.loads(refused.stdout)
+        assert report["signatures"] == [] and report["rejected"], other
+
+
+def test_skopeo_signatures_verify_each_with_its_own_key_and_no_other(
+    plain_registry: TestRegistry, skopeo_signatures: LoadedSkopeo, interop_dir: Path
+) -> None:
+    keys = interop_dir / "local-skopeo-1.9.3-roundtrip"
+    demo, demo_ed = (f"{plain_registry.host}/{r}@{skopeo_signatures.image}" for r in skopeo_signatures.repos)
+    verify = ["verify", "--insecure-registry", plain_registry.host, "-o", "json"]
+    expected = {  # README: demo layer 0 ECDSA, layer 1 RSA PKCS#1 v1.5; demo-ed layer 0 pure Ed25519
+        (demo, "ecdsa-p256.pub"): True,
+        (demo, "rsa-2048.pub"): True,
+        (demo, "ed25519.pub"): False,
+        (demo_ed, "ed25519.pub"): True,
+        (demo_ed, "ecdsa-p256.pub"): False,
+        (demo_ed, "rsa-2048.pub"): False,
+    }
+    for (image, key), verifies in expected.items():
+        done = run_cli(*verify, "--key", str(keys / key), image)
+        assert done.returncode == (0 if verifies else 1), (image, key, done.stdout, done.stderr)
+        (report,) = json.loads(done.stdout)
+        assert report["digest"] == str(skopeo_signatures.image)
+        assert [s["key"] for s in report["signatures"]] == ([key] if verifies else [])
+        assert all(s["format"] == "cosign-v2-sig-tag" for s in report["signatures"])
+    both = run_cli(*verify, "--key", str(keys / "ecdsa-p256.pub"), "--key", str(keys / "rsa-2048.pub"), demo)
+    assert sorted(s["key"] for s in json.loads(both.stdout)[0]["signatures"]) == [
+        "ecdsa-p256.pub",
+        "rsa-2048.pub",
+    ]

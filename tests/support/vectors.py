@@ -5,6 +5,9 @@
   missing, so each `.sig` manifest gets a small stand-in config. The layers (payload digests and
   signature annotations) are unchanged, so every signature verifies exactly as the README says; only
   the `.sig` manifest's own digest differs, which nothing verifies.
+- local-skopeo-1.9.3-roundtrip: the `.sig` manifests skopeo wrote (byte for byte, so their digests are the
+  originals) with their payload and config blobs, in repos `demo` (ECDSA + RSA layers) and `demo-ed`
+  (Ed25519). The signed image's own blobs are not in the vectors, so it is verified by digest.
 - local-python-v3-style: the OCI 1.1 referrer manifest (by digest, byte for byte) with its empty config and
   bundle blobs, and the `sha256-<hex>` referrers fallback index (byte for byte). The subject image's
   layer blobs are not in the vectors, so the subject manifest itself is not pushed.
@@ -76,3 +79,26 @@ def load_v3_style(pusher: RawPusher, interop_dir: Path, repo: str = "demo") -> L
     index_bytes = (source / "fallback-index.json").read_bytes()
     index = pusher.put_manifest(repo, subject.tag_prefix, index_bytes, OCI_INDEX)
     return LoadedReferrer(repo, subject, referrer, index)
+
+
+@dataclass(frozen=True)
+class LoadedSkopeo:
+    """skopeo's `.sig` manifests as loaded: the repos `(demo, demo-ed)` and the image digest they sign."""
+
+    repos: tuple[str, str]
+    image: Digest
+
+
+def load_skopeo_roundtrip(pusher: RawPusher, interop_dir: Path, prefix: str = "skopeo") -> LoadedSkopeo:
+    """Push skopeo 1.9.3's `.sig` manifests, byte for byte, with their blobs into `PREFIX/demo[-ed]`."""
+    source = interop_dir / "local-skopeo-1.9.3-roundtrip"
+    image = Digest.of((source / "image-manifest.json").read_bytes())
+    repos = (f"{prefix}/demo", f"{prefix}/demo-ed")
+    for repo, folder in zip(repos, ("demo", "demo-ed"), strict=True):
+        for blob in sorted((source / folder).glob("blob-*")):
+            assert pusher.put_blob(repo, blob.read_bytes()) == Digest(
+                "sha256", blob.name.removeprefix("blob-")
+            )
+        manifest = (source / folder / "sig-manifest.json").read_bytes()
+        pusher.put_manifest(repo, image.signature_tag, manifest, OCI_MANIFEST)
+    return LoadedSkopeo(repos, image)
