@@ -13,7 +13,7 @@ server:
   docs: false
 deadlineSeconds: 8
 unmatched: deny
-skipNamespaces: [sigwebhook, kube-system]
+skipNamespaces: [<own namespace>, kube-system]  # own: $POD_NAMESPACE, the service account's, or sigwebhook
 exemptImages: []
 registries: {insecure: [], caFiles: {}, defaultCaFile: null, dockerConfigFile: null,
              pullSecret: null, podPullSecrets: false, timeoutSeconds: 5}
@@ -38,6 +38,7 @@ the composition root's job (`app.compose`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -156,6 +157,22 @@ class VerdictCacheConfig(ConfigModel):
     max_entries: int = Field(10_000, ge=1)
 
 
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+DEFAULT_NAMESPACE = "sigwebhook"
+
+
+def own_namespace(service_account_file: Path = SERVICE_ACCOUNT_NAMESPACE) -> str:
+    """The namespace the webhook runs in, for the default `skipNamespaces`: `$POD_NAMESPACE` (the
+    downward API), else the mounted service account's namespace, else `sigwebhook`."""
+    from_env = os.environ.get("POD_NAMESPACE", "").strip()
+    if from_env:
+        return from_env
+    try:
+        return service_account_file.read_text(encoding="utf-8").strip() or DEFAULT_NAMESPACE
+    except OSError:
+        return DEFAULT_NAMESPACE
+
+
 class Settings(ConfigModel):
     """The whole configuration.
 
@@ -185,7 +202,7 @@ class Settings(ConfigModel):
     server: ServerConfig
     deadline_seconds: float = Field(8.0, gt=0, lt=MAX_DEADLINE_SECONDS)
     unmatched: Literal["deny", "allow"] = "deny"
-    skip_namespaces: list[str] = Field(default_factory=lambda: ["sigwebhook", "kube-system"])
+    skip_namespaces: list[str] = Field(default_factory=lambda: [own_namespace(), "kube-system"])
     exempt_images: list[Pattern] = Field(default_factory=list)
     registries: RegistriesConfig = Field(default_factory=lambda: RegistriesConfig.model_validate({}))
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from app.core.errors import ClusterError, WatchExpired
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 OnChange = Callable[[SecretRef, Secret | None], None]
 WATCH_TIMEOUT_SECONDS = 300  # the server ends each watch after this; we resume from the last version
+MIN_QUIET_WATCH_SECONDS = 1.0  # a watch that ends sooner with no event is retried with backoff
 
 
 class Backoff:
@@ -52,10 +54,13 @@ class SecretFollower:
         stop: threading.Event,
         backoff: Backoff | None = None,
         watch_timeout: int = WATCH_TIMEOUT_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api, self.ref, self.on_change, self.stop = api, ref, on_change, stop
         self.backoff = backoff or Backoff()
         self.watch_timeout = watch_timeout
+        self.monotonic = monotonic
+        self.events_seen = 0  # watch events received, bookmarks included
         self._stream: SecretStream | None = None
 
     def sync(self) -> str:
@@ -73,6 +78,7 @@ class SecretFollower:
             for event in stream:
                 if self.stop.is_set():
                     break
+                self.events_seen += 1
                 if event.resource_version:
                     resource_version = event.resource_version
                 if event.kind == "BOOKMARK":
@@ -92,7 +98,14 @@ class SecretFollower:
             try:
                 if resource_version is None:
                     resource_version = self.sync()
+                started, events = self.monotonic(), self.events_seen
                 resource_version = self.follow(resource_version)
+                if self.events_seen == events and self.monotonic() - started < MIN_QUIET_WATCH_SECONDS:
+                    # ended at once with nothing to say (a proxy closing streams?): never a busy loop
+                    delay = self.backoff.next()
+                    log.warning("watch of Secret %s ended at once; watching again in %.1fs", self.ref, delay)
+                    if wait(delay):
+                        return
             except WatchExpired:
                 log.info("watch of Secret %s expired (410 Gone); listing again", self.ref)
                 resource_version = None

@@ -161,7 +161,7 @@ class Authenticator:
         if parts.scheme == "http" and not self._settings.is_insecure(realm_host):
             raise RegistryAuthError(
                 f"the token service of {registry} ({realm_host}) uses plain HTTP; "
-                f"list {realm_host} with --insecure-registry to allow it"
+                f"list {realm_host} with --insecure-registry (webhook: registries.insecure) to allow it"
             )
         fields = [("service", challenge.params["service"])] if "service" in challenge.params else []
         wanted = scope or challenge.params.get("scope")

@@ -61,13 +61,13 @@ def _connect_error(exc: Exception, host: str, detail: str) -> RegistryError:
         why = getattr(cause, "verify_message", None) or "certificate verify failed"
         return RegistryUnavailable(
             f"the TLS certificate of registry {host} is not trusted ({why}); "
-            f"give its CA bundle with --ca-file {host}=PATH",
+            f"give its CA bundle with --ca-file {host}=PATH (webhook: registries.caFiles)",
             detail,
         )
     if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text or "packet length too long" in text:
         return RegistryUnavailable(
             f"registry {host} does not speak TLS (a plain-HTTP registry?); "
-            f"list it with --insecure-registry {host} if plain HTTP is intended",
+            f"list it with --insecure-registry {host} (webhook: registries.insecure) if plain HTTP is intended",
             detail,
         )
     if isinstance(cause, ssl.SSLError) or "[SSL" in text:

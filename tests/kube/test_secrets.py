@@ -125,3 +125,21 @@ def test_run_returns_at_once_when_stop_is_already_set() -> None:
     stop.set()
     SecretFollower(KubeApi(core), REF, Recorder(), stop).run()
     assert core.calls == []
+
+
+def test_watches_that_end_at_once_with_nothing_are_retried_with_backoff_not_in_a_busy_loop() -> None:
+    core = FakeCore({("keys", "cosign"): v1_secret("keys", "cosign", "5", {})}, watches=[[], [], []])
+    waits = Waits(stop_after=3)
+    follower(core, Recorder()).run(waits)
+    assert waits.delays == [0.5, 1.0, 2.0]
+    assert [c["resource_version"] for c in core.calls if c.get("watch")] == ["10", "10", "10"]
+
+
+def test_a_watch_that_only_brought_a_bookmark_is_followed_again_at_once() -> None:
+    core = FakeCore(
+        {("keys", "cosign"): v1_secret("keys", "cosign", "5", {})}, watches=[[bookmark_line("12")], []]
+    )
+    waits = Waits(stop_after=1)
+    follower(core, Recorder()).run(waits)
+    assert waits.delays == [0.5]  # only the empty second watch waited
+    assert [c["resource_version"] for c in core.calls if c.get("watch")] == ["10", "12"]

@@ -32,7 +32,8 @@ def error_of(data: object) -> str:
     return caught.value.reason
 
 
-def test_defaults_are_the_documented_ones() -> None:
+def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POD_NAMESPACE", raising=False)
     settings = parse_settings(minimal())
     assert (settings.server.host, settings.server.port, settings.server.docs) == ("0.0.0.0", 8443, False)
     assert settings.deadline_seconds == 8 and settings.unmatched == "deny"
@@ -235,3 +236,19 @@ def test_a_yaml_error_never_carries_the_offending_line_in_the_traceback(tmp_path
         load_settings(config)
     shown = "".join(traceback.format_exception(raised.value))
     assert "not valid YAML" in shown and "SECRETSECRET" not in shown
+
+
+def test_the_default_skipped_namespaces_are_the_webhooks_own_and_kube_system(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from app.config import own_namespace
+
+    monkeypatch.setenv("POD_NAMESPACE", "image-policy")
+    assert parse_settings(minimal()).skip_namespaces == ["image-policy", "kube-system"]
+    monkeypatch.delenv("POD_NAMESPACE")
+    mounted = tmp_path / "namespace"
+    mounted.write_text("platform-security\n")
+    assert own_namespace(mounted) == "platform-security"
+    assert own_namespace(tmp_path / "absent") == "sigwebhook"
+    # what is written in the config is what counts: no default is added to it
+    assert parse_settings({**minimal(), "skipNamespaces": ["ops"]}).skip_namespaces == ["ops"]
