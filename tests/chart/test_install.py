@@ -37,6 +37,10 @@ OPT_IN = [
     "webhook.namespaceSelector.labelKey=sigwebhook-chart-e2e/verify",
     "--set",
     "webhook.registration.waitSeconds=10",
+    # the test API server is v1.20 (no kubernetes.io/metadata.name labels); opt-in mode keeps the release
+    # out of every namespace without the test's label, so nothing needs labelling here
+    "--set",
+    "webhook.namespaceSelector.nameLabelsApplied=true",
 ]
 
 
@@ -336,7 +340,16 @@ def test_cert_manager_mode_writes_the_issued_ca_into_the_re_registered_configura
     # Secret, the configuration the upgrade hook re-creates carries its ca.crt from the first moment.
     release = "cm"
     ca = issue_ca_bundle()
-    args = ["template", release, str(CHART), "-n", release_namespace, "--set", "tls.mode=certManager"]
+    args = [
+        "template",
+        release,
+        str(CHART),
+        "-n",
+        release_namespace,
+        "--set",
+        "tls.mode=certManager",
+        *OPT_IN,
+    ]
     before = cluster_helm.run(*args, "--dry-run=server")
     assert before.returncode == 0, before.stderr
     first = [
@@ -376,3 +389,13 @@ def issue_ca_bundle() -> str:
     import trustme
 
     return base64.b64encode(trustme.CA().cert_pem.bytes()).decode()
+
+
+def test_on_kubernetes_1_20_the_chart_refuses_to_install_until_the_name_labels_are_applied(
+    cluster_helm, release_namespace
+):
+    done = cluster_helm.run("install", "old", str(CHART), "-n", release_namespace, "--dry-run=server")
+    assert done.returncode != 0
+    assert "kubernetes.io/metadata.name" in done.stderr and "nameLabelsApplied=true" in done.stderr, (
+        done.stderr
+    )
