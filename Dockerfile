@@ -1,8 +1,9 @@
 # sigwebhook container image: `sigwebhook serve` on 8443 as a non-root user.
 #
 # Two stages on the same base, pinned by digest (a tag can move, a digest cannot):
-#   builder - builds the sigwebhook wheel and installs it with its dependencies into /opt/venv
-#   final   - the base plus /opt/venv; pip, setuptools and the Debian package tools removed,
+#   builder - builds the sigwebhook wheel and installs it with its dependencies, at the versions
+#             pinned in constraints/runtime.txt (the ones CI tests), into /opt/venv
+#   final   - the base plus /opt/venv; pip, setuptools, ensurepip and the Debian package tools removed,
 #             no compiler (the slim base has none), runs as 65532:65532.
 # Base: python 3.11.10 slim on Debian bookworm (multi-arch index digest). Bump both FROM lines
 # together, e.g. with Renovate's docker digest pinning.
@@ -16,13 +17,14 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY constraints/runtime.txt ./constraints/runtime.txt
 COPY app ./app
 
 # The wheel first (what is published), then a venv holding only it and its dependencies.
 # The venv's own pip goes once the install is done: the final stage gets no package manager.
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/venv \
- && /opt/venv/bin/python -m pip install /wheels/sigwebhook-*.whl \
+ && /opt/venv/bin/python -m pip install -c constraints/runtime.txt /wheels/sigwebhook-*.whl \
  && /opt/venv/bin/python -m pip uninstall --yes pip setuptools \
  && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 
@@ -38,7 +40,7 @@ LABEL org.opencontainers.image.title="sigwebhook" \
 # apt/dpkg tooling are removed (the webhook never installs anything at run time).
 RUN python -m pip uninstall --yes pip setuptools wheel \
  && rm -rf /usr/bin/apt* /usr/bin/dpkg* /usr/lib/apt /var/lib/apt /var/cache/apt /etc/apt \
-           /var/lib/dpkg/info /root/.cache
+           /var/lib/dpkg/info /root/.cache /usr/local/lib/python3.11/ensurepip
 
 COPY --from=builder /opt/venv /opt/venv
 
@@ -51,6 +53,8 @@ USER 65532:65532
 WORKDIR /tmp
 
 EXPOSE 8443
+# Prometheus /metrics (plain HTTP, only when the config's metrics.enabled; the chart's default port)
+EXPOSE 9090
 
 # Kubernetes uses the chart's probes; this is for `docker run`. The server's own self-signed or
 # mounted certificate is not in any trust store, hence no verification on the loopback call.

@@ -28,7 +28,7 @@ fi
 step "python environment ($VENV)"
 [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --upgrade pip >/dev/null
-"$VENV/bin/pip" install -q -e ".[test]"
+"$VENV/bin/pip" install -q -e ".[test]" -c constraints/runtime.txt  # the runtime versions the image ships
 export PATH=$VENV/bin:$PATH
 
 step "helm (real binary)"

@@ -280,6 +280,7 @@ def test_dockerfile_builds_a_wheel_and_runs_it_as_a_numeric_non_root_user():
         assert re.match(r"FROM python:3\.11[\w.-]*-slim[\w.-]*@sha256:[0-9a-f]{64}\b", stage[0]), stage[0]
     builder, final = "\n".join(stages[0]), stages[-1]
     assert "pip wheel" in builder and "venv" in builder
+    assert "pip install -c constraints/runtime.txt" in builder  # the pinned versions CI tests
     assert any(line.startswith("COPY --from=") and "/opt/venv" in line for line in final)
     users = [line.split()[1] for line in final if line.startswith("USER ")]
     assert users and re.fullmatch(r"[1-9][0-9]*(:[1-9][0-9]*)?", users[-1]), users
@@ -291,6 +292,7 @@ def test_dockerfile_final_stage_installs_nothing_and_removes_package_managers():
     final = "\n".join(dockerfile_stages()[-1])
     assert not re.search(r"apt-get install|apt install|pip install|gcc|build-essential|\bmake\b", final)
     assert "pip uninstall" in final and "/usr/bin/apt*" in final and "/usr/bin/dpkg*" in final
+    assert "ensurepip" in final  # removed too: it would bring pip back
 
 
 def test_dockerignore_sends_only_what_the_wheel_needs():
@@ -299,3 +301,22 @@ def test_dockerignore_sends_only_what_the_wheel_needs():
     ]
     assert lines[0] == "*"
     assert {"!pyproject.toml", "!app/"} <= set(lines)
+
+
+def test_every_runtime_dependency_is_pinned_and_the_test_environment_runs_those_pins():
+    from importlib import metadata
+
+    pins = {}
+    for line in (REPO_ROOT / "constraints" / "runtime.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"not an exact pin: {line}"
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    for requirement in metadata.requires("sigwebhook") or []:
+        if "extra ==" in requirement:
+            continue
+        name = re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]).lower()
+        assert name in pins, f"{name} is a runtime dependency without a pin in constraints/runtime.txt"
+        assert metadata.version(name) == pins[name], (
+            f"{name}: tests run {metadata.version(name)}, image pins {pins[name]}"
+        )
