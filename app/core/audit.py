@@ -21,6 +21,9 @@ Fields (documented for the README):
   rewritten to (null when not pinned).
 - `duration_ms`: time from receiving the review to the answer.
 
+A review that could not be read (HTTP 400) gets a record too, with `decision: refused`, the reason
+and the `uid` when one could be found (`malformed_record`): probes and broken callers are on record.
+
 Built only from the decision's data: it holds fingerprints, never a key, a password or a token.
 Pure: writing the line is the caller's job.
 """
@@ -70,6 +73,25 @@ def audit_record(
         "would_deny": decision.would_deny,
         "warnings": list(decision.warnings),
         "images": [_image(o, pins if mutate else None) for o in decision.images],
+        "duration_ms": round(duration_ms, 1),
+    }
+
+
+def malformed_record(
+    body: object, reason: str, webhook: str, at: datetime, duration_ms: float
+) -> dict[str, Any]:
+    """The audit record of a review refused as malformed (HTTP 400): what little can be said of it.
+    `body` is the parsed JSON, if it was JSON; its `request.uid` is kept when it is a short string."""
+    request = body.get("request") if isinstance(body, dict) else None
+    uid = request.get("uid") if isinstance(request, dict) else None
+    return {
+        "time": at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "uid": uid if isinstance(uid, str) and len(uid) <= 128 else None,
+        "webhook": webhook,
+        "decision": "refused",
+        "summary": "malformed AdmissionReview (HTTP 400)",
+        "message": reason,
+        "images": [],
         "duration_ms": round(duration_ms, 1),
     }
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from app.core.admission import AdmissionRequest, parse_review, review_response
-from app.core.audit import audit_line, audit_record
+from app.core.audit import audit_line, audit_record, malformed_record
 from app.core.decision import INTERNAL_ERROR, Decision, ImageVerifier, decide
 from app.core.errors import MalformedReview
 from app.core.keystore import KeyStore
@@ -70,9 +70,8 @@ class Reviewer:
         """HTTP status and JSON body answering the AdmissionReview in `body`."""
         started = self.monotonic()
         try:
-            request = parse_review(_json(body))
+            request = self._parse(body, "validate", started)
         except MalformedReview as exc:
-            log.warning("malformed AdmissionReview: %s", exc.detail)
             self._observe(lambda o: o.malformed(self.monotonic() - started))
             return 400, {"error": f"malformed AdmissionReview: {exc.reason}"}
         decision = await self._decide(request)
@@ -86,9 +85,8 @@ class Reviewer:
         with the digest-pinning JSON patch when some verified image is to be pinned."""
         started = self.monotonic()
         try:
-            request = parse_review(_json(body))
+            request = self._parse(body, "mutate", started)
         except MalformedReview as exc:
-            log.warning("malformed AdmissionReview: %s", exc.detail)
             return 400, {"error": f"malformed AdmissionReview: {exc.reason}"}
         decision = await self._decide(request)
         try:
@@ -121,6 +119,23 @@ class Reviewer:
         # With pod pull credentials, a verifier that reads them (cached) on its first image.
         verifier = self.verifier if self.verifier_for is None else await self.verifier_for(request)
         return await decide(request, self.policy, self.keys.snapshot(), verifier, self.deadline_seconds)
+
+    def _parse(self, body: bytes, webhook: str, started: float) -> AdmissionRequest:
+        """The request in `body`; a malformed one is logged and audited, then re-raised."""
+        document: object = None
+        try:
+            document = _json(body)
+            return parse_review(document)
+        except MalformedReview as exc:
+            log.warning("malformed AdmissionReview: %s", exc.detail)
+            duration_ms = (self.monotonic() - started) * 1000
+            try:
+                self.audit(
+                    audit_line(malformed_record(document, exc.reason, webhook, self.now(), duration_ms))
+                )
+            except Exception:  # an audit sink failure must not change the answer
+                log.exception("could not write the audit record of a malformed review")
+            raise
 
     def _observe(self, tell: Callable[[ReviewObserver], None]) -> None:
         if self.observer is None:

@@ -130,7 +130,13 @@ def test_a_malformed_review_gets_http_400_with_the_reason(
     answer = webhook.post(body)
     assert answer.status_code == 400
     assert answer.json()["error"].startswith(f"malformed AdmissionReview: {reason}")
-    assert webhook.audit_lines == []  # not a review: nothing to audit
+    # not a decision, but on record: a refused review (a probe, a broken caller) is audited too
+    (record,) = webhook.audit
+    assert record["decision"] == "refused" and record["webhook"] == "validate"
+    assert record["message"] == answer.json()["error"].removeprefix("malformed AdmissionReview: ")
+    assert record["images"] == []
+    if isinstance(body, dict) and isinstance(body.get("request"), dict) and "uid" in body["request"]:
+        assert record["uid"] == body["request"]["uid"]
 
 
 def test_an_oversized_body_is_refused(webhook: RunningWebhook) -> None:
