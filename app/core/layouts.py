@@ -156,19 +156,11 @@ def parse_index(data: bytes) -> tuple[Descriptor, ...]:
     return tuple(parse_descriptor(m, f"index entry {i}") for i, m in enumerate(manifests))
 
 
-# OCI image spec: a manifest without `artifactType` is listed under its config's media type, which for
-# an artifact is the empty descriptor's: a bundle pushed that way must still be looked at.
-OCI_EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"
-
-
 def is_bundle_artifact(artifact_type: str | None) -> bool:
-    """Whether a referrer's `artifactType` may be a sigstore bundle: a bundle type, or unset / the
-    empty config type (the manifest itself must then say: `parse_referrer_manifest`)."""
-    return (
-        artifact_type is None
-        or artifact_type == OCI_EMPTY_MEDIA_TYPE
-        or artifact_type.startswith(BUNDLE_MEDIA_TYPE_PREFIX)
-    )
+    """Whether a referrer may be a sigstore bundle: a bundle `artifactType`, or none, or the empty config
+    type (OCI: a manifest without `artifactType` is listed under its config's media type)."""
+    untyped = artifact_type in (None, "application/vnd.oci.empty.v1+json")
+    return untyped or str(artifact_type).startswith(BUNDLE_MEDIA_TYPE_PREFIX)
 
 
 # --- builders -------------------------------------------------------------------------------------
