@@ -108,11 +108,15 @@ class Webhook:
 
 
 def build_webhook(
-    settings: Settings, audit: Callable[[str], None] | None = None, kube_api: KubeApi | None = None
+    settings: Settings,
+    audit: Callable[[str], None] | None = None,
+    kube_api: KubeApi | None = None,
+    revision: str | None = None,
 ) -> Webhook:
     """Everything `serve` runs, built from validated settings (`ConfigError` naming the field).
     `audit` receives one JSON line per review (default: stdout); `kube_api` replaces the connection
-    `kubernetes.kubeconfig` describes (tests hand in an adapter over a stand-in client)."""
+    `kubernetes.kubeconfig` describes (tests hand in an adapter over a stand-in client); `revision`
+    is what `/readyz` reports (the chart's digest of the image and config)."""
     from app.config import admission_policy
     from app.webhook.app import create_app
     from app.webhook.cache import TtlVerdictCache
@@ -180,7 +184,7 @@ def build_webhook(
         return keys.loaded() and (pulls is None or pulls.loaded())
 
     closes = [close_registry, verifiers.aclose]
-    app = create_app(reviewer, ready=ready, on_shutdown=closes, docs=settings.server.docs)
+    app = create_app(reviewer, ready=ready, on_shutdown=closes, docs=settings.server.docs, revision=revision)
     host = settings.server.host
     shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1", "localhost") else host
     url = f"https://{shown}:{settings.server.port}"

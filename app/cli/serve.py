@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -49,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger().setLevel(settings.log_level.upper())
         # One line per registry request is `-v` material, not what a webhook logs per review.
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
-    webhook = compose.build_webhook(settings)
+    # The chart sets it (image + config digest); /readyz reports it to the registration gate.
+    webhook = compose.build_webhook(settings, revision=os.environ.get("SIGWEBHOOK_REVISION") or None)
     webhook.start()
     try:
         print(

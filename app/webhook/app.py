@@ -37,8 +37,11 @@ def create_app(
     ready: Callable[[], bool] = lambda: True,
     on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
     docs: bool = False,
+    revision: str | None = None,
 ) -> FastAPI:
-    """The webhook's ASGI app. `ready` backs `/readyz`; `on_shutdown` closes clients (the registry)."""
+    """The webhook's ASGI app. `ready` backs `/readyz`; `on_shutdown` closes clients (the registry).
+    `revision` (the chart's `SIGWEBHOOK_REVISION`: a digest of the image and config this pod runs) is
+    reported by `/readyz`, so the chart's registration gate can tell a new pod from an old one."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -75,7 +78,7 @@ def create_app(
     async def readyz() -> AsciiJSONResponse:
         """Config loaded and keys loaded at least once."""
         if ready():
-            return AsciiJSONResponse({"status": "ready"})
+            return AsciiJSONResponse({"status": "ready", **({"revision": revision} if revision else {})})
         return AsciiJSONResponse({"status": "not ready", "reason": "keys not loaded yet"}, status_code=503)
 
     return app

@@ -37,8 +37,14 @@ class LocalWebhook:
     ca_b64: str
 
 
-def start_webhook(directory: Path, **overrides: object) -> tuple[subprocess.Popen[str], LocalWebhook]:
-    """`sigwebhook serve` on a copy of the local example, on a free port; waits for its certificate."""
+REVISION = "0123456789abcdef"  # what the chart would set in SIGWEBHOOK_REVISION for the running pods
+
+
+def start_webhook(
+    directory: Path, revision: str = REVISION, **overrides: object
+) -> tuple[subprocess.Popen[str], LocalWebhook]:
+    """`sigwebhook serve` on a copy of the local example, on a free port, with SIGWEBHOOK_REVISION set as
+    the chart sets it; waits for its certificate."""
     shutil.copytree(EXAMPLE, directory, ignore=shutil.ignore_patterns("tls"))
     port = free_port()
     config = directory / "config.yaml"
@@ -48,6 +54,7 @@ def start_webhook(directory: Path, **overrides: object) -> tuple[subprocess.Pope
     config.write_text(yaml.safe_dump(data))
     env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "DOCKER_CONFIG")}
     env["PYTHONPATH"] = f"{REPO_ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    env["SIGWEBHOOK_REVISION"] = revision
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--config", str(config)],
         env=env,
@@ -112,10 +119,48 @@ def gate_script(render) -> str:
     return script_of(only(render(), "Job")["spec"]["template"]["spec"])
 
 
-def test_the_registration_gate_passes_once_the_webhook_answers_readyz(render, webhook):
-    done = run_script(gate_script(render), webhook.url, webhook.ca_b64, WAIT_SECONDS="20")
+def test_the_registration_gate_passes_once_a_pod_of_the_release_answers_readyz(render, webhook):
+    done = run_script(
+        gate_script(render), webhook.url, webhook.ca_b64, WAIT_SECONDS="20", EXPECTED_REVISION=REVISION
+    )
     assert done.returncode == 0, done.stderr
     assert "registering the webhook configuration" in done.stdout
+
+
+def test_the_registration_gate_of_an_upgrade_is_not_answered_by_a_pod_of_the_old_release(render, webhook):
+    # the old pods keep answering /readyz through the Service while the new ones roll out (or crash)
+    started = time.monotonic()
+    done = run_script(
+        gate_script(render),
+        webhook.url,
+        webhook.ca_b64,
+        WAIT_SECONDS="3",
+        EXPECTED_REVISION="fedcba9876543210",
+    )
+    assert done.returncode != 0 and time.monotonic() - started < 30
+    assert f"a pod of revision {REVISION} answered, not fedcba9876543210" in done.stderr
+    assert "was NOT registered" in done.stderr
+
+
+def test_the_gate_job_expects_the_revision_the_deployment_sets(render):
+    docs = render()
+    deployment_env = {
+        e["name"]: e.get("value")
+        for e in only(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    job_env = {
+        e["name"]: e.get("value")
+        for e in only(docs, "Job")["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert deployment_env["SIGWEBHOOK_REVISION"] == job_env["EXPECTED_REVISION"]
+    changed = render("default", "--set", "config.unmatched=allow")
+    changed_env = {
+        e["name"]: e.get("value")
+        for e in only(changed, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert (
+        changed_env["SIGWEBHOOK_REVISION"] != deployment_env["SIGWEBHOOK_REVISION"]
+    )  # a config change is a new revision
 
 
 def test_the_registration_gate_gives_up_at_its_bound_and_says_nothing_was_registered(render, webhook):

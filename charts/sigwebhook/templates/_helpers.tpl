@@ -87,6 +87,15 @@ so two releases of the same name in two namespaces never take over or delete eac
 {{- printf "%s-%s" (include "sigwebhook.fullname" .) .Release.Namespace | trunc 253 | trimSuffix "-" }}
 {{- end }}
 
+{{/*
+What a webhook pod runs, as a short digest of its image and config: set in the pod as
+SIGWEBHOOK_REVISION and reported by /readyz, so the registration gate of an upgrade waits for a pod
+of the new release (old pods keep answering /readyz through the Service while the rollout runs).
+*/}}
+{{- define "sigwebhook.revision" -}}
+{{- printf "%s\n%s" (include "sigwebhook.image" .) (include "sigwebhook.config" .) | sha256sum | trunc 16 }}
+{{- end }}
+
 {{- define "sigwebhook.webhookName" -}}
 {{- printf "%s.%s.sigwebhook.dev" (include "sigwebhook.fullname" .) .Release.Namespace }}
 {{- end }}

@@ -19,14 +19,16 @@ def call(path, body=None):
         return resp.status, resp.read()
 def wait_ready():
     bound = int(os.environ.get("WAIT_SECONDS", "180"))
+    expected = os.environ.get("EXPECTED_REVISION", "")
     deadline, last = time.monotonic() + bound, "no attempt"
     while time.monotonic() < deadline:
         try:
-            status, _ = call("/readyz")
-            if status == 200:
-                print(f"sigwebhook answers {URL}/readyz: registering the webhook configuration")
+            status, body = call("/readyz")
+            revision = json.loads(body or b"{}").get("revision", "") if status == 200 else ""
+            if status == 200 and revision == expected:
+                print(f"sigwebhook (revision {expected}) answers {URL}/readyz: registering the webhook configuration")
                 return
-            last = f"HTTP {status}"
+            last = f"HTTP {status}" if status != 200 else f"a pod of revision {revision or 'unknown'} answered, not {expected} (rollout still running?)"
         except (OSError, urllib.error.URLError) as exc:
             last = str(exc)
         time.sleep(2)
