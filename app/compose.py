@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,7 +149,10 @@ def build_webhook(
     credentials: Callable[[], Mapping[str, Credential]] | None = (
         pulls.credentials if pulls is not None else None
     )
-    metrics, metrics_server = _metrics(settings, keys if settings.secret_refs() else None)
+    registry_settings = webhook_registry_settings(settings, credentials)
+    # the hosts registry requests go to for the registries the policies name (Docker Hub's API host)
+    named = {urllib.parse.urlsplit(registry_settings.base_url(h)).netloc for h in policy.registry_hosts()}
+    metrics, metrics_server = _metrics(settings, keys if settings.secret_refs() else None, named)
     if metrics_server is not None:
         background.append(metrics_server)
     if metrics is not None and pod_secrets is not None:
@@ -166,7 +170,6 @@ def build_webhook(
             registry.stats.listener = metrics.registry_answer
         return build_verifier(registry, cache, options), registry.aclose
 
-    registry_settings = webhook_registry_settings(settings, credentials)
     verifier, close_registry = build(registry_settings)
     verifiers = PodVerifiers(verifier, registry_settings, build, pod_secrets)
     reviewer = Reviewer(
@@ -191,9 +194,12 @@ def build_webhook(
     return Webhook(app, certificate, url, tuple(background), metrics_server)
 
 
-def _metrics(settings: Settings, keys: KeyStore | None) -> tuple[Metrics | None, MetricsServer | None]:
+def _metrics(
+    settings: Settings, keys: KeyStore | None, registries: Iterable[str] = ()
+) -> tuple[Metrics | None, MetricsServer | None]:
     """The collectors in a registry of their own and the server for them, when `metrics.enabled`;
-    the key snapshot age is exported when keys come from Secrets (`keys`)."""
+    the key snapshot age is exported when keys come from Secrets (`keys`); `registries` always get a
+    label of their own."""
     if not settings.metrics.enabled:
         return None, None
     from prometheus_client import CollectorRegistry
@@ -203,7 +209,7 @@ def _metrics(settings: Settings, keys: KeyStore | None) -> tuple[Metrics | None,
 
     registry = CollectorRegistry(auto_describe=True)
     taken_at = (lambda: keys.snapshot().taken_at) if keys is not None else None
-    metrics = Metrics(registry, _version(), key_snapshot_taken_at=taken_at)
+    metrics = Metrics(registry, _version(), key_snapshot_taken_at=taken_at, known_registries=registries)
     return metrics, MetricsServer(registry, settings.metrics.host, settings.metrics.port)
 
 

@@ -228,6 +228,17 @@ class AdmissionPolicy:
         """The first exempt pattern matching `ref`, if any."""
         return next((p for p in self.exempt_images if p.matches(ref)), None)
 
+    def registry_hosts(self) -> frozenset[str]:
+        """The registry hosts the policies name literally (`registry.example.com` of
+        `registry.example.com/team/**`; not a glob host such as `*.example.com` or `**`)."""
+        hosts = {
+            pattern.normalised.partition("/")[0]
+            for p in self.policies
+            for pattern in p.patterns
+            if "/" in pattern.normalised and "*" not in pattern.normalised.partition("/")[0]
+        }
+        return frozenset(hosts)
+
     def named(self, names: Iterable[str]) -> tuple[Policy, ...]:
         """The policies with these names (unknown names are skipped)."""
         wanted = set(names)

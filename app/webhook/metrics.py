@@ -26,7 +26,7 @@ from __future__ import annotations
 import platform
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -102,6 +102,7 @@ class Metrics:
         version: str,
         key_snapshot_taken_at: Callable[[], float] | None = None,
         monotonic: Callable[[], float] | None = None,
+        known_registries: Iterable[str] = (),
     ) -> None:
         self.registry = registry
         self.reviews = Counter(
@@ -137,6 +138,9 @@ class Metrics:
             )
             now = monotonic or time.monotonic
             age.set_function(lambda: max(0.0, now() - key_snapshot_taken_at()))
+        # The hosts the policies name always keep their own label, beyond the first-seen bound, so a
+        # pod naming many other hosts cannot push them into `other`.
+        self._known = frozenset(known_registries)
         self._hosts: set[str] = set()
         self._hosts_lock = threading.Lock()
 
@@ -167,6 +171,8 @@ class Metrics:
         return _CountingCache(cache, self.verdict_cache)
 
     def _host_label(self, host: str) -> str:
+        if host in self._known:
+            return host
         with self._hosts_lock:  # registry traffic may come from several event loops' threads
             if host in self._hosts:
                 return host

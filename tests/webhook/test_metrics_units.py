@@ -181,3 +181,22 @@ def test_a_bad_metrics_or_pod_pull_secrets_setting_is_refused_naming_the_field(
 ) -> None:
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         parse_settings(minimal(**extra))
+
+
+def test_registries_the_policies_name_keep_their_label_however_many_other_hosts_pods_name() -> None:
+    metrics = Metrics(CollectorRegistry(), "1.0", known_registries={"registry.example.com"})
+    for i in range(MAX_REGISTRY_LABELS + 10):
+        metrics.registry_answer(f"attacker{i}.example", "ok")
+    metrics.registry_answer("registry.example.com", "ok")
+    hosts = {dict(labels)["registry"] for labels in samples(metrics, "sigwebhook_registry_requests_total")}
+    assert "registry.example.com" in hosts and "other" in hosts
+    assert len(hosts) == MAX_REGISTRY_LABELS + 2  # the bound, the named registry, and `other`
+
+
+def test_the_registry_hosts_a_policy_names_literally() -> None:
+    from app.core.policy import AdmissionPolicy, ImagePattern, Policy
+    from tests.core.signers import ecdsa
+
+    patterns = ("registry.example.com/team/**", "nginx", "*.corp.example/**", "**", "localhost:5000/x")
+    policy = AdmissionPolicy((Policy("p", tuple(ImagePattern(p) for p in patterns), (ecdsa("a").key,)),))
+    assert policy.registry_hosts() == {"registry.example.com", "docker.io", "localhost:5000"}
