@@ -3,8 +3,9 @@
 Format (docker/cli `configfile`): `{"auths": {"<host or URL>": {"auth": base64("user:pass")} | {"username":
 …, "password": …} | {"identitytoken": …}}}`. Keys may be a bare host (`registry.example:5000`) or a URL
 (`https://index.docker.io/v1/`, Docker Hub's legacy key). Credential helpers (`credsStore`, `credHelpers`)
-run programs and are not supported here: a config naming one gets a warning, and its `auths` are used. This module parses; it does no I/O except reading the file it is
-given, and it never puts a secret in an error message or a repr.
+run programs and are not supported here: a config naming one gets a warning, and its `auths` are used.
+This module parses; it does no I/O except reading the file it is given, and it never puts a secret in
+an error message or a repr.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from app.core.errors import ConfigError
 from app.core.references import DOCKER_HUB
 
 log = logging.getLogger(__name__)
+
 # Names under which Docker Hub appears in configs and challenges; all mean `docker.io`.
 _DOCKER_HUB_ALIASES = frozenset(
     {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}

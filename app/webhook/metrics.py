@@ -74,8 +74,9 @@ _ERRORS: tuple[tuple[type[BaseException], str], ...] = (
 
 def reason_class(outcome: ImageOutcome) -> str:
     """A bounded label for why an image got its verdict: `signed`, `exempt`, `unmatched`,
-    `unchanged`, `skipped-namespace`, `untrusted-key`, `unsigned`, `threshold`, `no-keys`, `invalid-reference`, `deadline`,
-    `not-found`, `registry-auth`, `registry-unavailable`, `registry-error`, `internal` or `other`."""
+    `unchanged`, `skipped-namespace`, `untrusted-key`, `unsigned`, `threshold`, `no-keys`,
+    `invalid-reference`, `deadline`, `not-found`, `registry-auth`, `registry-unavailable`,
+    `registry-error`, `internal` or `other`."""
     if outcome.verdict is Verdict.VERIFIED:
         return "signed"
     if outcome.verdict is Verdict.EXEMPT:
