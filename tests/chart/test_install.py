@@ -399,3 +399,59 @@ def test_on_kubernetes_1_20_the_chart_refuses_to_install_until_the_name_labels_a
     assert "kubernetes.io/metadata.name" in done.stderr and "nameLabelsApplied=true" in done.stderr, (
         done.stderr
     )
+
+
+def legacy_configuration(name: str, service_namespace: str) -> k8s.V1ValidatingWebhookConfiguration:
+    """What an earlier chart version registered: named after the release's full name alone. Its
+    selector matches no namespace, so it intercepts nothing in the shared API server."""
+    return k8s.V1ValidatingWebhookConfiguration(
+        metadata=k8s.V1ObjectMeta(name=name),
+        webhooks=[
+            k8s.V1ValidatingWebhook(
+                name=f"{name}.{service_namespace}.sigwebhook.dev",
+                admission_review_versions=["v1"],
+                side_effects="None",
+                client_config=k8s.AdmissionregistrationV1WebhookClientConfig(
+                    service=k8s.AdmissionregistrationV1ServiceReference(
+                        name=name, namespace=service_namespace, path="/validate"
+                    )
+                ),
+                namespace_selector=k8s.V1LabelSelector(match_labels={"sigwebhook-chart-e2e/never": "x"}),
+                rules=[
+                    k8s.V1RuleWithOperations(
+                        api_groups=[""], api_versions=["v1"], operations=["CREATE"], resources=["pods"]
+                    )
+                ],
+            )
+        ],
+    )
+
+
+def test_an_upgrade_removes_the_configuration_an_older_chart_registered_for_this_release_only(
+    cluster_helm, kube_admin, release_namespace
+):
+    release = "legacy"
+    name = f"{release}-sigwebhook"
+    gate = f"{name}-wait-ready"
+    admission = k8s.AdmissionregistrationV1Api(kube_admin)
+    install = ["install", release, str(CHART), "-n", release_namespace, "--timeout", "60s", *OPT_IN]
+    upgrade = ["upgrade", release, str(CHART), "-n", release_namespace, "--timeout", "60s", *OPT_IN]
+    run_with_gate(cluster_helm, kube_admin, release_namespace, gate, *install)
+    try:
+        # the older chart's registration, calling this release's Service: removed by the upgrade
+        admission.create_validating_webhook_configuration(legacy_configuration(name, release_namespace))
+        run_with_gate(cluster_helm, kube_admin, release_namespace, gate, *upgrade)
+        assert webhook_configuration(kube_admin, name) is None, (
+            "the older chart's registration was left behind"
+        )
+        assert webhook_configuration(kube_admin, f"{name}-{release_namespace}") is not None
+        # one of that name calling another namespace's Service belongs to another release: kept
+        admission.create_validating_webhook_configuration(legacy_configuration(name, "another-namespace"))
+        run_with_gate(cluster_helm, kube_admin, release_namespace, gate, *upgrade)
+        assert webhook_configuration(kube_admin, name) is not None, "another release's webhook was removed"
+    finally:
+        if webhook_configuration(kube_admin, name) is not None:
+            admission.delete_validating_webhook_configuration(name)
+        done = cluster_helm.run("uninstall", release, "-n", release_namespace, "--timeout", "60s")
+    assert done.returncode == 0, done.stderr
+    assert webhook_configuration(kube_admin, f"{name}-{release_namespace}") is None
