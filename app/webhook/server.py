@@ -5,9 +5,9 @@ log: the audit line is the record of each review, and uvicorn's own logging goes
 `WebhookServer` is uvicorn's server plus a watch on the certificate files: cert-manager (and any
 Secret volume) renews them in place, and a webhook that kept serving the expired certificate would
 fail every call the API server makes, which with `failurePolicy: Fail` refuses every pod. A changed
-pair is checked in a scratch context first and only then loaded into the live one, so a half-written
-pair (the certificate renewed, the key not yet) never breaks the handshakes; the old pair stays until
-the new one is whole. `serve_forever` runs until SIGTERM/SIGINT; tests run the same `WebhookServer` on
+pair is loaded into a new context, which handshakes then switch to (`sni_callback`); a half-written
+pair (the certificate renewed, the key not yet) fails to load there and the old pair keeps serving,
+and a renewal to another key type leaves no stale certificate behind. `serve_forever` runs until SIGTERM/SIGINT; tests run the same `WebhookServer` on
 a socket they bound themselves (`tests/fixtures/webhook.py`).
 """
 
@@ -48,7 +48,7 @@ def uvicorn_config(app: FastAPI, host: str, port: int, certificate: ServingCerti
 
 
 class WebhookServer(uvicorn.Server):
-    """uvicorn's server, reloading its certificate and key when their files change."""
+    """uvicorn's server, serving a renewed certificate and key as soon as their files change."""
 
     def __init__(
         self,
@@ -60,41 +60,59 @@ class WebhookServer(uvicorn.Server):
         self.certificate = certificate
         self.check_seconds = check_seconds
         self.reloads = 0  # certificate pairs loaded since start (for the log and the tests)
+        self._serving: ssl.SSLContext | None = None  # the context new handshakes switch to
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         if not self.config.loaded:
-            self.config.load()  # builds the SSLContext the watch updates
-        # The watch runs on the server's event loop, the thread that starts every TLS handshake, so a
-        # reload never races a handshake for the context.
+            self.config.load()  # builds the SSLContext the listening socket keeps
+        if self.config.ssl is not None:
+            # The listening socket keeps the context it was started with; every handshake calls this
+            # (with or without SNI) and moves to the newest context. A renewed pair is loaded into a
+            # new context, never into the live one, so a failed load cannot break serving.
+            self.config.ssl.sni_callback = self._switch
         watch = asyncio.create_task(self._watch_certificate())
         try:
             await super().serve(sockets)
         finally:
             watch.cancel()
 
+    def _switch(self, connection: ssl.SSLObject, _name: str | None, _context: ssl.SSLContext) -> None:
+        serving = self._serving
+        if serving is not None:
+            connection.context = serving
+
     async def _watch_certificate(self) -> None:
         seen = _contents(self.certificate)
         while True:
             await asyncio.sleep(self.check_seconds)
-            current = _contents(self.certificate)
-            if current is None or current == seen:
-                continue  # unchanged, or unreadable for a moment (a Secret volume swapping its files)
-            if self._reload():
-                seen = current
+            try:
+                current = _contents(self.certificate)
+                if current is None or current == seen:
+                    continue  # unchanged, or unreadable for a moment (a Secret volume swapping files)
+                if self._reload():
+                    seen = current
+            except Exception:  # the watch must outlive any surprise: the old pair keeps serving
+                log.exception("checking the serving certificate failed; keeping the current one")
 
     def _reload(self) -> bool:
-        live = self.config.ssl
-        if live is None:
-            return False
-        cert, key = str(self.certificate.cert_file), str(self.certificate.key_file)
+        """Load the files into a new context; serve it only when the pair loaded whole."""
+        config = self.config
         try:
-            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)  # whole and matching?
-        except (OSError, ssl.SSLError) as exc:
+            fresh = uvicorn.config.create_ssl_context(
+                certfile=str(self.certificate.cert_file),
+                keyfile=str(self.certificate.key_file),
+                password=config.ssl_keyfile_password,
+                ssl_version=config.ssl_version,
+                cert_reqs=config.ssl_cert_reqs,
+                ca_certs=config.ssl_ca_certs,
+                ciphers=config.ssl_ciphers,
+            )
+        except (OSError, ssl.SSLError) as exc:  # half written (a new certificate beside the old key)
             log.warning("serving certificate changed but does not load yet (%s); keeping the old one", exc)
             return False
-        live.load_cert_chain(cert, key)
+        self._serving = fresh
         self.reloads += 1
-        log.info("serving certificate reloaded from %s", cert)
+        log.info("serving certificate reloaded from %s", self.certificate.cert_file)
         return True
 
 

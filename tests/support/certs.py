@@ -25,10 +25,11 @@ class ServerTls:
     key_file: Path
 
 
-def issue_server_tls(directory: Path, name: str = "registry") -> ServerTls:
-    """A fresh CA and a server certificate valid for 127.0.0.1 and localhost."""
+def issue_server_tls(directory: Path, name: str = "registry", rsa: bool = False) -> ServerTls:
+    """A fresh CA and a server certificate valid for 127.0.0.1 and localhost (ECDSA keys, or RSA)."""
     directory.mkdir(parents=True, exist_ok=True)
-    ca = trustme.CA(organization_name=f"sigwebhook test CA ({name})")
+    key_type = trustme.KeyType.RSA if rsa else trustme.KeyType.ECDSA
+    ca = trustme.CA(organization_name=f"sigwebhook test CA ({name})", key_type=key_type)
     leaf = ca.issue_cert("127.0.0.1", "localhost")
     paths = ServerTls(
         directory / f"{name}-ca.pem", directory / f"{name}-cert.pem", directory / f"{name}-key.pem"

@@ -1,7 +1,8 @@
 """A renewed serving certificate is picked up without a restart (cert-manager renews the Secret in place).
 
 A real uvicorn server over real TLS: the certificate files are replaced while it runs, first by half
-a pair (a new certificate beside the old key, as a Secret volume can show for a moment), then whole.
+a pair (a new certificate beside the old key, as a Secret volume can show for a moment), then whole,
+then by a pair of another key type (ECDSA to RSA).
 """
 
 from __future__ import annotations
@@ -76,6 +77,12 @@ def test_a_renewed_certificate_is_served_to_new_connections_without_a_restart(
             "the renewed certificate was not served"
         )
         assert not _healthy_with(webhook, old.ca_file)
-        assert webhook._server is not None and webhook._server.reloads == 1  # type: ignore[attr-defined]
+        # a renewal to another key type: OpenSSL would keep the old pair in the other key slot of a
+        # context loaded twice; a new context serves only the new one
+        rsa = issue_server_tls(tmp_path / "rsa", rsa=True)
+        _install(rsa, live)
+        assert _wait_until(lambda: _healthy_with(webhook, rsa.ca_file)), "the RSA renewal was not served"
+        assert not _healthy_with(webhook, new.ca_file)
+        assert webhook._server is not None and webhook._server.reloads == 2  # type: ignore[attr-defined]
     finally:
         webhook.stop()
