@@ -108,8 +108,16 @@ def normalise_pattern(text: str) -> str:
         raise ConfigError(f"image pattern {text!r}: use * (one path component) or ** (any depth)")
     if text == "**":
         return text  # every image
+    if text == "*":
+        raise ConfigError("image pattern '*': use ** for every image, or docker.io/library/* for official images")
     first, sep, rest = text.partition("/")
-    if sep and "*" in first and (first in ("*", "**") or any(c in first for c in ".:")):
+    if sep and "*" in first and first not in ("*", "**") and not any(c in first for c in ".:"):
+        # `registry*/team/**`: a host glob, or a Docker Hub namespace glob? Never guess which.
+        raise ConfigError(
+            f"image pattern {text!r} is ambiguous: write docker.io/{text} for Docker Hub, or a registry "
+            "host glob with a dot or a port (*.example.com/…)"
+        )
+    if sep and "*" in first:
         # `*/**`, `*.example.com/**`: the host itself is a glob, nothing to normalise but its case.
         return first.lower() + sep + rest
     # distribution splitDockerDomain: the first component is a registry only if it looks like a host,
