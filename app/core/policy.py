@@ -109,7 +109,9 @@ def normalise_pattern(text: str) -> str:
     if text == "**":
         return text  # every image
     if text == "*":
-        raise ConfigError("image pattern '*': use ** for every image, or docker.io/library/* for official images")
+        raise ConfigError(
+            "image pattern '*': use ** for every image, or docker.io/library/* for official images"
+        )
     first, sep, rest = text.partition("/")
     if sep and "*" in first and first not in ("*", "**") and not any(c in first for c in ".:"):
         # `registry*/team/**`: a host glob, or a Docker Hub namespace glob? Never guess which.

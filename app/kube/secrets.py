@@ -100,10 +100,14 @@ class SecretFollower:
                     resource_version = self.sync()
                 started, events = self.monotonic(), self.events_seen
                 resource_version = self.follow(resource_version)
-                if self.events_seen == events and self.monotonic() - started < MIN_QUIET_WATCH_SECONDS:
-                    # ended at once with nothing to say (a proxy closing streams?): never a busy loop
+                if self.monotonic() - started >= MIN_QUIET_WATCH_SECONDS:
+                    self.backoff.reset()  # a watch that held is health, events or not
+                elif self.events_seen == events:
+                    # Ended at once with nothing to say (a proxy closing streams?): never a busy loop,
+                    # and list again, so a change the broken watches cannot bring is still seen.
                     delay = self.backoff.next()
-                    log.warning("watch of Secret %s ended at once; watching again in %.1fs", self.ref, delay)
+                    log.warning("watch of Secret %s ended at once; listing again in %.1fs", self.ref, delay)
+                    resource_version = None
                     if wait(delay):
                         return
             except WatchExpired:

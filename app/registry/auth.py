@@ -143,11 +143,15 @@ class Authenticator:
 
     def _forget_expired(self) -> None:
         """Keep the cache bounded in a long-running webhook: past `MAX_CACHED_TOKENS` scopes, drop the
-        expired tokens and the locks nobody holds (a scope per repository: pods can name many)."""
+        expired tokens, then the oldest down to half the bound, and the locks nobody holds (a scope per
+        repository: pods can name many). Runs only when the bound is reached, so rarely."""
         if len(self._tokens) < MAX_CACHED_TOKENS and len(self._locks) < MAX_CACHED_TOKENS:
             return
         now = self._clock.monotonic()
         for key in [k for k, (_, expires) in self._tokens.items() if expires <= now]:
+            del self._tokens[key]
+        # still full of live tokens (long lifetimes): forget the oldest half, they are fetched again
+        for key in list(self._tokens)[: max(0, len(self._tokens) - MAX_CACHED_TOKENS // 2)]:
             del self._tokens[key]
         for key in [k for k, lock in self._locks.items() if not lock.locked() and k not in self._tokens]:
             del self._locks[key]

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from app.core.digests import Digest
 from app.core.errors import RegistryError
+from app.core.layouts import is_bundle_artifact
 from app.core.ports import MAX_MANIFEST_BYTES, OCI_INDEX, Descriptor, Manifest
 from app.core.references import Repository
 from app.registry.api import RegistryApi, path, pull_scope, unexpected
@@ -31,8 +32,8 @@ async def list_referrers(
     api: RegistryApi, fetch_manifest: FetchManifest, repository: Repository, subject: Digest
 ) -> list[Descriptor]:
     """Referrers of `subject`, the API's first, duplicates dropped. A missing fallback tag is an empty
-    list; an error on one source is ignored (and logged) only when the other found referrers to check:
-    with nothing found, the error is raised, so a broken source never reads as "no signatures"."""
+    list; an error on one source is ignored (and logged) only when the other listed a possible sigstore
+    bundle: otherwise the error is raised, so a broken source never reads as "no signatures"."""
     results = await asyncio.gather(
         _from_api(api, repository, subject),
         _from_tag(fetch_manifest, repository, subject),
@@ -47,9 +48,10 @@ async def list_referrers(
             for descriptor in found:
                 merged.setdefault(descriptor.digest, descriptor)
     failures = [r for r in results if isinstance(r, RegistryError)]
-    if failures and not merged:
-        # Nothing found and a source could not be read: that is "could not check", never "unsigned"
-        # (cosign 3 writes no fallback tag where the API exists, so a failing API hides every bundle).
+    if failures and not any(is_bundle_artifact(d.artifact_type) for d in merged.values()):
+        # No possible bundle found (an SBOM alone does not count) and a source could not be read: that
+        # is "could not check", never "unsigned" (cosign 3 writes no fallback tag where the API
+        # exists, so a failing API hides every bundle).
         raise failures[0]
     for failed in failures:
         log.info("referrers of %s in %s: one source failed: %s", subject.short(), repository, failed.detail)

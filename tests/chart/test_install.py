@@ -37,11 +37,7 @@ OPT_IN = [
     "webhook.namespaceSelector.labelKey=sigwebhook-chart-e2e/verify",
     "--set",
     "webhook.registration.waitSeconds=10",
-    # the test API server is v1.20 (no kubernetes.io/metadata.name labels); opt-in mode keeps the release
-    # out of every namespace without the test's label, so nothing needs labelling here
-    "--set",
-    "webhook.namespaceSelector.nameLabelsApplied=true",
-]
+]  # on the v1.20 test API server, optIn needs no kubernetes.io/metadata.name labels
 
 
 class Helm:
@@ -399,6 +395,12 @@ def test_on_kubernetes_1_20_the_chart_refuses_to_install_until_the_name_labels_a
     assert "kubernetes.io/metadata.name" in done.stderr and "nameLabelsApplied=true" in done.stderr, (
         done.stderr
     )
+    # optIn sends no unlabelled namespace, so it needs no name labels
+    opt_in = ["--set", "webhook.namespaceSelector.mode=optIn"]
+    done = cluster_helm.run(
+        "install", "old", str(CHART), "-n", release_namespace, "--dry-run=server", *opt_in
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def legacy_configuration(name: str, service_namespace: str) -> k8s.V1ValidatingWebhookConfiguration:

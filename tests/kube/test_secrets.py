@@ -127,12 +127,23 @@ def test_run_returns_at_once_when_stop_is_already_set() -> None:
     assert core.calls == []
 
 
-def test_watches_that_end_at_once_with_nothing_are_retried_with_backoff_not_in_a_busy_loop() -> None:
+def test_watches_that_end_at_once_with_nothing_are_retried_with_backoff_and_a_fresh_list() -> None:
     core = FakeCore({("keys", "cosign"): v1_secret("keys", "cosign", "5", {})}, watches=[[], [], []])
-    waits = Waits(stop_after=3)
-    follower(core, Recorder()).run(waits)
+    waits, seen = Waits(stop_after=3), Recorder()
+    follower(core, seen).run(waits)
     assert waits.delays == [0.5, 1.0, 2.0]
-    assert [c["resource_version"] for c in core.calls if c.get("watch")] == ["10", "10", "10"]
+    assert len([c for c in core.calls if not c.get("watch")]) == 3  # listed again each time
+    assert seen.seen == [(REF, "5")] * 3
+
+
+def test_a_watch_that_held_resets_the_backoff_even_without_events() -> None:
+    clock = iter([0.0, 0.1, 10.0, 20.0, 30.0, 30.1])  # watch 1 and 3 end at once, watch 2 holds 10 s
+    core = FakeCore({("keys", "cosign"): v1_secret("keys", "cosign", "5", {})}, watches=[[], [], []])
+    waits = Waits(stop_after=2)
+    SecretFollower(
+        KubeApi(core), REF, Recorder(), threading.Event(), Backoff(0.5, 4.0), monotonic=lambda: next(clock)
+    ).run(waits)
+    assert waits.delays == [0.5, 0.5]  # not 1.0: the quiet watch in between was healthy
 
 
 def test_a_watch_that_only_brought_a_bookmark_is_followed_again_at_once() -> None:

@@ -209,7 +209,7 @@ async def test_a_plain_http_token_realm_is_refused_unless_listed_insecure(
             await registry.resolve(parse_reference(f"{token_registry.host}/auth/any:v1"))
 
 
-async def test_the_token_cache_of_a_long_running_webhook_drops_expired_scopes() -> None:
+async def test_the_token_cache_of_a_long_running_webhook_stays_bounded_and_drops_expired_scopes() -> None:
     from app.registry.auth import MAX_CACHED_TOKENS, Authenticator
     from app.registry.replies import Reply
 
@@ -219,10 +219,14 @@ async def test_the_token_cache_of_a_long_running_webhook_drops_expired_scopes() 
     clock = ManualClock()
     auth = Authenticator(RegistrySettings.build(), clock, token_service)
     challenge = Reply(401, {"www-authenticate": 'Bearer realm="https://auth.example/token",service="reg"'})
-    for i in range(MAX_CACHED_TOKENS):
+    for i in range(MAX_CACHED_TOKENS * 2):  # live tokens only: the cache still stays bounded
         await auth.answer("reg.example", f"repository:r{i}:pull", challenge, None, "a manifest")
-    assert len(auth._tokens) == MAX_CACHED_TOKENS
+        assert len(auth._tokens) <= MAX_CACHED_TOKENS and len(auth._locks) <= MAX_CACHED_TOKENS
+    newest = ("reg.example", f"repository:r{MAX_CACHED_TOKENS * 2 - 1}:pull")
+    assert newest in auth._tokens  # the oldest go first
     clock.advance(120)  # every token has expired
-    await auth.answer("reg.example", "repository:fresh:pull", challenge, None, "a manifest")
-    assert list(auth._tokens) == [("reg.example", "repository:fresh:pull")]
-    assert list(auth._locks) == [("reg.example", "repository:fresh:pull")]
+    fresh = [f"repository:fresh{i}:pull" for i in range(MAX_CACHED_TOKENS)]
+    for scope in fresh:  # the next time the bound is reached, the expired ones are the ones to go
+        await auth.answer("reg.example", scope, challenge, None, "a manifest")
+    assert {scope for _, scope in auth._tokens} <= set(fresh)
+    assert {scope for _, scope in auth._locks} <= set(fresh)

@@ -271,3 +271,36 @@ def test_a_redirect_from_https_down_to_plain_http_is_refused_unless_the_target_i
     _check_redirect("reg.example", "a blob", https, "http://mirror.internal:8080/b", listed.__contains__)
     _check_redirect("reg.example", "a blob", https, "https://cdn.example/blob", listed.__contains__)
     _check_redirect("reg.example", "a blob", "http://reg.example/v2/x", http, listed.__contains__)
+
+
+def _index_of(*artifact_types: str) -> bytes:
+    entries = [
+        {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": str(Digest.of(kind.encode())),
+            "size": 2,
+            "artifactType": kind,
+        }
+        for kind in artifact_types
+    ]
+    return json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
+    ).encode()
+
+
+async def test_a_failing_referrers_api_is_not_hidden_by_an_sbom_in_the_fallback_tag(
+    proxy: FaultProxy, pushed: Pushed
+) -> None:
+    index = "application/vnd.oci.image.index.v1+json"
+    proxy.add("GET /v2/.*/referrers/", "status", 503)
+    proxy.add("GET /v2/.*/manifests/sha256-", "body", (index, _index_of("application/spdx+json")))
+    async with OciRegistry(proxy.settings(timeouts=FAST)) as registry:
+        with pytest.raises(RegistryUnavailable, match="failed to serve"):
+            await _referrers(registry, proxy.host, pushed)
+    proxy.clear()
+    bundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
+    proxy.add("GET /v2/.*/referrers/", "status", 503)
+    proxy.add("GET /v2/.*/manifests/sha256-", "body", (index, _index_of("application/spdx+json", bundle)))
+    async with OciRegistry(proxy.settings(timeouts=FAST)) as registry:
+        found = await registry.list_referrers(Repository(proxy.host, pushed.repo), pushed.digest)
+    assert [d.artifact_type for d in found] == ["application/spdx+json", bundle]  # a bundle to check

@@ -24,7 +24,11 @@ def wait_ready():
     while time.monotonic() < deadline:
         try:
             status, body = call("/readyz")
-            revision = json.loads(body or b"{}").get("revision", "") if status == 200 else ""
+            try:
+                answer = json.loads(body or b"{}")
+            except ValueError:
+                answer = {}
+            revision = answer.get("revision", "") if status == 200 and isinstance(answer, dict) else ""
             if status == 200 and revision == expected:
                 print(f"sigwebhook (revision {expected}) answers {URL}/readyz: registering the webhook configuration")
                 return

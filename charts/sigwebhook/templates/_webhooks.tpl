@@ -12,7 +12,8 @@ Matched by the kubernetes.io/metadata.name label the API server sets on every na
 {{- define "sigwebhook.namespaceSelector" -}}
 {{- $skipped := (include "sigwebhook.config" . | fromYaml).skipNamespaces }}
 {{- $excluded := concat (list .Release.Namespace "kube-system") .Values.webhook.namespaceSelector.exclude $skipped | uniq }}
-{{- if and (semverCompare "<1.21.0-0" .Capabilities.KubeVersion.Version) (not .Values.webhook.namespaceSelector.nameLabelsApplied) }}
+{{- /* optIn needs no name labels: an unlabelled namespace is never sent */}}
+{{- if and (eq .Values.webhook.namespaceSelector.mode "optOut") (semverCompare "<1.21.0-0" .Capabilities.KubeVersion.Version) (not .Values.webhook.namespaceSelector.nameLabelsApplied) }}
 {{- fail (printf "Kubernetes %s does not set the kubernetes.io/metadata.name namespace label that keeps the webhook out of %s: label each of these namespaces with it (kubectl label namespace NS kubernetes.io/metadata.name=NS), then set webhook.namespaceSelector.nameLabelsApplied=true" .Capabilities.KubeVersion.Version (join ", " $excluded)) }}
 {{- end }}
 {{- $sel := .Values.webhook.namespaceSelector }}
