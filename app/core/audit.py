@@ -56,7 +56,7 @@ def audit_record(
     mutate = pinned is not None
     pins = {p.container: p.pinned for p in pinned or ()}
     return {
-        "time": at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "time": _timestamp(at),
         "uid": request.uid,
         "webhook": "mutate" if mutate else "validate",
         "namespace": request.namespace,
@@ -85,7 +85,7 @@ def malformed_record(
     request = body.get("request") if isinstance(body, dict) else None
     uid = request.get("uid") if isinstance(request, dict) else None
     return {
-        "time": at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "time": _timestamp(at),
         "uid": uid if isinstance(uid, str) and len(uid) <= 128 else None,
         "webhook": webhook,
         "decision": "refused",
@@ -104,6 +104,11 @@ def audit_line(record: dict[str, Any]) -> str:
     text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     # These characters can only occur inside JSON strings, where `\uXXXX` is the same character.
     return _UNSAFE_IN_A_LINE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _timestamp(at: datetime) -> str:
+    """RFC 3339 UTC with milliseconds: `2026-12-04T03:47:35.321Z`."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _image(outcome: ImageOutcome, pins: dict[ContainerImage, str] | None) -> dict[str, Any]:

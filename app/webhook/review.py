@@ -128,13 +128,11 @@ class Reviewer:
             return parse_review(document)
         except MalformedReview as exc:
             log.warning("malformed AdmissionReview: %s", exc.detail)
-            duration_ms = (self.monotonic() - started) * 1000
-            try:
-                self.audit(
-                    audit_line(malformed_record(document, exc.reason, webhook, self.now(), duration_ms))
-                )
-            except Exception:  # an audit sink failure must not change the answer
-                log.exception("could not write the audit record of a malformed review")
+            duration_ms, reason = (self.monotonic() - started) * 1000, exc.reason
+            self._write_audit(
+                lambda: malformed_record(document, reason, webhook, self.now(), duration_ms),
+                "a malformed review",
+            )
             raise
 
     def _observe(self, tell: Callable[[ReviewObserver], None]) -> None:
@@ -152,10 +150,15 @@ class Reviewer:
         duration_ms: float,
         pinned: Sequence[Pin] | None = None,
     ) -> None:
+        self._write_audit(
+            lambda: audit_record(request, decision, self.now(), duration_ms, pinned), f"review {request.uid}"
+        )
+
+    def _write_audit(self, record: Callable[[], dict[str, Any]], what: str) -> None:
         try:
-            self.audit(audit_line(audit_record(request, decision, self.now(), duration_ms, pinned)))
+            self.audit(audit_line(record()))
         except Exception:  # an audit sink failure must not turn into an admission answer
-            log.exception("review %s: could not write the audit record", request.uid)
+            log.exception("could not write the audit record of %s", what)
 
 
 def _retrieve(task: asyncio.Future[Decision]) -> None:

@@ -7,18 +7,17 @@ Secret volume) renews them in place, and a webhook that kept serving the expired
 fail every call the API server makes, which with `failurePolicy: Fail` refuses every pod. A changed
 pair is loaded into a new context, which handshakes then switch to (`sni_callback`); a half-written
 pair (the certificate renewed, the key not yet) fails to load there and the old pair keeps serving,
-and a renewal to another key type leaves no stale certificate behind. `serve_forever` runs until SIGTERM/SIGINT; tests run the same `WebhookServer` on
-a socket they bound themselves (`tests/fixtures/webhook.py`).
+and a renewal to another key type leaves no stale certificate behind. `serve_forever` runs until
+SIGTERM/SIGINT; tests run the same `WebhookServer` on a socket they bound themselves
+(`tests/fixtures/webhook.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import socket
 import ssl
-from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -116,18 +115,12 @@ class WebhookServer(uvicorn.Server):
         return True
 
 
-def _contents(certificate: ServingCertificate) -> bytes | None:
-    """A digest of the certificate and key files as they are now; None when one cannot be read."""
+def _contents(certificate: ServingCertificate) -> tuple[bytes, bytes] | None:
+    """The certificate and key files as they are now (a few KB); None when one cannot be read."""
     try:
-        return b"".join(
-            hashlib.sha256(_read(p)).digest() for p in (certificate.cert_file, certificate.key_file)
-        )
+        return certificate.cert_file.read_bytes(), certificate.key_file.read_bytes()
     except OSError:
         return None
-
-
-def _read(path: Path) -> bytes:
-    return path.read_bytes()
 
 
 def serve_forever(config: uvicorn.Config, certificate: ServingCertificate) -> bool:

@@ -142,25 +142,17 @@ def test_the_registration_gate_of_an_upgrade_is_not_answered_by_a_pod_of_the_old
     assert "was NOT registered" in done.stderr
 
 
+def container_env(doc: dict) -> dict[str, str | None]:
+    spec = doc["spec"]["template"]["spec"] if doc["kind"] != "Pod" else doc["spec"]
+    return {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
+
+
 def test_the_gate_job_expects_the_revision_the_deployment_sets(render):
     docs = render()
-    deployment_env = {
-        e["name"]: e.get("value")
-        for e in only(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
-    }
-    job_env = {
-        e["name"]: e.get("value")
-        for e in only(docs, "Job")["spec"]["template"]["spec"]["containers"][0]["env"]
-    }
-    assert deployment_env["SIGWEBHOOK_REVISION"] == job_env["EXPECTED_REVISION"]
-    changed = render("default", "--set", "config.unmatched=allow")
-    changed_env = {
-        e["name"]: e.get("value")
-        for e in only(changed, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
-    }
-    assert (
-        changed_env["SIGWEBHOOK_REVISION"] != deployment_env["SIGWEBHOOK_REVISION"]
-    )  # a config change is a new revision
+    revision = container_env(only(docs, "Deployment"))["SIGWEBHOOK_REVISION"]
+    assert container_env(only(docs, "Job"))["EXPECTED_REVISION"] == revision
+    changed = container_env(only(render("default", "--set", "config.unmatched=allow"), "Deployment"))
+    assert changed["SIGWEBHOOK_REVISION"] != revision  # a config change is a new revision
 
 
 def test_the_registration_gate_gives_up_at_its_bound_and_says_nothing_was_registered(render, webhook):
