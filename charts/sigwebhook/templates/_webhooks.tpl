@@ -9,9 +9,13 @@ start itself), kube-system, any listed in values, and the config's skipNamespace
 would admit them unverified anyway; left out here, they are not refused while the webhook is down).
 Matched by the kubernetes.io/metadata.name label the API server sets on every namespace
 (Kubernetes 1.21+). */}}
-{{- define "sigwebhook.namespaceSelector" -}}
+{{- define "sigwebhook.excludedNamespaces" -}}
 {{- $skipped := (include "sigwebhook.config" . | fromYaml).skipNamespaces }}
-{{- $excluded := concat (list .Release.Namespace "kube-system") .Values.webhook.namespaceSelector.exclude $skipped | uniq }}
+{{- concat (list .Release.Namespace "kube-system") .Values.webhook.namespaceSelector.exclude $skipped | uniq | toJson }}
+{{- end }}
+
+{{- define "sigwebhook.namespaceSelector" -}}
+{{- $excluded := include "sigwebhook.excludedNamespaces" . | fromJsonArray }}
 {{- /* optIn needs no name labels: an unlabelled namespace is never sent */}}
 {{- if and (eq .Values.webhook.namespaceSelector.mode "optOut") (semverCompare "<1.21.0-0" .Capabilities.KubeVersion.Version) (not .Values.webhook.namespaceSelector.nameLabelsApplied) }}
 {{- fail (printf "Kubernetes %s does not set the kubernetes.io/metadata.name namespace label that keeps the webhook out of %s: label each of these namespaces with it (kubectl label namespace NS kubernetes.io/metadata.name=NS), then set webhook.namespaceSelector.nameLabelsApplied=true" .Capabilities.KubeVersion.Version (join ", " $excluded)) }}
