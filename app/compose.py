@@ -21,7 +21,10 @@ from app.core.trust.secretkeys import SecretRef, StaticKeyStore
 from app.core.verification.verifier import Verifier, VerifyOptions
 from app.registry import OciRegistry
 from app.registry.credentials import Credential
+from app.registry.gate import ExchangeGate
+from app.registry.pools import Connect, PoolHealth
 from app.registry.settings import RegistrySettings, Timeouts
+from app.registry.transport import LEASE_GRACE_SECONDS, SystemClock
 
 if TYPE_CHECKING:  # pydantic settings and the webhook's TLS: imported when the webhook is built
     from app.config import Settings
@@ -112,11 +115,13 @@ def build_webhook(
     audit: Callable[[str], None] | None = None,
     kube_api: KubeApi | None = None,
     revision: str | None = None,
+    registry_transport: Connect | None = None,
 ) -> Webhook:
     """Everything `serve` runs, built from validated settings (`ConfigError` naming the field).
     `audit` receives one JSON line per review (default: stdout); `kube_api` replaces the connection
     `kubernetes.kubeconfig` describes (tests hand in an adapter over a stand-in client); `revision`
-    is what `/readyz` reports (the chart's digest of the image and config)."""
+    is what `/readyz` reports (the chart's digest of the image and config); `registry_transport` replaces how a
+    registry origin's connection pool is made (tests: a transport with faults no registry has)."""
     from app.config import admission_policy
     from app.webhook.app import create_app
     from app.webhook.cache import TtlVerdictCache
@@ -157,14 +162,23 @@ def build_webhook(
     if metrics is not None and pod_secrets is not None:
         metrics.count_lookups({"secret": pod_secrets.secrets, "serviceaccount": pod_secrets.accounts})
     options = VerifyOptions(accepted_predicate_types=frozenset(settings.signatures.accepted_predicate_types))
-    caching = settings.verdict_cache
+    caching, clock = settings.verdict_cache, SystemClock()
     cache: VerdictCache | None = None
     if caching.ttl_seconds > 0:
-        cache = TtlVerdictCache(caching.ttl_seconds, caching.max_entries)
+        cache = TtlVerdictCache(caching.ttl_seconds, caching.max_entries, clock, caching.negative_ttl_seconds)
         cache = metrics.counting(cache) if metrics is not None else cache
+    # One gate and one pool health for every registry client (one per set of pull credentials).
+    limits = settings.registries
+    gate = ExchangeGate(
+        limits.max_requests_in_flight,
+        limits.max_requests_per_registry,
+        clock,
+        registry_settings.timeouts.total + LEASE_GRACE_SECONDS,
+    )
+    health = PoolHealth()
 
     def build(registry_settings: RegistrySettings) -> tuple[ImageVerifier, Callable[[], Awaitable[None]]]:
-        registry = OciRegistry(registry_settings)
+        registry = OciRegistry(registry_settings, clock, gate=gate, health=health, connect=registry_transport)
         if metrics is not None:
             registry.stats.listener = metrics.registry_answer
         return build_verifier(registry, cache, options), registry.aclose
@@ -186,7 +200,10 @@ def build_webhook(
         return keys.loaded() and (pulls is None or pulls.loaded())
 
     closes = [close_registry, verifiers.aclose]
-    app = create_app(reviewer, ready=ready, on_shutdown=closes, docs=settings.server.docs, revision=revision)
+    app = create_app(
+        reviewer, ready=ready, broken=health.problem, on_shutdown=closes, docs=settings.server.docs,
+        revision=revision,
+    )  # fmt: skip
     host = settings.server.host
     shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1", "localhost") else host
     url = f"https://{shown}:{settings.server.port}"

@@ -16,11 +16,12 @@ unmatched: deny
 skipNamespaces: [<own namespace>, kube-system]  # own: $POD_NAMESPACE, the service account's, or sigwebhook
 exemptImages: []
 registries: {insecure: [], caFiles: {}, defaultCaFile: null, dockerConfigFile: null,
-             pullSecret: null, podPullSecrets: false, timeoutSeconds: 5}
+             pullSecret: null, podPullSecrets: false, timeoutSeconds: 5,
+             maxRequestsInFlight: 64, maxRequestsPerRegistry: 32}
 metrics: {enabled: false, host: 0.0.0.0, port: 9090}
 kubernetes: {kubeconfig: null}
 signatures: {acceptedPredicateTypes: ["https://sigstore.dev/cosign/sign/v1"]}
-verdictCache: {ttlSeconds: 60, maxEntries: 10000}
+verdictCache: {ttlSeconds: 60, negativeTtlSeconds: 5, maxEntries: 10000}
 policies:                                                  # required, at least one
   - name: prod
     images: ["registry.example.com/team/**"]
@@ -114,7 +115,10 @@ class RegistriesConfig(ConfigModel):
     Secret (`k8s://namespace/name`) watched for credentials; `timeoutSeconds`: per HTTP exchange.
     `podPullSecrets`: also use the credentials the kubelet pulls each pod's images with (the pod's
     `imagePullSecrets`, else its ServiceAccount's; `app.kube.podsecrets`). Off by default: it needs
-    `get` on secrets and serviceaccounts in every namespace whose pods are checked."""
+    `get` on secrets and serviceaccounts in every namespace whose pods are checked.
+    `maxRequestsInFlight`, `maxRequestsPerRegistry`: registry requests sent at once, in all and to one
+    host (`app.registry.gate`); more wait their turn, and one that cannot be sent before the review's
+    answer is due denies the image saying so."""
 
     insecure: list[str] = Field(default_factory=list)
     ca_files: dict[str, ConfigPath] = Field(default_factory=dict)
@@ -123,6 +127,8 @@ class RegistriesConfig(ConfigModel):
     pull_secret: SecretName | None = None
     timeout_seconds: float = Field(5.0, gt=0, le=MAX_DEADLINE_SECONDS)
     pod_pull_secrets: bool = False
+    max_requests_in_flight: int = Field(64, ge=1, le=1024)
+    max_requests_per_registry: int = Field(32, ge=1, le=1024)
 
 
 class MetricsConfig(ConfigModel):
@@ -150,10 +156,13 @@ class SignaturesConfig(ConfigModel):
 
 class VerdictCacheConfig(ConfigModel):
     """`verdictCache`: verdicts where a signature verified are kept in memory for `ttlSeconds`
-    (0 turns the cache off), at most `maxEntries`. Keyed by digest + key fingerprints: a moved tag or a
-    rotated key is never served from it; a deny is never cached."""
+    (0 turns the cache off), at most `maxEntries`; a complete deny (every signature source read, none
+    verified) for `negativeTtlSeconds` (0: never), so a signature pushed right after a deny counts at
+    most that long later. Keyed by digest + key fingerprints: a moved tag or a rotated key is never
+    served from it; a registry failure is never cached (`app.webhook.cache`)."""
 
     ttl_seconds: float = Field(60.0, ge=0)
+    negative_ttl_seconds: float = Field(5.0, ge=0, le=60)
     max_entries: int = Field(10_000, ge=1)
 
 

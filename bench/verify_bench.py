@@ -54,6 +54,9 @@ class DictCache:
     def put(self, key: Hashable, value: object) -> None:
         self._items[key] = value
 
+    def refresh_due(self, key: Hashable) -> bool:
+        return False
+
 
 @dataclass
 class Row:

@@ -231,3 +231,6 @@ class DictCache:
 
     def put(self, key: Hashable, value: object) -> None:
         self.entries[key] = value
+
+    def refresh_due(self, key: Hashable) -> bool:
+        return False

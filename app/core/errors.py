@@ -75,6 +75,11 @@ class RegistryTimeout(RegistryUnavailable):
     """The registry did not answer within the time allowed."""
 
 
+class RequestLimitReached(RegistryUnavailable):
+    """sigwebhook's own bound on registry requests in flight was full until the answer was due: the
+    request was never sent (too much cold work at once, not a registry failure)."""
+
+
 class RegistryAuthError(RegistryError):
     """401/403 after every credential we have was tried."""
 

@@ -105,12 +105,18 @@ class Clock(Protocol):
 
 class VerdictCache(Protocol):
     """Cache of verification outcomes. Keys are built by the core from the image digest plus the
-    fingerprints of the keys tried, so a key change can never reuse an old verdict. Only final
-    outcomes are stored: a transient failure is never cached."""
+    fingerprints of the keys tried, so a key change can never reuse an old verdict. Only complete
+    outcomes are stored: a transient failure is never cached. How long each is kept is the cache's
+    choice (a deny usually for much less time than an admit)."""
 
     def get(self, key: Hashable) -> object | None: ...
 
     def put(self, key: Hashable, value: object) -> None: ...
+
+    def refresh_due(self, key: Hashable) -> bool:
+        """True when the value kept for `key` is about to expire and is worth verifying again now, in
+        the background, while it is still served."""
+        ...
 
 
 class KeyStore(Protocol):

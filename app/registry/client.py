@@ -16,7 +16,9 @@ from app.core.ports import MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, Clock, Desc
 from app.core.references import ImageRef, Repository
 from app.registry import referrers, uploads
 from app.registry.api import RegistryApi, declared_size, parse_digest_header, path, pull_scope, unexpected
+from app.registry.gate import ExchangeGate
 from app.registry.indexes import document_media_type
+from app.registry.pools import Connect, PoolHealth
 from app.registry.replies import RequestStats
 from app.registry.settings import RegistrySettings
 from app.registry.transport import RegistryTransport
@@ -27,9 +29,20 @@ MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
 class OciRegistry:
     """Reads and writes OCI registries. Use `async with OciRegistry(settings) as registry:` or `aclose()`."""
 
-    def __init__(self, settings: RegistrySettings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: RegistrySettings,
+        clock: Clock | None = None,
+        *,
+        gate: ExchangeGate | None = None,
+        health: PoolHealth | None = None,
+        connect: Connect | None = None,
+    ) -> None:
+        """`gate` bounds the requests in flight (shared by the webhook's clients; by default one of
+        this client's own), `health` collects stalled pools (for `/readyz`), and `connect` makes the
+        transport of an origin's pool (default: httpx's, with TLS; tests may give `httpx.MockTransport`)."""
         self.settings = settings
-        self._transport = RegistryTransport(settings, clock)
+        self._transport = RegistryTransport(settings, clock, gate=gate, health=health, connect=connect)
         self._api = RegistryApi(settings, self._transport)
 
     @property

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 import ssl
 import time
@@ -19,28 +18,34 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TypedDict
 
-import certifi
 import httpx
 
 from app.core.errors import (
-    ConfigError,
     RegistryError,
     RegistryProtocolError,
     RegistryTimeout,
     RegistryUnavailable,
 )
+from app.core.kits import collect
 from app.core.ports import Clock
 from app.registry.auth import Authenticator
 from app.registry.errors import map_transport_error
+from app.registry.gate import ExchangeGate
+from app.registry.pools import Connect, Pool, PoolHealth, Pools, http_transport
 from app.registry.replies import Reply, RequestStats, outcome_of
 from app.registry.settings import RegistrySettings
 
 log = logging.getLogger(__name__)
 
 SMALL_BODY = 64 * 1024  # token answers, upload answers, error bodies
+# Registry requests in flight at once when the composition root passes no gate (the CLI).
+DEFAULT_MAX_IN_FLIGHT = 64
+DEFAULT_MAX_PER_HOST = 32
+POOL_WAIT_SECONDS = 1.0
+CANCEL_GRACE_SECONDS = 1.0  # a cancelled exchange still running after this ignored its cancellation
+LEASE_GRACE_SECONDS = 5.0  # beyond `timeouts.total` (+ that grace), a gate slot stops counting
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -83,22 +88,36 @@ class SystemClock:
 
 
 class RegistryTransport:
-    """HTTP for registries: one httpx client per origin (each with its CA bundle), one request path."""
+    """HTTP for registries: one pool per origin (`app.registry.pools`), one request path, every
+    exchange through the process's `ExchangeGate`."""
 
-    def __init__(self, settings: RegistrySettings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: RegistrySettings,
+        clock: Clock | None = None,
+        *,
+        gate: ExchangeGate | None = None,
+        health: PoolHealth | None = None,
+        connect: Connect | None = None,
+    ) -> None:
         self.settings = settings
         self.stats = RequestStats()
-        self.auth = Authenticator(settings, clock or SystemClock(), self._fetch_token)
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        clock = clock or SystemClock()
+        self.auth = Authenticator(settings, clock, self._fetch_token)
         timeouts = settings.timeouts
-        self._timeout = httpx.Timeout(
-            connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.connect
+        self.gate = gate or ExchangeGate(
+            DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_PER_HOST, clock, timeouts.total + LEASE_GRACE_SECONDS
         )
+        # A request waits for a pooled connection only when the pool lost one (the gate never lets
+        # more exchanges reach it than it has connections): give up soon and use a new pool.
+        timeout = httpx.Timeout(
+            connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=POOL_WAIT_SECONDS
+        )
+        connect = connect or http_transport(settings.ca_file_for, self.gate.max_per_host)
+        self.pools = Pools(connect, timeout, health or PoolHealth())
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
+        await self.pools.aclose()
 
     async def request(
         self,
@@ -175,9 +194,8 @@ class RegistryTransport:
             "%s %s://%s%s (%s)", outgoing.method, parts.scheme, host, parts.path, outgoing.what
         )
         try:
-            client = self._client(parts.scheme, host)
-            async with asyncio.timeout(self.settings.timeouts.total):
-                reply = await self._send(client, outgoing, host)
+            async with self.gate.slot(host):
+                reply = await self._send_on_pool(parts.scheme, host, outgoing)
         except RegistryError:
             self.stats.answered(host, "error")
             raise
@@ -194,6 +212,42 @@ class RegistryTransport:
             raise error from exc
         self.stats.answered(host, outcome_of(reply.status))
         return reply
+
+    async def _send_on_pool(self, scheme: str, host: str, outgoing: _Outgoing) -> Reply:
+        """Send on the origin's pool, and once more on a new pool when that one had lost its
+        connections (`PoolTimeout`: the request was never sent, so sending it again is safe)."""
+        for attempt in (1, 2):
+            pool = self.pools.get(scheme, host)
+            try:
+                reply = await self._within_time(pool, outgoing, host)
+            except httpx.PoolTimeout:
+                self.pools.stalled(pool, "a request waited for a connection although none was free to use")
+                if attempt == 2:
+                    raise
+                continue
+            self.pools.answered(pool)
+            return reply
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _within_time(self, pool: Pool, outgoing: _Outgoing, host: str) -> Reply:
+        """`_send` given `timeouts.total` seconds, whatever the library does with cancellation: the
+        exchange runs as a task that is waited for, not awaited. One still running a moment after it
+        was cancelled ignored its time limit, so its pool is not trusted any more."""
+        task = asyncio.ensure_future(self._send(pool.client, outgoing, host))
+        try:
+            done, _ = await asyncio.wait((task,), timeout=self.settings.timeouts.total)
+        except asyncio.CancelledError:  # the caller gave up (its deadline): so does the exchange
+            task.cancel()
+            task.add_done_callback(collect)
+            raise
+        if done:
+            return task.result()
+        task.cancel()
+        ended, _ = await asyncio.wait((task,), timeout=CANCEL_GRACE_SECONDS)
+        task.add_done_callback(collect)
+        if not ended:
+            self.pools.stalled(pool, f"an exchange ran past its {self.settings.timeouts.total:g} s limit")
+        raise TimeoutError
 
     async def _send(self, client: httpx.AsyncClient, outgoing: _Outgoing, host: str) -> Reply:
         what, method = outgoing.what, outgoing.method
@@ -230,37 +284,6 @@ class RegistryTransport:
                     raise RegistryProtocolError(f"{host} sent {what} of more than the {limit} bytes allowed")
                 chunks.append(chunk)
             return Reply(status, answer_headers, b"".join(chunks))
-
-    def _client(self, scheme: str, host: str) -> httpx.AsyncClient:
-        key = f"{scheme}://{host}"
-        client = self._clients.get(key)
-        if client is None:
-            # A client serves one origin and never follows redirects itself, so a plain-HTTP origin
-            # never speaks TLS: `verify=False` only spares building an unused context (~50 ms).
-            verify: ssl.SSLContext | bool = False
-            if scheme == "https":
-                verify = tls_context(self.settings.ca_file_for(host))
-            # trust_env=False: no proxy variables and, above all, no ~/.netrc credentials sent anywhere.
-            client = httpx.AsyncClient(
-                verify=verify, timeout=self._timeout, follow_redirects=False, trust_env=False
-            )
-            self._clients[key] = client
-        return client
-
-
-@functools.lru_cache(maxsize=64)
-def tls_context(ca_file: Path | None) -> ssl.SSLContext:
-    """The public roots (certifi) plus `ca_file`, as Docker adds `certs.d` CAs to the system pool.
-
-    Built once per process and CA file (loading the roots costs ~35 ms); a context is never changed
-    after it is built, so transports may share it. A CA file that cannot be read is not cached."""
-    context = ssl.create_default_context(cafile=certifi.where())
-    if ca_file is not None:
-        try:
-            context.load_verify_locations(cafile=str(ca_file))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"CA file {ca_file} is not a readable PEM certificate bundle") from exc
-    return context
 
 
 def _check_redirect(

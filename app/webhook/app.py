@@ -1,8 +1,8 @@
 """The FastAPI application: `POST /validate`, `POST /mutate`, `GET /healthz`, `GET /readyz`.
 
 HTTP only: the review itself is `Reviewer`'s. `/healthz` says the process answers; `/readyz` says
-the config is loaded and the keys were loaded at least once (the API server should not be sent to a
-replica that cannot decide yet). The OpenAPI pages are off unless asked for. Built by
+the config is loaded, the keys were loaded at least once and the registry client is not broken (the
+API server should not be sent to a replica that cannot decide). The OpenAPI pages are off unless asked for. Built by
 `create_app`, never at import time.
 """
 
@@ -35,11 +35,13 @@ class AsciiJSONResponse(JSONResponse):
 def create_app(
     reviewer: Reviewer,
     ready: Callable[[], bool] = lambda: True,
+    broken: Callable[[], str | None] = lambda: None,
     on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
     docs: bool = False,
     revision: str | None = None,
 ) -> FastAPI:
-    """The webhook's ASGI app. `ready` backs `/readyz`; `on_shutdown` closes clients (the registry).
+    """The webhook's ASGI app. `ready` (keys loaded) and `broken` (why the registry client cannot
+    work, or None) back `/readyz`; `on_shutdown` closes clients (the registry).
     `revision` (the chart's `SIGWEBHOOK_REVISION`: a digest of the image and config this pod runs) is
     reported by `/readyz`, so the chart's registration gate can tell a new pod from an old one."""
 
@@ -76,10 +78,15 @@ def create_app(
 
     @app.get("/readyz")
     async def readyz() -> AsciiJSONResponse:
-        """Config loaded and keys loaded at least once."""
-        if ready():
-            return AsciiJSONResponse({"status": "ready", **({"revision": revision} if revision else {})})
-        return AsciiJSONResponse({"status": "not ready", "reason": "keys not loaded yet"}, status_code=503)
+        """Config loaded, keys loaded at least once, and the registry client not broken."""
+        if not ready():
+            return AsciiJSONResponse(
+                {"status": "not ready", "reason": "keys not loaded yet"}, status_code=503
+            )
+        problem = broken()
+        if problem is not None:
+            return AsciiJSONResponse({"status": "not ready", "reason": problem}, status_code=503)
+        return AsciiJSONResponse({"status": "ready", **({"revision": revision} if revision else {})})
 
     return app
 

@@ -218,6 +218,9 @@ class _CountingCache:
     def put(self, key: Hashable, value: object) -> None:
         self._inner.put(key, value)
 
+    def refresh_due(self, key: Hashable) -> bool:
+        return self._inner.refresh_due(key)
+
 
 def _decision(decision: Decision) -> str:
     if decision.allowed:

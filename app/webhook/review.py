@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from app.core import deadlines
 from app.core.admission.audit import audit_line, audit_record, malformed_record
 from app.core.admission.decision import INTERNAL_ERROR, Decision, ImageVerifier, decide
 from app.core.admission.pinning import Pin, json_patch, pins
@@ -116,9 +117,11 @@ class Reviewer:
             return Decision(False, "internal error", message=INTERNAL_ERROR)
 
     async def _decide_now(self, request: AdmissionRequest) -> Decision:
-        # With pod pull credentials, a verifier that reads them (cached) on its first image.
-        verifier = self.verifier if self.verifier_for is None else await self.verifier_for(request)
-        return await decide(request, self.policy, self.keys.snapshot(), verifier, self.deadline_seconds)
+        # The work below (registry request slots) knows when the answer is due: see `deadlines`.
+        with deadlines.due_at(self.monotonic() + self.deadline_seconds):
+            # With pod pull credentials, a verifier that reads them (cached) on its first image.
+            verifier = self.verifier if self.verifier_for is None else await self.verifier_for(request)
+            return await decide(request, self.policy, self.keys.snapshot(), verifier, self.deadline_seconds)
 
     def _parse(self, body: bytes, webhook: str, started: float) -> AdmissionRequest:
         """The request in `body`; a malformed one is logged and audited, then re-raised."""

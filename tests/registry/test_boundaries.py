@@ -1,7 +1,8 @@
-"""httpx is reached through one choke point (STYLE.md): the registry transport sends, its error module maps.
+"""httpx is reached through one choke point (STYLE.md): the registry transport sends, its pools
+module builds the clients it sends with, its error module maps.
 
-No other module imports httpx; only `RegistryTransport` builds clients or calls httpx, and one function
-of it sends requests, so auth, limits, redirects and error mapping cannot be bypassed.
+No other module imports httpx; only the pools build clients, and one function of the transport sends
+requests, so auth, limits, redirects and error mapping cannot be bypassed.
 """
 
 from __future__ import annotations
@@ -38,15 +39,20 @@ def _httpx_calls(tree: ast.Module) -> list[str]:
     ]
 
 
-def test_only_the_transport_and_its_error_mapping_import_httpx() -> None:
+def test_only_the_transport_its_pools_and_its_error_mapping_import_httpx() -> None:
     importers = sorted(str(p.relative_to(APP)) for p in APP.rglob("*.py") if _imports_httpx(_tree(p)))
-    assert importers == ["registry/errors.py", "registry/transport.py"]
+    assert importers == ["registry/errors.py", "registry/pools.py", "registry/transport.py"]
 
 
-def test_only_the_transport_calls_httpx_and_the_error_mapping_only_inspects_it() -> None:
+def test_only_the_pools_build_clients_and_the_error_mapping_only_inspects_httpx() -> None:
     callers = sorted(str(p.relative_to(APP)) for p in APP.rglob("*.py") if _httpx_calls(_tree(p)))
-    assert callers == ["registry/transport.py"]
-    assert sorted(set(_httpx_calls(_tree(APP / "registry" / "transport.py")))) == ["AsyncClient", "Timeout"]
+    assert callers == ["registry/pools.py", "registry/transport.py"]
+    assert sorted(set(_httpx_calls(_tree(APP / "registry" / "pools.py")))) == [
+        "AsyncClient",
+        "AsyncHTTPTransport",
+        "Limits",
+    ]
+    assert sorted(set(_httpx_calls(_tree(APP / "registry" / "transport.py")))) == ["Timeout"]
 
 
 def test_one_function_of_the_transport_sends_requests() -> None:

@@ -16,13 +16,16 @@ no format knowledge here (it lives in the check modules).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 import logging
 from collections.abc import Hashable, Sequence
 
 from app.core.digests import Digest
 from app.core.errors import ConfigError, SigwebhookError
 from app.core.formats.dsse import COSIGN_SIGN_PREDICATE
+from app.core.kits import SharedWork
 from app.core.ports import Registry, VerdictCache
 from app.core.references import ImageRef, Repository
 from app.core.trust.keys import TrustedKey, fingerprints
@@ -53,7 +56,12 @@ V3 = SignatureFormat.COSIGN_V3_BUNDLE
 
 
 class Verifier:
-    """Verifies images through a `Registry`, optionally remembering verdicts in a `VerdictCache`."""
+    """Verifies images through a `Registry`, optionally remembering verdicts in a `VerdictCache`.
+
+    Concurrent verifications of one image (repository, digest, keys and options) share one run, which
+    finishes even when the reviews waiting for it gave up, so its verdict is cached for the next. A
+    cached verdict is answered at once; one the cache says is about to expire is verified again in
+    the background meanwhile."""
 
     def __init__(
         self, registry: Registry, cache: VerdictCache | None = None, options: VerifyOptions | None = None
@@ -61,6 +69,7 @@ class Verifier:
         self._registry = registry
         self._cache = cache
         self._options = options or VerifyOptions()
+        self._running: SharedWork[Hashable, ImageVerdict] = SharedWork()
 
     @property
     def options(self) -> VerifyOptions:
@@ -74,20 +83,27 @@ class Verifier:
             raise ConfigError("no trusted keys to verify with: an empty key set never admits an image")
         digest = (await self._registry.resolve(ref)).digest  # a digest reference costs no round trip
         key = self.cache_key(ref.repository, digest, keys)
+        run = functools.partial(self._verify_now, key, ref, digest, tuple(keys))
         if self._cache is not None:
             cached = self._cache.get(key)
             if isinstance(cached, ImageVerdict):
+                if key not in self._running and self._cache.refresh_due(key):
+                    self._running.start(key, run).add_done_callback(_refresh_failed)
                 return _rebind(cached, ref, keys)
-        context = CheckContext(self._registry, ref, digest, keys, self._options)
-        verdict, complete = await _collect(context)
-        if complete and self._cache is not None:
-            self._cache.put(key, verdict)
-        return verdict
+        return _rebind(await self._running.run(key, run), ref, keys)
 
     def cache_key(self, repository: Repository, digest: Digest, keys: Sequence[TrustedKey]) -> Hashable:
         """Digest + key fingerprints + options, plus the repository: signatures live beside the image,
         so the same digest in another repository may have other signatures."""
         return ("sigwebhook.verify", repository, digest, fingerprints(keys), self._options)
+
+    async def _verify_now(
+        self, key: Hashable, ref: ImageRef, digest: Digest, keys: tuple[TrustedKey, ...]
+    ) -> ImageVerdict:
+        verdict, complete = await _collect(CheckContext(self._registry, ref, digest, keys, self._options))
+        if complete and self._cache is not None:
+            self._cache.put(key, verdict)
+        return verdict
 
 
 async def _collect(context: CheckContext) -> tuple[ImageVerdict, bool]:
@@ -111,8 +127,14 @@ async def _collect(context: CheckContext) -> tuple[ImageVerdict, bool]:
     return verdict, not findings.errors
 
 
+def _refresh_failed(done: asyncio.Future[ImageVerdict]) -> None:
+    """Log why a background refresh failed (the cached verdict then expires as usual)."""
+    if not done.cancelled() and isinstance(error := done.exception(), SigwebhookError):
+        _log.info("refreshing a cached verdict failed: %s", error.detail)
+
+
 def _rebind(verdict: ImageVerdict, ref: ImageRef, keys: Sequence[TrustedKey]) -> ImageVerdict:
-    """A cached verdict told for `ref`, with the key names the caller uses now."""
+    """A cached or shared verdict told for `ref`, with the key names the caller uses now."""
     names = {k.fingerprint: k.name for k in keys}
     verified = tuple(
         dataclasses.replace(v, key_name=names.get(v.key_fingerprint, v.key_name)) for v in verdict.verified
