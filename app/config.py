@@ -17,7 +17,7 @@ skipNamespaces: [<own namespace>, kube-system]  # own: $POD_NAMESPACE, the servi
 exemptImages: []
 registries: {insecure: [], caFiles: {}, defaultCaFile: null, dockerConfigFile: null,
              pullSecret: null, podPullSecrets: false, timeoutSeconds: 5,
-             maxRequestsInFlight: 64, maxRequestsPerRegistry: 32}
+             maxRequestsInFlight: 64, maxRequestsPerRegistry: 16}
 metrics: {enabled: false, host: 0.0.0.0, port: 9090}
 kubernetes: {kubeconfig: null}
 signatures: {acceptedPredicateTypes: ["https://sigstore.dev/cosign/sign/v1"]}
@@ -128,7 +128,7 @@ class RegistriesConfig(ConfigModel):
     timeout_seconds: float = Field(5.0, gt=0, le=MAX_DEADLINE_SECONDS)
     pod_pull_secrets: bool = False
     max_requests_in_flight: int = Field(64, ge=1, le=1024)
-    max_requests_per_registry: int = Field(32, ge=1, le=1024)
+    max_requests_per_registry: int = Field(16, ge=1, le=1024)
 
 
 class MetricsConfig(ConfigModel):

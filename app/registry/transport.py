@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 SMALL_BODY = 64 * 1024  # token answers, upload answers, error bodies
 # Registry requests in flight at once when the composition root passes no gate (the CLI).
 DEFAULT_MAX_IN_FLIGHT = 64
-DEFAULT_MAX_PER_HOST = 32
+DEFAULT_MAX_PER_HOST = 16
 POOL_WAIT_SECONDS = 1.0
 CANCEL_GRACE_SECONDS = 1.0  # a cancelled exchange still running after this ignored its cancellation
 LEASE_GRACE_SECONDS = 5.0  # beyond `timeouts.total` (+ that grace), a gate slot stops counting
