@@ -11,6 +11,7 @@ server:
   port: 8443
   tls: {certFile: /tls/tls.crt, keyFile: /tls/tls.key}   # or {selfSignedDir: ./tls}
   docs: false
+  maxConnections: 256
 deadlineSeconds: 8
 unmatched: deny
 skipNamespaces: [<own namespace>, kube-system]  # own: $POD_NAMESPACE, the service account's, or sigwebhook
@@ -99,12 +100,14 @@ class TlsConfig(ConfigModel):
 
 class ServerConfig(ConfigModel):
     """`server`: where `POST /validate`, `GET /healthz` and `GET /readyz` listen (HTTPS only).
-    `docs: true` serves the OpenAPI page at `/docs` (off in production)."""
+    `docs: true` serves the OpenAPI page at `/docs` (off in production). `maxConnections`: connections
+    open at once; more wait to be accepted (`app.webhook.listener`, which also bounds their time)."""
 
     host: str = "0.0.0.0"
     port: int = Field(8443, ge=1, le=65535)
     tls: TlsConfig
     docs: bool = False
+    max_connections: int = Field(256, ge=1, le=10_000)
 
 
 class RegistriesConfig(ConfigModel):

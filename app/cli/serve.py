@@ -57,8 +57,11 @@ def run(args: argparse.Namespace) -> int:
         print(
             banner(webhook.url, webhook.certificate.cert_file, webhook.certificate.generated), file=sys.stderr
         )
-        config = uvicorn_config(webhook.app, settings.server.host, settings.server.port, webhook.certificate)
-        started = serve_forever(config, webhook.certificate)
+        server = settings.server
+        config = uvicorn_config(
+            webhook.app, server.host, server.port, webhook.certificate, settings.deadline_seconds
+        )
+        started = serve_forever(config, webhook.certificate, server.max_connections)
     finally:
         webhook.stop()
     return EXIT_OK if started else EXIT_FAILED

@@ -8,6 +8,7 @@ API server should not be sent to a replica that cannot decide). The OpenAPI page
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -20,6 +21,10 @@ from app.webhook.review import Reviewer
 
 # The API server caps a request body at 3 MiB (etcd's limit); leave room for the review wrapper.
 MAX_BODY_BYTES = 8 * 1024 * 1024
+BODY_SECONDS = 10.0  # to receive a whole body (the API server sends it at once)
+# Reviews held at once (being received or decided), by their declared size: bounds the memory that
+# bodies take, however many connections send one (each may declare up to `MAX_BODY_BYTES`).
+BODIES_BUDGET_BYTES = 32 * 1024 * 1024
 
 
 class AsciiJSONResponse(JSONResponse):
@@ -60,16 +65,18 @@ def create_app(
         lifespan=lifespan,
     )
 
+    budget = _Budget(BODIES_BUDGET_BYTES)
+
     @app.post("/validate")
     async def validate(request: Request) -> AsciiJSONResponse:
         """Answer an `admission.k8s.io/v1` AdmissionReview: allowed or denied (the gate)."""
-        return await _answer(request, reviewer.review)
+        return await _answer(request, reviewer.review, budget)
 
     @app.post("/mutate")
     async def mutate(request: Request) -> AsciiJSONResponse:
         """Answer an `admission.k8s.io/v1` AdmissionReview with a JSON patch pinning verified images
         to their digests (never a deny: `/validate` is the gate)."""
-        return await _answer(request, reviewer.mutate)
+        return await _answer(request, reviewer.mutate, budget)
 
     @app.get("/healthz")
     async def healthz() -> AsciiJSONResponse:
@@ -92,14 +99,33 @@ def create_app(
 
 
 async def _answer(
-    request: Request, review: Callable[[bytes], Awaitable[tuple[int, dict[str, Any]]]]
+    request: Request, review: Callable[[bytes], Awaitable[tuple[int, dict[str, Any]]]], budget: _Budget
 ) -> AsciiJSONResponse:
-    """The response `review` gives for the request's body (HTTP 413 beyond `MAX_BODY_BYTES`)."""
-    body = await _body(request)
-    if body is None:
-        return AsciiJSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
-    status, answer = await review(body)
-    return AsciiJSONResponse(answer, status_code=status)
+    """The response `review` gives for the request's body: HTTP 413 beyond `MAX_BODY_BYTES`, 408 when
+    the body does not arrive within `BODY_SECONDS`, 503 when the reviews held now take the budget."""
+    declared = request.headers.get("content-length", "")
+    size = int(declared) if declared.isascii() and declared.isdigit() else MAX_BODY_BYTES
+    if size > MAX_BODY_BYTES:
+        return _too_large()
+    if not budget.take(size):
+        return AsciiJSONResponse({"error": "too many large reviews at once, try again"}, status_code=503)
+    try:
+        try:
+            async with asyncio.timeout(BODY_SECONDS):
+                body = await _body(request)
+        except TimeoutError:
+            message = f"request body not received within {BODY_SECONDS:g} s"
+            return AsciiJSONResponse({"error": message}, status_code=408, headers={"Connection": "close"})
+        if body is None:
+            return _too_large()
+        status, answer = await review(body)
+        return AsciiJSONResponse(answer, status_code=status)
+    finally:
+        budget.give_back(size)
+
+
+def _too_large() -> AsciiJSONResponse:
+    return AsciiJSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
 
 
 async def _body(request: Request) -> bytes | None:
@@ -110,3 +136,19 @@ async def _body(request: Request) -> bytes | None:
         if len(body) > MAX_BODY_BYTES:
             return None
     return bytes(body)
+
+
+class _Budget:
+    """Bytes that may be held at once; `take` says whether `size` more fit now."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.held = total, 0
+
+    def take(self, size: int) -> bool:
+        if self.held and self.held + size > self.total:  # a lone review always fits
+            return False
+        self.held += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.held -= size

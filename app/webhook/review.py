@@ -13,6 +13,7 @@ Keys are read from the key store's current snapshot; the API server is never cal
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import sys
@@ -29,6 +30,7 @@ from app.core.admission.pinning import Pin, json_patch, pins
 from app.core.admission.policy import AdmissionPolicy
 from app.core.admission.review import AdmissionRequest, parse_review, review_response
 from app.core.errors import MalformedReview
+from app.core.kits import collect
 from app.core.ports import KeyStore
 
 log = logging.getLogger("sigwebhook.webhook")
@@ -36,6 +38,7 @@ log = logging.getLogger("sigwebhook.webhook")
 # Grace after the decision deadline before the whole review is abandoned (belt and braces: the
 # decision itself stops waiting at the deadline).
 _OUTER_GRACE_SECONDS = 0.5
+_STOPPING = "not verified: the webhook was stopping before the answer was ready; try again"
 
 
 def write_stdout(line: str) -> None:
@@ -103,10 +106,21 @@ class Reviewer:
         # A task waited for with a timeout, not `asyncio.timeout`: that one waits for the cancelled
         # code to finish, and code that ignores cancellation would hold the answer past the deadline.
         task = asyncio.ensure_future(self._decide_now(request))
-        done, _ = await asyncio.wait((task,), timeout=self.deadline_seconds + _OUTER_GRACE_SECONDS)
+        try:
+            done, _ = await asyncio.wait((task,), timeout=self.deadline_seconds + _OUTER_GRACE_SECONDS)
+        except asyncio.CancelledError:
+            # The server is stopping and gave up waiting (its graceful shutdown outlasts the deadline,
+            # so only something stuck gets here): answer a deny, audited, rather than nothing.
+            task.cancel()
+            task.add_done_callback(functools.partial(collect, on_error=_abandoned))
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            log.error("review %s: the server stopped before the decision was ready", request.uid)
+            return Decision(False, "server stopping", message=_STOPPING)
         if not done:
             task.cancel()
-            task.add_done_callback(_retrieve)
+            task.add_done_callback(functools.partial(collect, on_error=_abandoned))
             log.error("review %s: no decision %.1fs after the deadline", request.uid, _OUTER_GRACE_SECONDS)
             message = f"the registry did not answer in time (deadline {self.deadline_seconds:g}s)"
             return Decision(False, "deadline exceeded", message=message)
@@ -164,10 +178,9 @@ class Reviewer:
             log.exception("could not write the audit record of %s", what)
 
 
-def _retrieve(task: asyncio.Future[Decision]) -> None:
-    """Collect the outcome of a decision abandoned at the deadline (asyncio warns otherwise)."""
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("an abandoned decision ended with %s", type(task.exception()).__name__)
+def _abandoned(error: BaseException) -> None:
+    """How a decision abandoned at the deadline (or at shutdown) ended, when it failed."""
+    log.warning("an abandoned decision ended with %s", type(error).__name__)
 
 
 def _json(body: bytes) -> object:

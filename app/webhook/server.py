@@ -18,20 +18,30 @@ import asyncio
 import logging
 import socket
 import ssl
+from collections.abc import Callable
+from typing import cast
 
 import uvicorn
 from fastapi import FastAPI
 
+from app.webhook.listener import HEAD_SECONDS, BoundedListener, timed_protocol
 from app.webhook.tls import ServingCertificate
 
-GRACEFUL_SHUTDOWN_SECONDS = 5
 CERTIFICATE_CHECK_SECONDS = 30.0  # cert-manager renews weeks ahead: a check every 30 s costs nothing
+DEFAULT_MAX_CONNECTIONS = 256
+KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this
+# At SIGTERM, reviews in flight are answered: each takes at most its deadline plus the reviewer's
+# grace (`app.webhook.review`); this is the margin beyond the deadline before uvicorn cancels them.
+SHUTDOWN_MARGIN_SECONDS = 2.0
 
 log = logging.getLogger("sigwebhook.server")
 
 
-def uvicorn_config(app: FastAPI, host: str, port: int, certificate: ServingCertificate) -> uvicorn.Config:
-    """uvicorn settings for serving `app` over HTTPS with `certificate`."""
+def uvicorn_config(
+    app: FastAPI, host: str, port: int, certificate: ServingCertificate, deadline_seconds: float
+) -> uvicorn.Config:
+    """uvicorn settings for serving `app` over HTTPS with `certificate`; at shutdown, reviews in flight
+    get `deadline_seconds` and a margin to be answered."""
     return uvicorn.Config(
         app,
         host=host,
@@ -41,25 +51,30 @@ def uvicorn_config(app: FastAPI, host: str, port: int, certificate: ServingCerti
         lifespan="on",
         access_log=False,
         log_config=None,  # keep the process's logging set-up (stderr); stdout is the audit stream
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_graceful_shutdown=deadline_seconds + SHUTDOWN_MARGIN_SECONDS,  # type: ignore[arg-type]
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         server_header=False,
     )
 
 
 class WebhookServer(uvicorn.Server):
-    """uvicorn's server, serving a renewed certificate and key as soon as their files change."""
+    """uvicorn's server, serving a renewed certificate and key as soon as their files change, and
+    accepting at most `max_connections` connections at a time (`app.webhook.listener`)."""
 
     def __init__(
         self,
         config: uvicorn.Config,
         certificate: ServingCertificate,
         check_seconds: float = CERTIFICATE_CHECK_SECONDS,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         super().__init__(config)
         self.certificate = certificate
         self.check_seconds = check_seconds
+        self.max_connections = max_connections
         self.reloads = 0  # certificate pairs loaded since start (for the log and the tests)
         self._serving: ssl.SSLContext | None = None  # the context new handshakes switch to
+        self.listeners: list[BoundedListener] = []
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         if not self.config.loaded:
@@ -74,6 +89,36 @@ class WebhookServer(uvicorn.Server):
             await super().serve(sockets)
         finally:
             watch.cancel()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's start-up without its listeners; a `BoundedListener` per socket instead."""
+        if sockets is None:
+            try:
+                sockets = [_bound(self.config)]
+            except OSError as exc:
+                log.error("cannot listen on %s:%s: %s", self.config.host, self.config.port, exc)
+                self.should_exit = True
+                return
+        await super().startup(sockets=[])
+        if not self.started:
+            return
+        config, loop = self.config, asyncio.get_running_loop()
+        protocol_class = timed_protocol(config.http_protocol_class)
+
+        def protocol(ended: Callable[[], None]) -> asyncio.Protocol:
+            made = protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state, _loop=loop
+            )
+            made.ended, made.head_seconds = ended, HEAD_SECONDS  # type: ignore[attr-defined]
+            return made
+
+        for sock in sockets:
+            sock.listen(config.backlog)
+            listener = BoundedListener(sock, protocol, config.ssl, self.max_connections)
+            listener.start()
+            self.listeners.append(listener)
+            self.servers.append(cast(asyncio.base_events.Server, listener))  # closed by uvicorn's shutdown
+        log.info("listening on https://%s:%s", config.host, sockets[0].getsockname()[1])
 
     def _switch(self, connection: ssl.SSLObject, _name: str | None, _context: ssl.SSLContext) -> None:
         serving = self._serving
@@ -115,6 +160,19 @@ class WebhookServer(uvicorn.Server):
         return True
 
 
+def _bound(config: uvicorn.Config) -> socket.socket:
+    """A socket bound to the configured host and port (listening is the listener's job)."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((config.host, config.port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def _contents(certificate: ServingCertificate) -> tuple[bytes, bytes] | None:
     """The certificate and key files as they are now (a few KB); None when one cannot be read."""
     try:
@@ -123,8 +181,10 @@ def _contents(certificate: ServingCertificate) -> tuple[bytes, bytes] | None:
         return None
 
 
-def serve_forever(config: uvicorn.Config, certificate: ServingCertificate) -> bool:
+def serve_forever(
+    config: uvicorn.Config, certificate: ServingCertificate, max_connections: int = DEFAULT_MAX_CONNECTIONS
+) -> bool:
     """Serve until stopped; False when the server could not start (port taken, bad certificate)."""
-    server = WebhookServer(config, certificate)
+    server = WebhookServer(config, certificate, max_connections=max_connections)
     server.run()
     return server.started

@@ -80,7 +80,9 @@ class ServedWebhook:
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, dict[str, Any]]:
         """Status and JSON body of `GET path`."""
         try:
-            with urllib.request.urlopen(f"{self.url}{path}", context=self.ssl_context(), timeout=timeout) as r:
+            with urllib.request.urlopen(
+                f"{self.url}{path}", context=self.ssl_context(), timeout=timeout
+            ) as r:
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"{}")

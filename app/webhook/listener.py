@@ -1,0 +1,184 @@
+"""Accepting connections for the webhook: a bounded number at a time, each given limited time.
+
+uvicorn accepts every connection the kernel hands it and waits for a request on it for ever: 1,000
+idle TCP connections took the server from 67 to 373 MB (asyncio gives each TLS connection a 256 KiB
+read buffer), enough to be killed at the chart's memory limit. `BoundedListener` accepts on the
+listening socket itself, and only while fewer than `max_connections` are open: beyond that, callers
+wait in the kernel's accept queue, which costs this process nothing. Each accepted connection has
+`HANDSHAKE_SECONDS` for its TLS handshake, then `HEAD_SECONDS` to send each request's head (from the
+moment it connects or its previous answer went out, whatever trickles in meanwhile: data arriving
+does not restart it). Idle keep-alive connections are closed after uvicorn's `timeout_keep_alive`,
+and a body must arrive within `app.webhook.app.BODY_SECONDS`.
+
+The protocol is uvicorn's own (h11 or httptools), extended by `_Timed` with the head timer and a
+callback when the connection ends; the listener stands in uvicorn's list of servers, so uvicorn's
+graceful shutdown closes it like any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+from app.core.kits import collect
+
+log = logging.getLogger("sigwebhook.server")
+
+HANDSHAKE_SECONDS = 5.0
+HEAD_SECONDS = 10.0
+TLS_CLOSE_SECONDS = 2.0  # for the peer's close_notify at a closing (asyncio waits 30 s by default)
+ACCEPT_ERROR_PAUSE_SECONDS = 0.5  # after EMFILE and the like, before accepting again
+
+
+class _Timed:
+    """Mixed into uvicorn's protocol class: a request head must arrive within `head_seconds` of the
+    connection opening or of the previous answer; `ended` is called once when the connection ends."""
+
+    cycle: Any
+    transport: asyncio.Transport
+    ended: Callable[[], None]
+    head_seconds: float
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._await_head()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)  # type: ignore[misc]
+        if self._in_request():
+            self._stop_head_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        if not self._in_request():
+            self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        try:
+            super().connection_lost(exc)  # type: ignore[misc]
+        finally:
+            self.ended()
+
+    def _in_request(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def _await_head(self) -> None:
+        self._stop_head_timer()
+        self._head_timer = asyncio.get_running_loop().call_later(self.head_seconds, self._head_overdue)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_overdue(self) -> None:
+        self._head_timer = None
+        if not self._in_request() and not self.transport.is_closing():
+            self.transport.abort()  # nothing owed to a peer that sent no request: no TLS goodbye
+
+
+def timed_protocol(protocol_class: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
+    """uvicorn's `protocol_class` with the head timer and the end callback of `_Timed`."""
+    return type(f"Timed{protocol_class.__name__}", (_Timed, protocol_class), {})
+
+
+class BoundedListener:
+    """Accepts TLS connections on `sock` while fewer than `max_connections` are open. Has the
+    `close()` and `wait_closed()` uvicorn's shutdown calls on its servers."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        protocol: Callable[[Callable[[], None]], asyncio.Protocol],
+        tls: ssl.SSLContext | None,
+        max_connections: int,
+    ) -> None:
+        """`protocol(ended)` makes the protocol of one connection, calling `ended` when it ends."""
+        self._sock, self._protocol, self._tls = sock, protocol, tls
+        self._room = asyncio.Semaphore(max_connections)
+        self.open = 0  # connections accepted and not yet ended (handshakes included)
+        self._handshakes: set[asyncio.Task[None]] = set()
+        self._accepting: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._sock.setblocking(False)
+        self._accepting = asyncio.get_running_loop().create_task(self._accept())
+
+    def close(self) -> None:
+        """Stop accepting (the connections already open go on until uvicorn closes them)."""
+        if self._accepting is not None:
+            self._accepting.cancel()
+        for handshake in self._handshakes:
+            handshake.cancel()
+        self._sock.close()
+
+    async def wait_closed(self) -> None:
+        pending = [task for task in (self._accepting, *self._handshakes) if task is not None]
+        if pending:
+            await asyncio.wait(pending)
+
+    async def _accept(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._room.acquire()
+            try:
+                connection, _ = await loop.sock_accept(self._sock)
+            except asyncio.CancelledError:
+                self._room.release()
+                raise
+            except OSError as error:  # too many open files, a connection reset before accept, …
+                self._room.release()
+                log.warning("accepting a connection failed: %s", error)
+                await asyncio.sleep(ACCEPT_ERROR_PAUSE_SECONDS)
+                continue
+            self.open += 1
+            handshake = loop.create_task(self._serve(connection, _once(self._ended)))
+            self._handshakes.add(handshake)
+            handshake.add_done_callback(self._handshakes.discard)
+            handshake.add_done_callback(collect)
+
+    async def _serve(self, connection: socket.socket, ended: Callable[[], None]) -> None:
+        """Hand `connection` to the protocol once its TLS handshake is done (or give up on it)."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.connect_accepted_socket(
+                lambda: self._protocol(ended),
+                connection,
+                ssl=self._tls,
+                ssl_handshake_timeout=HANDSHAKE_SECONDS if self._tls is not None else None,
+                ssl_shutdown_timeout=TLS_CLOSE_SECONDS if self._tls is not None else None,
+            )
+        except asyncio.CancelledError:  # stopping: the connection was never handed over
+            connection.close()
+            ended()
+            raise
+        except (OSError, ssl.SSLError, TimeoutError) as error:  # a failed or overdue handshake
+            connection.close()  # no protocol was connected: nothing else will end it
+            ended()
+            # asyncio keeps this error in a future its own frames refer to: a cycle that holds the
+            # connection's 256 KiB buffer until a full garbage collection, which a flood of failed
+            # handshakes outruns (RSS grew by 50 MB per 250 of them). Without the traceback, no cycle.
+            error.__traceback__ = None
+
+    def _ended(self) -> None:
+        self.open -= 1
+        self._room.release()
+
+
+def _once(action: Callable[[], None]) -> Callable[[], None]:
+    """`action`, run at most once however often the result is called."""
+    done = False
+
+    def run() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            action()
+
+    return run
