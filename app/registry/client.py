@@ -12,6 +12,7 @@ from types import TracebackType
 
 from app.core.digests import Digest
 from app.core.errors import ImageNotFound, RegistryProtocolError
+from app.core.kits import SharedWork
 from app.core.ports import MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, Clock, Descriptor, Manifest
 from app.core.references import ImageRef, Repository
 from app.registry import referrers, uploads
@@ -44,6 +45,7 @@ class OciRegistry:
         self.settings = settings
         self._transport = RegistryTransport(settings, clock, gate=gate, health=health, connect=connect)
         self._api = RegistryApi(settings, self._transport)
+        self._resolving: SharedWork[tuple[Repository, str], Descriptor] = SharedWork()
 
     @property
     def stats(self) -> RequestStats:
@@ -73,10 +75,15 @@ class OciRegistry:
 
     async def resolve(self, ref: ImageRef) -> Descriptor:
         """The manifest descriptor `ref` names. A digest reference is returned as given, without a request;
-        its `media_type` is then '' and its `size` 0 (unknown): fetch the manifest when they are needed."""
+        its `media_type` is then '' and its `size` 0 (unknown): fetch the manifest when they are needed.
+        Concurrent resolutions of one tag share one request (what the registry says now: nothing is kept)."""
         if ref.digest is not None:
             return Descriptor(media_type="", digest=ref.digest, size=0)
         assert ref.tag is not None  # ImageRef guarantees a tag or a digest
+        return await self._resolving.run((ref.repository, ref.tag), lambda: self._resolve_tag(ref))
+
+    async def _resolve_tag(self, ref: ImageRef) -> Descriptor:
+        assert ref.tag is not None
         repository = ref.repository
         reply = await self._api.call(
             "HEAD", repository.registry, path(repository, "manifests", ref.tag), pull_scope(repository),

@@ -18,6 +18,7 @@ graceful shutdown closes it like any other.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -39,7 +40,7 @@ class _Timed:
     connection opening or of the previous answer; `ended` is called once when the connection ends."""
 
     cycle: Any
-    transport: asyncio.Transport
+    transport: asyncio.Transport | None
     ended: Callable[[], None]
     head_seconds: float
     _head_timer: asyncio.TimerHandle | None = None
@@ -79,7 +80,7 @@ class _Timed:
 
     def _head_overdue(self) -> None:
         self._head_timer = None
-        if not self._in_request() and not self.transport.is_closing():
+        if not self._in_request() and self.transport is not None and not self.transport.is_closing():
             self.transport.abort()  # nothing owed to a peer that sent no request: no TLS goodbye
 
 
@@ -88,9 +89,36 @@ def timed_protocol(protocol_class: type[asyncio.Protocol]) -> type[asyncio.Proto
     return type(f"Timed{protocol_class.__name__}", (_Timed, protocol_class), {})
 
 
+class _Accepted:
+    """One accepted connection: in its TLS handshake (`handshake`), then served (`protocol`)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.handshake: asyncio.Task[None] | None = None
+        self.protocol: _Timed | None = None
+        self.closing = False
+
+    def busy(self) -> bool:
+        """True while a request is being answered on it (never closed to make room then)."""
+        return self.protocol is not None and self.protocol._in_request()
+
+    def close(self) -> None:
+        self.closing = True
+        if self.protocol is not None and self.protocol.transport is not None:  # connected
+            self.protocol.transport.abort()
+            return
+        # Still in its handshake: shut the socket down (its transport owns the descriptor), so the
+        # handshake fails at once and ends the way every failed handshake does.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+
 class BoundedListener:
-    """Accepts TLS connections on `sock` while fewer than `max_connections` are open. Has the
-    `close()` and `wait_closed()` uvicorn's shutdown calls on its servers."""
+    """Accepts TLS connections on `sock`, at most `max_connections` open at once. When full, the
+    oldest connection with no request in progress (handshaking, idle, or sending its head slowly) is
+    closed to make room; when every one is answering a request, new callers wait in the kernel's
+    queue. A flood of idle connections thus costs a bounded amount of memory and cannot keep the API
+    server out. Has the `close()` and `wait_closed()` uvicorn's shutdown calls on its servers."""
 
     def __init__(
         self,
@@ -100,11 +128,15 @@ class BoundedListener:
         max_connections: int,
     ) -> None:
         """`protocol(ended)` makes the protocol of one connection, calling `ended` when it ends."""
-        self._sock, self._protocol, self._tls = sock, protocol, tls
-        self._room = asyncio.Semaphore(max_connections)
-        self.open = 0  # connections accepted and not yet ended (handshakes included)
-        self._handshakes: set[asyncio.Task[None]] = set()
+        self._sock, self._protocol, self._tls, self._max = sock, protocol, tls, max_connections
+        self._open: dict[_Accepted, None] = {}  # in the order accepted: the oldest first
+        self._freed = asyncio.Event()
         self._accepting: asyncio.Task[None] | None = None
+        self.made_room = 0  # connections closed to make room for a new one
+
+    @property
+    def open(self) -> int:
+        return len(self._open)
 
     def start(self) -> None:
         self._sock.setblocking(False)
@@ -114,51 +146,73 @@ class BoundedListener:
         """Stop accepting (the connections already open go on until uvicorn closes them)."""
         if self._accepting is not None:
             self._accepting.cancel()
-        for handshake in self._handshakes:
-            handshake.cancel()
+        for accepted in list(self._open):
+            handshaking = accepted.protocol is None or accepted.protocol.transport is None
+            if handshaking and accepted.handshake is not None:
+                accepted.handshake.cancel()
         self._sock.close()
 
     async def wait_closed(self) -> None:
-        pending = [task for task in (self._accepting, *self._handshakes) if task is not None]
+        pending = [a.handshake for a in self._open if a.handshake is not None and not a.handshake.done()]
+        if self._accepting is not None:
+            pending.append(self._accepting)
         if pending:
             await asyncio.wait(pending)
 
     async def _accept(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self._room.acquire()
+            while len(self._open) >= self._max:
+                # Close the oldest idle connection and wait until it is gone (its buffers freed)
+                # before accepting the next: accepting first would let a flood hold every buffer
+                # at once. When all are answering requests, wait for one to end.
+                self._make_room()
+                self._freed.clear()
+                await self._freed.wait()
             try:
                 connection, _ = await loop.sock_accept(self._sock)
-            except asyncio.CancelledError:
-                self._room.release()
-                raise
             except OSError as error:  # too many open files, a connection reset before accept, …
-                self._room.release()
                 log.warning("accepting a connection failed: %s", error)
                 await asyncio.sleep(ACCEPT_ERROR_PAUSE_SECONDS)
                 continue
-            self.open += 1
-            handshake = loop.create_task(self._serve(connection, _once(self._ended)))
-            self._handshakes.add(handshake)
-            handshake.add_done_callback(self._handshakes.discard)
-            handshake.add_done_callback(collect)
+            accepted = _Accepted(connection)
+            self._open[accepted] = None
+            accepted.handshake = loop.create_task(self._serve(connection, accepted))
+            accepted.handshake.add_done_callback(collect)
 
-    async def _serve(self, connection: socket.socket, ended: Callable[[], None]) -> None:
+    def _make_room(self) -> None:
+        if any(accepted.closing for accepted in self._open):
+            return  # one is on its way out already
+        idle = next((accepted for accepted in self._open if not accepted.busy()), None)
+        if idle is not None:
+            idle.close()
+            self.made_room += 1
+
+    async def _serve(self, connection: socket.socket, accepted: _Accepted) -> None:
         """Hand `connection` to the protocol once its TLS handshake is done (or give up on it)."""
+        ended = _once(lambda: self._forget(accepted))
+
+        def protocol() -> asyncio.Protocol:
+            made = self._protocol(ended)
+            accepted.protocol = made if isinstance(made, _Timed) else None
+            return made
+
         loop = asyncio.get_running_loop()
         try:
             await loop.connect_accepted_socket(
-                lambda: self._protocol(ended),
+                protocol,
                 connection,
                 ssl=self._tls,
                 ssl_handshake_timeout=HANDSHAKE_SECONDS if self._tls is not None else None,
                 ssl_shutdown_timeout=TLS_CLOSE_SECONDS if self._tls is not None else None,
             )
-        except asyncio.CancelledError:  # stopping: the connection was never handed over
+        except asyncio.CancelledError:  # stopping: never handed over
+            accepted.protocol = None
             connection.close()
             ended()
             raise
         except (OSError, ssl.SSLError, TimeoutError) as error:  # a failed or overdue handshake
+            accepted.protocol = None
             connection.close()  # no protocol was connected: nothing else will end it
             ended()
             # asyncio keeps this error in a future its own frames refer to: a cycle that holds the
@@ -166,9 +220,9 @@ class BoundedListener:
             # handshakes outruns (RSS grew by 50 MB per 250 of them). Without the traceback, no cycle.
             error.__traceback__ = None
 
-    def _ended(self) -> None:
-        self.open -= 1
-        self._room.release()
+    def _forget(self, accepted: _Accepted) -> None:
+        if self._open.pop(accepted, False) is None:
+            self._freed.set()
 
 
 def _once(action: Callable[[], None]) -> Callable[[], None]:
