@@ -57,7 +57,10 @@ def read(data: bytes, what: str = "DER") -> Tlv:
     """Exactly one DER value spanning all of `data`."""
     if len(data) > MAX_DER_BYTES:
         raise DerError(f"{what} is larger than {MAX_DER_BYTES} bytes")
-    value, end = _read_at(data, 0)
+    try:
+        value, end = _read_at(data, 0)
+    except DerError as exc:
+        raise DerError(f"{what}: {exc.reason}") from exc
     if end != len(data):
         raise DerError(f"{what} has {len(data) - end} bytes after its DER value")
     return value
