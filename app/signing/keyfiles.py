@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from app.core.errors import KeyLoadError
-from app.core.keys import TrustedKey, trusted_key_from
+from app.core.trust.keys import TrustedKey, trusted_key_from
 
 PrivateKeyObject = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 PasswordSource = Callable[[], bytes]

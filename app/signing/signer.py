@@ -11,7 +11,7 @@
 
 Nothing is uploaded to a transparency log (like `cosign sign --tlog-upload=false`). All registry access
 goes through the core's `Registry` and `RegistryWriter` ports; the object layouts come from
-`app.core.layouts`, so signer and verifier agree on them by construction.
+`app.core.formats.layouts`, so signer and verifier agree on them by construction.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from app.core.bundles import BUNDLE_V03_MEDIA_TYPE, build_bundle
 from app.core.digests import Digest
-from app.core.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, build_statement, pae
 from app.core.errors import ImageNotFound
-from app.core.layouts import (
+from app.core.formats.bundles import BUNDLE_V03_MEDIA_TYPE, build_bundle
+from app.core.formats.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, build_statement, pae
+from app.core.formats.layouts import (
     EMPTY_CONFIG,
     EMPTY_MEDIA_TYPE,
     build_referrer_manifest,
@@ -33,10 +33,10 @@ from app.core.layouts import (
     referrer_descriptor,
     update_referrers_index,
 )
+from app.core.formats.simplesigning import SIMPLESIGNING_MEDIA_TYPE, build_payload
 from app.core.ports import OCI_INDEX, OCI_MANIFEST, Descriptor, Registry, RegistryWriter
 from app.core.references import DOCKER_HUB, ImageRef, Repository
-from app.core.simplesigning import SIMPLESIGNING_MEDIA_TYPE, build_payload
-from app.core.verdicts import SignatureFormat
+from app.core.verification.verdicts import SignatureFormat
 from app.signing.signingkey import SigningKey
 
 

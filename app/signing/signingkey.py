@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from app.core.errors import KeyLoadError
-from app.core.keys import TrustedKey
+from app.core.trust.keys import TrustedKey
 from app.signing.keyfiles import PasswordSource, PrivateKeyObject, public_key_of, read_private_key
 
 _CURVE_HASH: dict[str, type[hashes.HashAlgorithm]] = {

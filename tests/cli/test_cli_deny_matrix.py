@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from app.core.dsse import COSIGN_SIGN_PREDICATE
-from app.core.verdicts import SignatureFormat
+from app.core.formats.dsse import COSIGN_SIGN_PREDICATE
+from app.core.verification.verdicts import SignatureFormat
 from tests.fixtures.signing import KeyPair, run_cli, run_cli_in_process
 from tests.support import deny_cases as arrange
 from tests.support.deny_cases import V2, V3, Target, World

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from app.core.digests import Digest
-from app.core.keys import load_public_key
+from app.core.trust.keys import load_public_key
 from tests.fixtures.registry import TestRegistry, push_image
 from tests.fixtures.signing import KeyPair, sign_image
 from tests.fixtures.webhook import RunningWebhook

@@ -14,14 +14,18 @@ referrer independently:
    cosign, which accepts any attestation as a signature).
 
 The referrer manifest's own `subject` is not signed and is not trusted: the signed statement binds the
-signature to the image. Registry failures propagate (see `verify`). Transparency-log entries in the bundle
+signature to the image. Registry failures propagate (see `verifier`). Transparency-log entries in the bundle
 are not checked yet (`verdicts.TLOG_NOTICE`).
 """
 
 from __future__ import annotations
 
-from app.core.bundles import MessageSignature, parse_bundle
-from app.core.checks import (
+from app.core.errors import RegistryProtocolError, SignatureFormatError, shown
+from app.core.formats.bundles import MessageSignature, parse_bundle
+from app.core.formats.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, parse_statement
+from app.core.formats.layouts import is_bundle_artifact, parse_referrer_manifest
+from app.core.ports import MAX_BUNDLE_BYTES, Descriptor
+from app.core.verification.context import (
     Broken,
     CheckContext,
     Findings,
@@ -31,11 +35,7 @@ from app.core.checks import (
     not_verified,
     verified_by,
 )
-from app.core.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, parse_statement
-from app.core.errors import RegistryProtocolError, SignatureFormatError, shown
-from app.core.layouts import is_bundle_artifact, parse_referrer_manifest
-from app.core.ports import MAX_BUNDLE_BYTES, Descriptor
-from app.core.verdicts import RejectedSignature, SignatureFormat
+from app.core.verification.verdicts import RejectedSignature, SignatureFormat
 
 V3 = SignatureFormat.COSIGN_V3_BUNDLE
 OLDEST_IMAGE_BUNDLE = (0, 3)  # cosign requires bundle v0.3+ for image signatures

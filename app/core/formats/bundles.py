@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.dsse import Envelope, decode_base64, parse_envelope
 from app.core.errors import SignatureFormatError
+from app.core.formats.dsse import Envelope, decode_base64, parse_envelope
 from app.core.strictjson import parse_object
 
 BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"

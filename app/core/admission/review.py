@@ -6,7 +6,7 @@ request carries `uid`, `kind`, `resource`, `subResource`, `operation`, `userInfo
 (printed by kubectl) and, from the mutating endpoint, a base64 `patch` with `patchType: JSONPatch`.
 
 Images are read from the pod spec of a Pod (`spec`) or of a workload's pod template
-(`app.core.workloads` knows where each kind keeps it): `containers`, `initContainers` and
+(`app.core.admission.workloads` knows where each kind keeps it): `containers`, `initContainers` and
 `ephemeralContainers`. `kubectl debug` writes the `pods/ephemeralcontainers` subresource: before
 Kubernetes 1.23 its object is an `EphemeralContainers` object with a top-level `ephemeralContainers`
 list, since 1.23 it is the Pod itself; both are read. Anything that is not a review at all raises
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from app.core.admission.workloads import ContainerImage, PodSpecContents, pod_spec_path, read_pod_spec
 from app.core.errors import MalformedReview
-from app.core.workloads import ContainerImage, PodSpecContents, pod_spec_path, read_pod_spec
 
 __all__ = ["AdmissionRequest", "ContainerImage", "Operation", "parse_review", "pod_images", "review_response"]
 

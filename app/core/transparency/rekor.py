@@ -26,10 +26,10 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from app.core import strictjson
-from app.core.bundles import TlogEntry
-from app.core.dsse import decode_base64
 from app.core.errors import KeyLoadError, SignatureFormatError
-from app.core.keys import TrustedKey, trusted_key_from
+from app.core.formats.bundles import TlogEntry
+from app.core.formats.dsse import decode_base64
+from app.core.trust.keys import TrustedKey, trusted_key_from
 
 
 @dataclass(frozen=True)

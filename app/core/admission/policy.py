@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from app.core.errors import ConfigError
-from app.core.keys import TrustedKey
-from app.core.keysources import KeySnapshot, SecretRef
 from app.core.references import DOCKER_HUB, ImageRef
+from app.core.trust.keys import TrustedKey
+from app.core.trust.secretkeys import KeySnapshot, SecretRef
 
 # Docker Hub answers under these names as well (containerd sends `docker.io` to registry-1.docker.io):
 # an image written with one of them is the same image, and must meet the same patterns.

@@ -1,6 +1,6 @@
 """The admission decision: from a parsed request, the policy and the current keys, to allow or deny.
 
-`decide` plans each image (`app.core.judging.plan`), runs the verifier for every image of the pod
+`decide` plans each image (`app.core.admission.outcomes.plan`), runs the verifier for every image of the pod
 or workload template concurrently (at most `MAX_CONCURRENT_VERIFICATIONS` at a time; an object naming more than
 `MAX_IMAGES_PER_REVIEW` distinct images to verify, or listing more than `MAX_CONTAINERS_PER_REVIEW`
 containers, is denied unverified with one line saying so), inside a deadline, and judges each answer (`judge`); the object
@@ -23,16 +23,16 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.core.admission import AdmissionRequest, ContainerImage, Operation
+from app.core.admission.outcomes import INTERNAL_ERROR, ImageOutcome, Plan, Verdict, judge, plan
+from app.core.admission.policy import AdmissionPolicy
+from app.core.admission.review import AdmissionRequest, ContainerImage, Operation
+from app.core.admission.workloads import WORKLOAD_KINDS
 from app.core.errors import DeadlineExceeded, SigwebhookError
-from app.core.judging import INTERNAL_ERROR, ImageOutcome, Plan, Verdict, judge, plan
-from app.core.keys import TrustedKey
-from app.core.keysources import KeySnapshot
-from app.core.policy import AdmissionPolicy
 from app.core.printable import printable
 from app.core.references import ImageRef
-from app.core.verdicts import ImageVerdict
-from app.core.workloads import WORKLOAD_KINDS
+from app.core.trust.keys import TrustedKey
+from app.core.trust.secretkeys import KeySnapshot
+from app.core.verification.verdicts import ImageVerdict
 
 __all__ = ["INTERNAL_ERROR", "Decision", "ImageOutcome", "ImageVerifier", "Verdict", "decide", "judge"]
 
@@ -47,7 +47,7 @@ MAX_CONTAINERS_PER_REVIEW = 500
 
 
 class ImageVerifier(Protocol):
-    """What the decision needs from `app.core.verify.Verifier`."""
+    """What the decision needs from `app.core.verification.verifier.Verifier`."""
 
     async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict: ...
 

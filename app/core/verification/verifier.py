@@ -1,5 +1,5 @@
 """Verify one image against trusted keys: the orchestration. Resolve the digest, run the cosign v2 checks
-(`sigtag_checks`) and the cosign v3 checks (`bundle_checks`) together, decide what their findings and
+(`cosign_v2`) and the cosign v3 checks (`cosign_v3`) together, decide what their findings and
 failures mean, and remember complete verdicts in the `VerdictCache`.
 
 Round trips (a cold image): resolve the digest → the `.sig` manifest and the referrer list together →
@@ -20,8 +20,13 @@ import dataclasses
 import logging
 from collections.abc import Hashable, Sequence
 
-from app.core.bundle_checks import check_referrers
-from app.core.checks import (
+from app.core.digests import Digest
+from app.core.errors import ConfigError, SigwebhookError
+from app.core.formats.dsse import COSIGN_SIGN_PREDICATE
+from app.core.ports import Registry, VerdictCache
+from app.core.references import ImageRef, Repository
+from app.core.trust.keys import TrustedKey, fingerprints
+from app.core.verification.context import (
     KEYLESS_NOTE,
     MAX_CONCURRENT_FETCHES,
     NOT_VERIFIED,
@@ -29,14 +34,9 @@ from app.core.checks import (
     VerifyOptions,
     gather,
 )
-from app.core.digests import Digest
-from app.core.dsse import COSIGN_SIGN_PREDICATE
-from app.core.errors import ConfigError, SigwebhookError
-from app.core.keys import TrustedKey, fingerprints
-from app.core.ports import Registry, VerdictCache
-from app.core.references import ImageRef, Repository
-from app.core.sigtag_checks import check_sig_tag
-from app.core.verdicts import ImageVerdict, RejectedSignature, SignatureFormat, VerifiedSignature
+from app.core.verification.cosign_v2 import check_sig_tag
+from app.core.verification.cosign_v3 import check_referrers
+from app.core.verification.verdicts import ImageVerdict, RejectedSignature, SignatureFormat, VerifiedSignature
 
 __all__ = [
     "COSIGN_SIGN_PREDICATE",

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from app.core.bundles import BUNDLE_MEDIA_TYPE_PREFIX, BUNDLE_V03_MEDIA_TYPE
 from app.core.digests import Digest
-from app.core.dsse import COSIGN_SIGN_PREDICATE, decode_base64
 from app.core.errors import InvalidDigest, SignatureFormatError
-from app.core.keys import TrustedKey
+from app.core.formats.bundles import BUNDLE_MEDIA_TYPE_PREFIX, BUNDLE_V03_MEDIA_TYPE
+from app.core.formats.dsse import COSIGN_SIGN_PREDICATE, decode_base64
+from app.core.formats.simplesigning import SIMPLESIGNING_MEDIA_TYPE
 from app.core.ports import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Descriptor
-from app.core.simplesigning import SIMPLESIGNING_MEDIA_TYPE
 from app.core.strictjson import parse_object
+from app.core.trust.keys import TrustedKey
 
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"

@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from app.core.admission.policy import AdmissionPolicy, Mode, Policy, Unmatched
+from app.core.admission.workloads import ContainerImage
 from app.core.digests import Digest
 from app.core.errors import InvalidReference, SigwebhookError
-from app.core.keys import TrustedKey
-from app.core.keysources import KeySnapshot
-from app.core.policy import AdmissionPolicy, Mode, Policy, Unmatched
 from app.core.references import ImageRef, parse_reference
-from app.core.verdicts import ImageVerdict, VerifiedSignature
-from app.core.workloads import ContainerImage
+from app.core.trust.keys import TrustedKey
+from app.core.trust.secretkeys import KeySnapshot
+from app.core.verification.verdicts import ImageVerdict, VerifiedSignature
 
 INTERNAL_ERROR = "internal error, see webhook logs"
 MAX_REASONS_CHARS = 160  # rejection reasons quoted in a "no signature verified" line, "…" past this
@@ -168,7 +168,7 @@ def judge(
 def _why_none(result: ImageVerdict) -> str:
     """Why none of a policy's keys signed: no signatures at all, signatures by keys of other matching
     policies only, or signatures that failed their checks (their distinct reasons, already safe to show;
-    the deny line is escaped as a whole by `app.core.decision`)."""
+    the deny line is escaped as a whole by `app.core.admission.decision`)."""
     if result.verified:
         return "signed only by keys this policy does not trust"
     if not result.rejected:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from app.core.errors import ConfigError
-from app.core.keys import TrustedKey
+from app.core.trust.keys import TrustedKey
 
 SECRET_SCHEME = "k8s://"
 # Kubernetes object names: DNS-1123 subdomain (Secrets) and label (namespaces).
@@ -65,3 +65,17 @@ class KeySnapshot:
 
     def keys_of(self, ref: SecretRef) -> tuple[TrustedKey, ...]:
         return self.keys.get(ref, ())
+
+
+class StaticKeyStore:
+    """A key store for configurations whose keys are all files or inline PEM: no Secret is
+    watched, so the snapshot is fixed (empty unless given) and loaded from the start."""
+
+    def __init__(self, snapshot: KeySnapshot | None = None) -> None:
+        self._snapshot = snapshot if snapshot is not None else KeySnapshot()
+
+    def snapshot(self) -> KeySnapshot:
+        return self._snapshot
+
+    def loaded(self) -> bool:
+        return True

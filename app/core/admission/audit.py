@@ -36,10 +36,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from app.core.admission import AdmissionRequest, ContainerImage
-from app.core.decision import Decision, ImageOutcome
-from app.core.pinning import Pin
-from app.core.pinning import summary as pin_summary
+from app.core.admission.decision import Decision, ImageOutcome
+from app.core.admission.pinning import Pin
+from app.core.admission.pinning import summary as pin_summary
+from app.core.admission.review import AdmissionRequest, ContainerImage
 
 _UNSAFE_IN_A_LINE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 

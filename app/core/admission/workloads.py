@@ -27,7 +27,7 @@ from typing import Any
 from app.core.errors import MalformedReview
 
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
-# No object the API server stores comes near this; the decision denies far fewer (`app.core.decision`).
+# No object the API server stores comes near this; the decision denies far fewer (`app.core.admission.decision`).
 MAX_CONTAINERS = 10_000
 DEFAULT_SERVICE_ACCOUNT = "default"  # what the ServiceAccount admission plugin sets when none is named
 

@@ -2,9 +2,9 @@
 
 `CheckContext` carries the image digest, the trusted keys and the options, bounds concurrent registry
 calls (`MAX_CONCURRENT_FETCHES`) and fetches a blob once however many candidates name it. The format
-checks (`sigtag_checks` for cosign v2, `bundle_checks` for cosign v3) return an `Outcome` per candidate;
+checks (`cosign_v2` for cosign v2, `cosign_v3` for cosign v3) return an `Outcome` per candidate;
 `gather` runs them concurrently and merges what they found, collecting registry failures instead of
-raising them so that `verify` alone decides what a failure means. A broken object is a rejection
+raising them so that the `verifier` alone decides what a failure means. A broken object is a rejection
 (`Broken`), never a crash. No I/O but the `Registry` port; no policy here.
 """
 
@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
 from app.core.digests import Digest
-from app.core.dsse import COSIGN_SIGN_PREDICATE
 from app.core.errors import ImageNotFound, RegistryProtocolError, SignatureFormatError, SigwebhookError
-from app.core.keys import TrustedKey
+from app.core.formats.dsse import COSIGN_SIGN_PREDICATE
 from app.core.ports import Descriptor, Manifest, Registry
 from app.core.references import ImageRef
-from app.core.verdicts import RejectedSignature, SignatureFormat, VerifiedSignature
+from app.core.trust.keys import TrustedKey
+from app.core.verification.verdicts import RejectedSignature, SignatureFormat, VerifiedSignature
 
 MAX_CONCURRENT_FETCHES = 16
 NOT_VERIFIED = "signature does not verify with any trusted key"

@@ -9,13 +9,23 @@ order, for each simple-signing layer independently:
    `critical.image.docker-manifest-digest` is exactly the image digest (`simplesigning.claims_problem`).
 
 A missing `.sig` tag means no v2 signatures. A manifest or layer that cannot be read is a rejection, as
-are more layers than `VerifyOptions.max_signatures`. Registry failures propagate (see `verify`).
+are more layers than `VerifyOptions.max_signatures`. Registry failures propagate (see `verifier`).
 Must not: trust a payload before its signature verified, or read the payload's `docker-reference`.
 """
 
 from __future__ import annotations
 
-from app.core.checks import (
+from app.core.errors import RegistryProtocolError, SignatureFormatError
+from app.core.formats.layouts import (
+    CERTIFICATE_ANNOTATION,
+    BrokenLayer,
+    SignatureLayer,
+    parse_signature_layer,
+    sig_manifest_entries,
+)
+from app.core.formats.simplesigning import parse_payload
+from app.core.ports import MAX_PAYLOAD_BYTES
+from app.core.verification.context import (
     Broken,
     CheckContext,
     Findings,
@@ -25,17 +35,7 @@ from app.core.checks import (
     not_verified,
     verified_by,
 )
-from app.core.errors import RegistryProtocolError, SignatureFormatError
-from app.core.layouts import (
-    CERTIFICATE_ANNOTATION,
-    BrokenLayer,
-    SignatureLayer,
-    parse_signature_layer,
-    sig_manifest_entries,
-)
-from app.core.ports import MAX_PAYLOAD_BYTES
-from app.core.simplesigning import parse_payload
-from app.core.verdicts import RejectedSignature, SignatureFormat
+from app.core.verification.verdicts import RejectedSignature, SignatureFormat
 
 V2 = SignatureFormat.COSIGN_V2_SIG_TAG
 

@@ -38,11 +38,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.admission import AdmissionRequest
-from app.core.decision import Decision, Verdict
+from app.core.admission.decision import Decision, Verdict
+from app.core.admission.policy import AdmissionPolicy
+from app.core.admission.review import AdmissionRequest
+from app.core.admission.workloads import ContainerImage
 from app.core.digests import Digest
-from app.core.policy import AdmissionPolicy
-from app.core.workloads import ContainerImage
 
 
 @dataclass(frozen=True)
