@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Proves that a clone of the repository needs nothing beside it. Clones the committed HEAD into a new,
-# empty temporary directory (so no ../shared, nor anything else, sits next to it) and, with the venv that
+# empty temporary directory (so nothing at all sits next to it) and, with the venv that
 # scripts/test.sh installed but the clone's code first on PYTHONPATH, collects the whole suite (where a
 # test reading outside the repository failed before) and runs the tests that read the vendored data in
 # tests/assets plus the guard that no file points outside the repository. About half a minute; the whole
