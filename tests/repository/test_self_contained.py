@@ -29,8 +29,8 @@ NOT_SOURCES = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".p
 THIS_FILE = Path(__file__).resolve()
 
 
-def repository_files() -> list[Path]:
-    """Tracked and not-ignored files (git), else every file of the tree outside caches and venvs."""
+def git_files() -> list[Path] | None:
+    """Tracked and not-ignored files, or None without git or outside a git checkout."""
     try:
         listed = subprocess.run(
             ["git", "-C", str(REPO_ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -38,13 +38,24 @@ def repository_files() -> list[Path]:
             check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError):
-        return [
-            path
-            for path in REPO_ROOT.rglob("*")
-            if path.is_file()
-            and not any(p in NOT_SOURCES or p.endswith(".egg-info") for p in path.relative_to(REPO_ROOT).parts)
-        ]
+        return None
     return [REPO_ROOT / name for name in sorted(set(listed.decode().split("\0"))) if name]
+
+
+def walked_files() -> list[Path]:
+    """Every file of the tree outside version control, caches and virtual environments."""
+    return [
+        path
+        for path in REPO_ROOT.rglob("*")
+        if path.is_file()
+        and not any(p in NOT_SOURCES or p.endswith(".egg-info") for p in path.relative_to(REPO_ROOT).parts)
+    ]
+
+
+def repository_files() -> list[Path]:
+    """What git tracks or would track, else (an unpacked archive) the walked tree."""
+    listed = git_files()
+    return walked_files() if listed is None else listed
 
 
 def outside_references(text: str) -> list[str]:
@@ -109,6 +120,13 @@ def test_every_vendored_source_has_a_readme_and_an_entry_in_sources() -> None:
         assert (folder / "README.md").is_file(), folder.name
         assert f"`interop/{folder.name}/" in sources, folder.name
     assert (ASSETS / "LICENSES" / "Apache-2.0.txt").is_file()
+
+
+def test_the_walk_without_git_sees_every_file_git_lists() -> None:
+    listed = git_files()
+    if listed is None:
+        pytest.skip("not a git checkout: the walk is what the scan uses")
+    assert {p for p in listed if p.is_file()} <= set(walked_files())
 
 
 def test_the_test_data_lives_inside_the_repository() -> None:
