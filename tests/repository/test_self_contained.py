@@ -5,7 +5,9 @@ path of one build machine, or a note that exists only there (the formats notes, 
 kube-apiserver notes) is a broken reference for everyone else; so is "issue 3", which nobody with the
 clone can look up. Facts belong in the repository (`docs/formats.md`, `tests/assets/`) and specifications
 are cited by URL. Every file git tracks or would track (not ignored) is scanned, so a new file is caught
-before it is committed; without git (an unpacked archive) the tree is walked.
+before it is committed; without git (an unpacked archive) the tree is walked. Citations of
+`docs/formats.md#anchor` must name an anchor that page defines, and each vendored source must say where it
+came from.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ OUTSIDE = re.compile(
     r"|\b(?:FORMATS(?:-KEYLESS)?|STYLE|KUBE-APISERVER|REAL-NODE)\.md\b"  # notes that exist only there
     r"|\b[Ii]ssues? #?\d+\b"  # the tracker is not part of the clone: say what is tested instead
 )
+# a citation names one anchor of docs/formats.md, or several: "(docs/formats.md#dsse, #in-toto)"
+FORMATS_CITATION = re.compile(r"formats\.md#([\w-]+)((?:(?:,| and) #[\w-]+)*)")
+ANCHOR = re.compile(r'<a id="([\w-]+)"></a>')
 NOT_SOURCES = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist"}
 THIS_FILE = Path(__file__).resolve()
 
@@ -110,6 +115,18 @@ def test_no_file_in_the_repository_refers_to_something_outside_it() -> None:
         if (hits := outside_references(path.read_bytes().decode("utf-8", errors="replace")))
     }
     assert found == {}
+
+
+def test_every_citation_of_docs_formats_names_an_anchor_it_has() -> None:
+    anchors = set(ANCHOR.findall((REPO_ROOT / "docs" / "formats.md").read_text()))
+    cited: dict[str, set[str]] = {}
+    for path in repository_files():
+        if path.suffix in {".py", ".md", ".sh"} and path.is_file():
+            for first, more in FORMATS_CITATION.findall(path.read_text(errors="replace")):
+                names = {first, *re.findall(r"#([\w-]+)", more)}
+                cited.setdefault(str(path.relative_to(REPO_ROOT)), set()).update(names)
+    assert cited  # the code does cite it
+    assert {where: names - anchors for where, names in cited.items() if names - anchors} == {}
 
 
 def test_every_vendored_source_has_a_readme_and_an_entry_in_sources() -> None:
