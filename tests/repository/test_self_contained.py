@@ -5,8 +5,8 @@ path of one build machine, or a note that exists only there (the formats notes, 
 kube-apiserver notes) is a broken reference for everyone else; so is "issue 3", which nobody with the
 clone can look up. Facts belong in the repository (`docs/formats.md`, `tests/assets/`) and specifications
 are cited by URL. Every file git tracks or would track (not ignored) is scanned, so a new file is caught
-before it is committed; without git (an unpacked archive) the tree is walked. Citations of
-`docs/formats.md#anchor` must name an anchor that page defines, and each vendored source must say where it
+before it is committed; without git (an unpacked archive) the tree is walked. A citation of a section
+of `docs/formats.md` must name an anchor that page defines, and each vendored source must say where it
 came from.
 """
 
