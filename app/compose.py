@@ -14,12 +14,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.core.decision import ImageVerifier
+from app.core.admission.decision import ImageVerifier
 from app.core.errors import ConfigError
-from app.core.keysources import SecretRef
-from app.core.keystore import KeyStore, Lifecycle, StaticKeyStore
-from app.core.ports import VerdictCache
-from app.core.verify import Verifier, VerifyOptions
+from app.core.ports import KeyStore, Lifecycle, VerdictCache
+from app.core.trust.secretkeys import SecretRef, StaticKeyStore
+from app.core.verification.verifier import Verifier, VerifyOptions
 from app.registry import OciRegistry
 from app.registry.credentials import Credential
 from app.registry.settings import RegistrySettings, Timeouts

@@ -46,10 +46,10 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 from pydantic import model_validator as _model_validator
 
-from app.core.dsse import COSIGN_SIGN_PREDICATE
+from app.core.admission.policy import AdmissionPolicy, ImagePattern, Unmatched
 from app.core.errors import ConfigError
-from app.core.keysources import SecretRef
-from app.core.policy import AdmissionPolicy, ImagePattern, Unmatched
+from app.core.formats.dsse import COSIGN_SIGN_PREDICATE
+from app.core.trust.secretkeys import SecretRef
 from app.policyconfig import (
     MAX_KEY_FILE_BYTES,
     ConfigModel,

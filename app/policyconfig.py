@@ -17,10 +17,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 from pydantic import model_validator as _model_validator
 from pydantic.alias_generators import to_camel
 
+from app.core.admission.policy import ImagePattern, Mode, Pinning, Policy, normalise_pattern
 from app.core.errors import ConfigError, KeyLoadError
-from app.core.keys import TrustedKey, load_public_key
-from app.core.keysources import SecretRef
-from app.core.policy import ImagePattern, Mode, Pinning, Policy, normalise_pattern
+from app.core.trust.keys import TrustedKey, load_public_key
+from app.core.trust.secretkeys import SecretRef
 
 MAX_KEY_FILE_BYTES = 64 * 1024
 

@@ -3,7 +3,7 @@
 The HTTP layer (`app.webhook.app`) hands the raw body here and sends back the status and JSON it
 gets. `review` answers `/validate`: allowed or denied, with warnings for images that only warn-mode
 policies refuse. `mutate` answers `/mutate`: always allowed, with a JSON patch pinning each verified
-image to its digest (`app.core.pinning`); it never denies, because the validating webhook, called
+image to its digest (`app.core.admission.pinning`); it never denies, because the validating webhook, called
 after every mutating one, is the gate. A malformed review is the caller's bug: HTTP 400 with the
 reason. Anything unexpected is a deny that says "internal error, see webhook logs", with the
 traceback in the log only (fail closed); on `/mutate` it is an answer without a patch.
@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from app.core.admission import AdmissionRequest, parse_review, review_response
-from app.core.audit import audit_line, audit_record, malformed_record
-from app.core.decision import INTERNAL_ERROR, Decision, ImageVerifier, decide
+from app.core.admission.audit import audit_line, audit_record, malformed_record
+from app.core.admission.decision import INTERNAL_ERROR, Decision, ImageVerifier, decide
+from app.core.admission.pinning import Pin, json_patch, pins
+from app.core.admission.policy import AdmissionPolicy
+from app.core.admission.review import AdmissionRequest, parse_review, review_response
 from app.core.errors import MalformedReview
-from app.core.keystore import KeyStore
-from app.core.pinning import Pin, json_patch, pins
-from app.core.policy import AdmissionPolicy
+from app.core.ports import KeyStore
 
 log = logging.getLogger("sigwebhook.webhook")
 

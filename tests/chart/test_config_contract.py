@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from app.config import Settings, admission_policy, parse_settings
-from app.core.keysources import SecretRef
-from app.core.policy import Pinning
+from app.core.admission.policy import Pinning
+from app.core.trust.secretkeys import SecretRef
 from tests.chart.conftest import NAMESPACE, VALUE_SETS, of_kind, only
 from tests.chart.tools import REPO_ROOT
 

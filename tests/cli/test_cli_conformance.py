@@ -39,7 +39,7 @@ REASONS = {
     "dsse-mismatch-sig_fail": "entry records another signature",
     "inclusion-proof-corrupted-hash_fail": "inclusion proof does not lead to the tree's root hash",
     "incorrect-public-key_fail": "entry records another key or certificate",
-    # The integrated time is after the leaf's notAfter (FORMATS-KEYLESS §7): the certificate was not
+    # The integrated time is after the leaf's notAfter (docs/formats.md#verification-times): the certificate was not
     # valid when the log says the signature was made.
     "integrated-time-in-future_fail": "signing certificate was not valid at 2026-05-07T15:34:11Z",
     "intoto-expired-certificate_fail": "signing certificate was not valid",

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.core.digests import Digest
 from app.core.errors import NotVerified
-from app.core.keys import trusted_key_from
 from app.core.trust.identities import IdentityMatcher
+from app.core.trust.keys import trusted_key_from
 from app.core.trust.roots import TrustedRoot, parse_trusted_root
 from app.core.trust.signers import IdentitySigner, KeySigner, TrustedSigner
 from app.core.verification.artifacts import verify_bundle_for_artifact

@@ -11,11 +11,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from app.core.errors import SignatureFormatError
-from app.core.keys import trusted_key_from
 from app.core.transparency.bodies import MESSAGE, PAYLOAD, parse_body
 from app.core.transparency.checkpoints import parse_checkpoint
 from app.core.transparency.entries import LogEntry, set_problem
 from app.core.transparency.merkle import InclusionProof, inclusion_problem, leaf_hash
+from app.core.trust.keys import trusted_key_from
 from tests.support.sigstore import merkle_tree
 from tests.support.sigstore.logs import RekorV1Log, RekorV2Log
 

@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.core.errors import ConfigError, SignatureFormatError
-from app.core.keys import trusted_key_from
 from app.core.trust.builtin import PUBLIC_GOOD, public_good
 from app.core.trust.certificates import authority_problem, chain_problem, code_signing_problem
 from app.core.trust.identities import CertificateIdentity, IdentityMatcher, identity_of
+from app.core.trust.keys import trusted_key_from
 from app.core.trust.roots import TimeRange, parse_trusted_root
 from app.core.trust.signers import IdentitySigner, KeySigner, SignerEvidence
 from tests.support.sigstore.fulcio import ISSUER_V1, ISSUER_V2, CertificateAuthority, der_utf8

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from app.config import admission_policy, load_settings, parse_settings
+from app.core.admission.policy import Mode, Pinning, Unmatched
 from app.core.errors import ConfigError
-from app.core.keysources import SecretRef
-from app.core.policy import Mode, Pinning, Unmatched
+from app.core.trust.secretkeys import SecretRef
 from tests.fixtures.signing import KeyPair
 
 EXAMPLE_KEY = Path(__file__).resolve().parents[2] / "examples" / "local" / "cosign.pub"

@@ -12,13 +12,12 @@ from typing import Any
 
 import pytest
 
-from app.core.admission import AdmissionRequest, parse_review
-from app.core.decision import ImageVerifier, decide
-from app.core.keys import TrustedKey
-from app.core.keysources import KeySnapshot
-from app.core.keystore import StaticKeyStore
+from app.core.admission.decision import ImageVerifier, decide
+from app.core.admission.review import AdmissionRequest, parse_review
 from app.core.references import ImageRef
-from app.core.verdicts import ImageVerdict
+from app.core.trust.keys import TrustedKey
+from app.core.trust.secretkeys import KeySnapshot, StaticKeyStore
+from app.core.verification.verdicts import ImageVerdict
 from app.webhook.review import Reviewer
 from tests.core.test_decision import PROD, ScriptedVerifier, policy
 from tests.fixtures.registry import TestRegistry, push_image

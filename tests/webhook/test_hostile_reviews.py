@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from app.core.keystore import StaticKeyStore
-from app.core.policy import AdmissionPolicy, ImagePattern, Policy
+from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy
+from app.core.trust.secretkeys import StaticKeyStore
 from app.webhook.app import create_app
 from app.webhook.review import Reviewer
 from app.webhook.tls import ServingCertificate

@@ -6,8 +6,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from app.config import parse_settings
-from app.core.admission import AdmissionRequest, Operation
-from app.core.decision import Decision
+from app.core.admission.decision import Decision
+from app.core.admission.outcomes import INTERNAL_ERROR, ImageOutcome, Verdict
+from app.core.admission.review import AdmissionRequest, Operation
+from app.core.admission.workloads import ContainerImage
 from app.core.errors import (
     ConfigError,
     DeadlineExceeded,
@@ -17,9 +19,7 @@ from app.core.errors import (
     RegistryTimeout,
     RegistryUnavailable,
 )
-from app.core.judging import INTERNAL_ERROR, ImageOutcome, Verdict
 from app.core.references import parse_reference
-from app.core.workloads import ContainerImage
 from app.registry.replies import outcome_of
 from app.webhook.metrics import MAX_REGISTRY_LABELS, Metrics, reason_class
 
@@ -194,7 +194,7 @@ def test_registries_the_policies_name_keep_their_label_however_many_other_hosts_
 
 
 def test_the_registry_hosts_a_policy_names_literally() -> None:
-    from app.core.policy import AdmissionPolicy, ImagePattern, Policy
+    from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy
     from tests.core.signers import ecdsa
 
     patterns = ("registry.example.com/team/**", "nginx", "*.corp.example/**", "**", "localhost:5000/x")

@@ -1,8 +1,9 @@
-"""Transparency evidence, checked offline: Rekor entries and their proofs, SCTs and RFC 3161 timestamps.
+"""Transparency: transparency-log evidence and timestamps, checked offline as proofs over bytes.
 
-Proofs over bytes only: Merkle inclusion proofs (RFC 9162), signed-note checkpoints (C2SP), Rekor v1
-signed entry timestamps, what a logged entry body says, embedded SCTs (RFC 6962) and RFC 3161 timestamp
-tokens. Nothing here decides what is trusted: keys arrive as objects with a `verify` method (the
-`SignatureCheck` protocol), logs are looked up through callables the caller hands in, and the trusted
-root lives in `app.core.trust`. Pure: standard library and `cryptography`, no I/O.
+`merkle` (RFC 9162 inclusion proofs), `checkpoints` (C2SP signed notes), `entries` (a log entry as both
+layouts carry it, and the Rekor v1 SET), `bodies` (what a logged entry says was signed, by whom),
+`scts` (embedded SCTs, RFC 6962), `timestamps` (RFC 3161 tokens). Nothing here decides what is trusted:
+keys arrive as objects with a `verify` method (`checks.SignatureCheck`), logs are looked up through
+callables the caller hands in, and trusted roots live in `trust`. `rekor` is the earlier SET and body
+check the interop tests still use.
 """

@@ -3,7 +3,7 @@
 A valid SET or inclusion proof only shows that the log holds *some* entry. It vouches for this
 signature only when the entry records this signature, this key or certificate and this content's hash
 (CVE-2022-36056, GHSA-whqx-f9j3-ch6m). Kinds read here (Rekor `pkg/types`, rekor-tiles
-`api/proto/rekor/v2`; FORMATS-KEYLESS §3 and §5):
+`api/proto/rekor/v2`; docs/formats.md#rekor-body and #tlog-entries):
 
 - `hashedrekord` 0.0.1: `spec.data.hash` = hash of the signed bytes, `spec.signature.content`,
   `spec.signature.publicKey.content` = base64 PEM key or certificate;

@@ -1,6 +1,6 @@
 """The one thing the proofs need from a trusted key: check a signature over a message.
 
-`app.core.keys.TrustedKey` satisfies it (ECDSA with SHA-256 or the curve's hash, RSA PKCS#1 v1.5 or PSS,
+`app.core.trust.keys.TrustedKey` satisfies it (ECDSA with SHA-256 or the curve's hash, RSA PKCS#1 v1.5 or PSS,
 pure Ed25519), so the transparency code never depends on where keys come from.
 """
 

@@ -1,8 +1,7 @@
 """A transparency-log entry as both signature layouts carry it, and the Rekor v1 signed entry timestamp.
 
 One format-neutral value (`LogEntry`) for a sigstore bundle's `tlogEntries[]` (protobuf-specs
-`TransparencyLogEntry`) and for cosign v2's `dev.sigstore.cosign/bundle` layer annotation (FORMATS.md
-§2.1): the entry body exactly as logged, where it sits in the log, and the log's promises about it.
+`TransparencyLogEntry`) and for cosign v2's `dev.sigstore.cosign/bundle` layer annotation (docs/formats.md#rekor-bundle-shape): the entry body exactly as logged, where it sits in the log, and the log's promises about it.
 
 The SET (`inclusionPromise`, Rekor v1 only) is the log's signature over the RFC 8785 canonical JSON of
 `{body, integratedTime, logID, logIndex}` (cosign `VerifySET`, sigstore-go `tlog.VerifySET`): body is the

@@ -1,6 +1,9 @@
-"""What sigwebhook trusts: public keys, Sigstore trusted roots (logs, CAs, CT logs, timestamp authorities),
-Fulcio certificate chains and keyless identities, and the one protocol a trusted signer implements.
+"""Trust: what a signature must chain to.
 
-Pure: standard library and `cryptography`; the built-in public-good root is package data read through
-`importlib.resources`, never fetched.
+`keys` (public keys: parsing, fingerprints, signature checks) and `secretkeys` (keys that live in
+Kubernetes Secrets: their references and the immutable snapshot the admission path reads); `roots`
+(Sigstore trusted roots: logs, CAs, CT logs, timestamp authorities) and `builtin` (the public-good root
+shipped as package data, never fetched); `certificates` (chains checked at a past moment);
+`identities` (Fulcio identities and the patterns that match them); `signers` (the `TrustedSigner`
+protocol that keys and keyless identities both implement).
 """

@@ -34,8 +34,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from app.core.errors import ConfigError, KeyLoadError, SignatureFormatError
-from app.core.keys import TrustedKey, trusted_key_from
 from app.core.strictjson import parse_object
+from app.core.trust.keys import TrustedKey, trusted_key_from
 
 MEDIA_TYPES = (
     "application/vnd.dev.sigstore.trustedroot+json;version=0.1",

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.core.keys import TrustedKey
 from app.core.trust.identities import CertificateIdentity, IdentityMatcher
+from app.core.trust.keys import TrustedKey
 
 
 @dataclass(frozen=True)

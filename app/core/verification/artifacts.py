@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from app.core.bundles import parse_bundle
 from app.core.digests import Digest
-from app.core.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, parse_statement
 from app.core.errors import NotVerified, SignatureFormatError
+from app.core.formats.bundles import parse_bundle
+from app.core.formats.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, parse_statement
 from app.core.trust.roots import TrustedRoot
 from app.core.trust.signers import TrustedSigner
 from app.core.verification.bundle_entities import entity_from_bundle

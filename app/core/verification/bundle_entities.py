@@ -20,9 +20,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
-from app.core.bundles import Bundle, MessageSignature, TlogEntry
-from app.core.dsse import Envelope
 from app.core.errors import NotVerified, SignatureFormatError
+from app.core.formats.bundles import Bundle, MessageSignature, TlogEntry
+from app.core.formats.dsse import Envelope
 from app.core.transparency.entries import LogEntry
 from app.core.transparency.merkle import InclusionProof
 from app.core.verification.entities import MAX_LOG_ENTRIES, MAX_TIMESTAMPS, SignedEntity, SignedMessage

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from app.core.dsse import Envelope
+from app.core.formats.dsse import Envelope
 from app.core.transparency.entries import LogEntry
 
 MAX_LOG_ENTRIES = 10  # sigstore-go caps these too; a bundle carries one

@@ -25,8 +25,8 @@ from datetime import datetime
 from cryptography.hazmat.primitives import hashes
 
 from app.core.errors import KeyLoadError, NotVerified
-from app.core.keys import TrustedKey, trusted_key_from
 from app.core.trust.identities import CertificateIdentity
+from app.core.trust.keys import TrustedKey, trusted_key_from
 from app.core.trust.roots import TrustedRoot
 from app.core.trust.signers import SignerEvidence, TrustedSigner
 from app.core.verification.entities import SignedEntity, SignedMessage

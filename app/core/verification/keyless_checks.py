@@ -16,10 +16,10 @@ from datetime import datetime
 from cryptography import x509
 
 from app.core.errors import NotVerified, SignatureFormatError
-from app.core.keys import TrustedKey
 from app.core.transparency.scts import embedded_scts, verified_sct_logs
 from app.core.trust.certificates import authority_problem, code_signing_problem
 from app.core.trust.identities import CertificateIdentity, identity_of
+from app.core.trust.keys import TrustedKey
 from app.core.trust.roots import TrustedRoot
 from app.core.verification.time_checks import TrustedTime
 

@@ -1,6 +1,6 @@
 """Step 2 of verifying an entity: its transparency-log entries, offline, against the trusted root.
 
-For each entry (sigstore-go `VerifyTlogEntry`, cosign `VerifyBundle`; FORMATS-KEYLESS §2–§5):
+For each entry (sigstore-go `VerifyTlogEntry`, cosign `VerifyBundle`; docs/formats.md#tlog-entries):
 1. the log is chosen by log ID among the root's `tlogs` (entries of logs the root does not list are
    skipped, as sigstore-go does: they prove nothing to this root); one entry per (log, index);
 2. the body is about this signature (CVE-2022-36056): its kind/version is the declared one, it records
@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from app.core.dsse import Envelope
 from app.core.errors import NotVerified, SignatureFormatError
+from app.core.formats.dsse import Envelope
 from app.core.transparency.bodies import MESSAGE, LoggedSignature, parse_body
 from app.core.transparency.checkpoints import parse_checkpoint
 from app.core.transparency.entries import LogEntry, is_rekor_v2, set_problem

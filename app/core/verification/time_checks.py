@@ -1,7 +1,7 @@
 """Step 3 of verifying an entity: RFC 3161 timestamps from the trusted root's timestamp authorities.
 
 A token is a trusted time when (sigstore-go `VerifySignedTimestamp`, timestamp-authority `verify.go`;
-FORMATS-KEYLESS §5): it parses and was granted; its imprint is the hash of this signature's bytes;
+docs/formats.md#rfc3161): it parses and was granted; its imprint is the hash of this signature's bytes;
 some TSA of the root signed it — the signer is the TSA's leaf from the root, or a certificate embedded
 in the token — and that certificate is only for time stamping and chains to the TSA's anchor *at the
 token's time*; and that time lies within the TSA's `validFor` (closed, conformance

@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.core.dsse import pae
+from app.core.formats.dsse import pae
 from tests.support.sigstore.fulcio import CertificateAuthority, CtLog, spki
 from tests.support.sigstore.logs import Entry, RekorV1Log, RekorV2Log, b64, canonical
 from tests.support.sigstore.tsa import TimestampAuthority
