@@ -1,5 +1,7 @@
 """Trusted roots from files: the adapter between the file system and `app.core.trust.roots`.
 
+Kept apart from `app.config` on purpose: `verify-bundle` must not pay for importing pydantic and YAML.
+
 The CLI (`--trusted-root FILE`) and, later, the webhook's `trustedRoots:` settings read roots here, once
 at start-up: never on the admission path. No file named means the built-in `public-good` root.
 """
@@ -30,7 +32,7 @@ def read_file(path: Path, limit: int, what: str) -> bytes:
     except IsADirectoryError as exc:
         raise ConfigError(f"{what} file {path} is a directory") from exc
     except OSError as exc:
-        raise ConfigError(f"cannot read {what} file {path}: {exc.strerror or exc}") from exc
+        raise ConfigError(f"cannot read {what} file {path}: {exc.strerror or type(exc).__name__}") from exc
     if len(data) > limit:
         raise ConfigError(f"{what} file {path} is larger than {limit} bytes")
     return data
