@@ -1,5 +1,5 @@
-"""httpx is reached through one choke point (STYLE.md): the registry transport sends, its pools
-module builds the clients it sends with, its error module maps.
+"""httpx is reached through one choke point: the registry transport sends, its pools module builds
+the clients it sends with, its error module maps.
 
 No other module imports httpx; only the pools build clients, and one function of the transport sends
 requests, so auth, limits, redirects and error mapping cannot be bypassed.

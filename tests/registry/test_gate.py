@@ -64,7 +64,7 @@ async def test_work_already_due_gets_a_free_slot_but_never_waits() -> None:
             pass
         holder = asyncio.ensure_future(hold(gate, "busy.example", release, []))
         await asyncio.sleep(0.01)
-        with pytest.raises(RequestLimitReached, match="its limit of 1 requests at once to busy.example"):
+        with pytest.raises(RequestLimitReached, match=r"its limit of 1 requests at once to busy\.example"):
             async with gate.slot("busy.example"):
                 pass
     release.set()
