@@ -22,8 +22,10 @@ from app.webhook.review import Reviewer
 # The API server caps a request body at 3 MiB (etcd's limit); leave room for the review wrapper.
 MAX_BODY_BYTES = 8 * 1024 * 1024
 BODY_SECONDS = 10.0  # to receive a whole body (the API server sends it at once)
-# Reviews held at once (being received or decided), by their declared size: bounds the memory that
-# bodies take, however many connections send one (each may declare up to `MAX_BODY_BYTES`).
+# Reviews larger than `SMALL_BODY_BYTES` held at once (being received or decided), by their declared
+# size: bounds the memory bodies take, however many connections send one. Smaller ones (a pod's
+# review is a few KiB) always pass: at most `server.maxConnections` of them, so bounded too.
+SMALL_BODY_BYTES = 64 * 1024
 BODIES_BUDGET_BYTES = 32 * 1024 * 1024
 
 
@@ -102,20 +104,20 @@ async def _answer(
     request: Request, review: Callable[[bytes], Awaitable[tuple[int, dict[str, Any]]]], budget: _Budget
 ) -> AsciiJSONResponse:
     """The response `review` gives for the request's body: HTTP 413 beyond `MAX_BODY_BYTES`, 408 when
-    the body does not arrive within `BODY_SECONDS`, 503 when the reviews held now take the budget."""
+    the body does not arrive within `BODY_SECONDS`, 503 when the large reviews held take the budget."""
     declared = request.headers.get("content-length", "")
     size = int(declared) if declared.isascii() and declared.isdigit() else MAX_BODY_BYTES
+    size = 0 if size <= SMALL_BODY_BYTES else size
     if size > MAX_BODY_BYTES:
         return _too_large()
     if not budget.take(size):
-        return AsciiJSONResponse({"error": "too many large reviews at once, try again"}, status_code=503)
+        return _refused(503, "too many large reviews at once, try again")
     try:
         try:
             async with asyncio.timeout(BODY_SECONDS):
                 body = await _body(request)
         except TimeoutError:
-            message = f"request body not received within {BODY_SECONDS:g} s"
-            return AsciiJSONResponse({"error": message}, status_code=408, headers={"Connection": "close"})
+            return _refused(408, f"request body not received within {BODY_SECONDS:g} s")
         if body is None:
             return _too_large()
         status, answer = await review(body)
@@ -125,7 +127,12 @@ async def _answer(
 
 
 def _too_large() -> AsciiJSONResponse:
-    return AsciiJSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
+    return _refused(413, f"body larger than {MAX_BODY_BYTES} bytes")
+
+
+def _refused(status: int, error: str) -> AsciiJSONResponse:
+    """An error answer to a request whose body was not read: the connection closes after it."""
+    return AsciiJSONResponse({"error": error}, status_code=status, headers={"Connection": "close"})
 
 
 async def _body(request: Request) -> bytes | None:
