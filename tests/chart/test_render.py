@@ -596,3 +596,19 @@ def test_config_carries_the_server_block_the_chart_mounts(render):
     assert config["server"]["docs"] is False
     assert config["server"]["tls"]["certFile"] == "/etc/sigwebhook/tls/tls.crt"
     assert config["policies"][0]["keys"] == [{"secret": f"k8s://{NAMESPACE}/cosign-keys"}]
+
+
+def test_a_stopping_pod_keeps_serving_a_moment_then_has_time_to_answer_every_review_in_flight(render):
+    spec = only(render(), "Deployment")["spec"]["template"]["spec"]
+    assert spec["containers"][0]["lifecycle"]["preStop"] == {"exec": {"command": ["sleep", "5"]}}
+    assert spec["terminationGracePeriodSeconds"] == 5 + 8 + 2 + 3  # sleep, deadline, server margin, exit
+    slow = render("default", "--set", "config.deadlineSeconds=20", "--set", "webhook.timeoutSeconds=25")
+    assert only(slow, "Deployment")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 30
+    none = only(render("default", "--set", "server.preStopSleepSeconds=0"), "Deployment")
+    assert "lifecycle" not in none["spec"]["template"]["spec"]["containers"][0]
+    assert none["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 13
+
+
+def test_the_connection_limit_reaches_the_server_config(render):
+    assert config_of(render())["server"]["maxConnections"] == 256
+    assert config_of(render("default", "--set", "server.maxConnections=64"))["server"]["maxConnections"] == 64

@@ -117,7 +117,7 @@ server must answer (deny) before the API server gives up on it.
 {{- $skip := concat (list .Release.Namespace "kube-system") ($cfg.skipNamespaces | default list) | uniq }}
 {{- $_ := set $cfg "skipNamespaces" $skip }}
 {{- $tls := dict "certFile" "/etc/sigwebhook/tls/tls.crt" "keyFile" "/etc/sigwebhook/tls/tls.key" "selfSignedDir" nil }}
-{{- $_ := set $cfg "server" (dict "host" "0.0.0.0" "port" 8443 "tls" $tls "docs" false) }}
+{{- $_ := set $cfg "server" (dict "host" "0.0.0.0" "port" 8443 "tls" $tls "docs" false "maxConnections" (int .Values.server.maxConnections)) }}
 {{- $_ := set $cfg "kubernetes" (dict "kubeconfig" nil) }}
 {{- $_ := set $cfg "metrics" (dict "enabled" .Values.metrics.enabled "host" "0.0.0.0" "port" (int .Values.metrics.port)) }}
 {{- /* at least 1 s of headroom: the server answers up to 0.5 s after its deadline, and the answer
@@ -133,6 +133,15 @@ still has to reach the API server (with failurePolicy Ignore, a late answer woul
 {{- end }}
 {{- end }}
 {{- toYaml $cfg }}
+{{- end }}
+
+{{/*
+How long the kubelet lets a stopping pod finish: the preStop sleep, then the deadline of the reviews
+still in flight (the server answers each by then, plus its 2 s margin), then a few seconds to exit.
+*/}}
+{{- define "sigwebhook.terminationGraceSeconds" -}}
+{{- $cfg := include "sigwebhook.config" . | fromYaml }}
+{{- int (ceil (addf (float64 .Values.server.preStopSleepSeconds) (float64 $cfg.deadlineSeconds) 2.0 3.0)) }}
 {{- end }}
 
 {{/*
