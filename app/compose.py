@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.admission.decision import ImageVerifier
 from app.core.errors import ConfigError
+from app.core.kits import Overlay
 from app.core.ports import KeyStore, Lifecycle, VerdictCache
 from app.core.trust.secretkeys import SecretRef, StaticKeyStore
 from app.core.verification.verifier import Verifier, VerifyOptions
@@ -266,25 +267,4 @@ def webhook_registry_settings(
         raise ConfigError(f"registries: {exc.reason}", exc.detail) from exc
     if live_credentials is None:
         return built
-    return dataclasses.replace(built, credentials=_LiveCredentials(built.credentials, live_credentials))
-
-
-class _LiveCredentials(Mapping[str, Credential]):
-    """Pull-Secret credentials as they are now, over the static ones."""
-
-    def __init__(
-        self, static: Mapping[str, Credential], live: Callable[[], Mapping[str, Credential]]
-    ) -> None:
-        self._static, self._live = static, live
-
-    def _current(self) -> Mapping[str, Credential]:
-        return {**self._static, **self._live()}
-
-    def __getitem__(self, host: str) -> Credential:
-        return self._current()[host]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._current())
-
-    def __len__(self) -> int:
-        return len(self._current())
+    return dataclasses.replace(built, credentials=Overlay(live_credentials, built.credentials))

@@ -12,7 +12,6 @@ used only when it is listed as insecure. No message here contains a password or 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 import urllib.parse
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 
 from app.core import strictjson
 from app.core.errors import RegistryAuthError, RegistryProtocolError
+from app.core.kits import ExpiringCache, SharedWork
 from app.core.ports import Clock
 from app.registry.credentials import Credential, normalize_host
 from app.registry.replies import Reply
@@ -30,7 +30,7 @@ from app.registry.settings import RegistrySettings
 TokenFetch = Callable[[str, str, Mapping[str, str], bytes | None], Awaitable[Reply]]
 
 DEFAULT_TOKEN_SECONDS = 60  # token spec: "When omitted, this defaults to 60 seconds"
-MAX_CACHED_TOKENS = 1024  # scopes whose tokens are kept before expired ones are dropped
+MAX_CACHED_TOKENS = 1024  # scopes whose tokens are kept at most
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 _PARAM = re.compile(r'([A-Za-z][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 
@@ -68,8 +68,10 @@ class Authenticator:
         self._clock = clock
         self._fetch = fetch
         self._challenges: dict[str, Challenge] = {}
-        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # Tokens by (registry, scope), kept until shortly before they expire; least recently used
+        # go first beyond `MAX_CACHED_TOKENS` (a scope per repository: pods can name many).
+        self._tokens: ExpiringCache[tuple[str, str], str] = ExpiringCache(MAX_CACHED_TOKENS, clock)
+        self._fetching: SharedWork[tuple[str, str], str] = SharedWork()  # one request per scope
 
     async def header_for(self, registry: str, scope: str | None) -> str | None:
         """The `Authorization` to send up front, or None while the registry's scheme is unknown."""
@@ -127,34 +129,23 @@ class Authenticator:
     async def _bearer(
         self, registry: str, challenge: Challenge, scope: str | None, *, stale: str | None
     ) -> str:
-        """A token for (registry, scope): the cached one unless it expired or is `stale` (just refused)."""
+        """A token for (registry, scope): the cached one unless it expired or is `stale` (just refused).
+        Concurrent requests for one scope share one token request."""
         key = (registry, scope or "")
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:  # concurrent requests for one scope share one token request
-            cached = self._tokens.get(key)
-            if cached is not None and cached[1] > self._clock.monotonic() and f"Bearer {cached[0]}" != stale:
-                return f"Bearer {cached[0]}"
-            self._tokens.pop(key, None)
-            token, lifetime = await self._fetch_token(registry, challenge, scope)
-            margin = min(5.0, lifetime / 10)
-            self._forget_expired()
-            self._tokens[key] = (token, self._clock.monotonic() + lifetime - margin)
-            return f"Bearer {token}"
+        cached = self._tokens.get(key)
+        if cached is not None and f"Bearer {cached}" != stale:
+            return f"Bearer {cached}"
+        if cached is not None:
+            self._tokens.pop(key)
+        token = await self._fetching.run(key, lambda: self._fetch_and_keep(key, registry, challenge, scope))
+        return f"Bearer {token}"
 
-    def _forget_expired(self) -> None:
-        """Keep the cache bounded in a long-running webhook: past `MAX_CACHED_TOKENS` scopes, drop the
-        expired tokens, then the oldest down to half the bound, and the locks nobody holds (a scope per
-        repository: pods can name many). Runs only when the bound is reached, so rarely."""
-        if len(self._tokens) < MAX_CACHED_TOKENS and len(self._locks) < MAX_CACHED_TOKENS:
-            return
-        now = self._clock.monotonic()
-        for key in [k for k, (_, expires) in self._tokens.items() if expires <= now]:
-            del self._tokens[key]
-        # still full of live tokens (long lifetimes): forget the oldest half, they are fetched again
-        for key in list(self._tokens)[: max(0, len(self._tokens) - MAX_CACHED_TOKENS // 2)]:
-            del self._tokens[key]
-        for key in [k for k, lock in self._locks.items() if not lock.locked() and k not in self._tokens]:
-            del self._locks[key]
+    async def _fetch_and_keep(
+        self, key: tuple[str, str], registry: str, challenge: Challenge, scope: str | None
+    ) -> str:
+        token, lifetime = await self._fetch_token(registry, challenge, scope)
+        self._tokens.put(key, token, lifetime - min(5.0, lifetime / 10))  # not used to its last second
+        return token
 
     async def _fetch_token(self, registry: str, challenge: Challenge, scope: str | None) -> tuple[str, float]:
         realm = challenge.params.get("realm", "")

@@ -26,11 +26,12 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from app.core.admission.decision import ImageVerifier
 from app.core.admission.review import AdmissionRequest
+from app.core.kits import Overlay, collect
 from app.core.references import ImageRef
 from app.core.trust.keys import TrustedKey
 from app.core.verification.verdicts import ImageVerdict
@@ -110,7 +111,7 @@ class PodVerifiers:
         key: CredentialKey = tuple(sorted(found.credentials.items(), key=lambda item: item[0]))
         entry = self._sets.get(key)
         if entry is None:
-            overlay = _Overlay(found.credentials, self._settings.credentials)
+            overlay = Overlay(found.credentials, self._settings.credentials)
             entry = self._build(dataclasses.replace(self._settings, credentials=overlay))
             self._sets[key] = entry
             while len(self._sets) > self._max:
@@ -147,34 +148,7 @@ class _PodVerifier:
     async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
         if self._chosen is None:
             self._chosen = asyncio.ensure_future(self._owner.choose(self._request))
-            self._chosen.add_done_callback(_retrieve)
+            self._chosen.add_done_callback(collect)  # raised to every image waiting, or to none
         # shield: an image given up at the deadline must not cancel the look-up the others share.
         verifier = await asyncio.shield(self._chosen)
         return await verifier.verify(ref, keys)
-
-
-def _retrieve(future: asyncio.Future[ImageVerifier]) -> None:
-    """Mark the outcome as seen: it is raised to every waiting image, or to none once all gave up."""
-    if not future.cancelled():
-        future.exception()
-
-
-class _Overlay(Mapping[str, Credential]):
-    """The pod's credentials over the configured ones (read live: a rotated `pullSecret` applies)."""
-
-    def __init__(self, first: Mapping[str, Credential], then: Mapping[str, Credential]) -> None:
-        self._first, self._then = first, then
-
-    def __getitem__(self, host: str) -> Credential:
-        if host in self._first:
-            return self._first[host]
-        return self._then[host]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter({**self._then, **self._first})
-
-    def __len__(self) -> int:
-        return len({**self._then, **self._first})
-
-    def __repr__(self) -> str:
-        return f"<credentials for {len(self)} registries>"

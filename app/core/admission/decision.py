@@ -28,6 +28,7 @@ from app.core.admission.policy import AdmissionPolicy
 from app.core.admission.review import AdmissionRequest, ContainerImage, Operation
 from app.core.admission.workloads import WORKLOAD_KINDS
 from app.core.errors import DeadlineExceeded, SigwebhookError
+from app.core.kits import collect
 from app.core.printable import printable
 from app.core.references import ImageRef
 from app.core.trust.keys import TrustedKey
@@ -174,7 +175,7 @@ async def _verify_all(
     for text, task in tasks.items():
         if not task.done():
             task.cancel()
-            task.add_done_callback(_swallow)
+            task.add_done_callback(collect)
             results[text] = DeadlineExceeded(
                 f"the registry did not answer in time (deadline {deadline_seconds:g}s)",
                 f"{text}: verification still running after {deadline_seconds:g}s, cancelled",
@@ -190,9 +191,3 @@ async def _verify_all(
         else:
             results[text] = task.result()
     return results
-
-
-def _swallow(task: asyncio.Future[ImageVerdict]) -> None:
-    """Retrieve the outcome of a task cancelled at the deadline so asyncio does not warn about it."""
-    if not task.cancelled():
-        task.exception()
