@@ -179,6 +179,8 @@ def build_webhook(
         registry_settings.timeouts.total + LEASE_GRACE_SECONDS,
     )
     health = PoolHealth()
+    if metrics is not None:
+        metrics.registry_load(lambda: gate.in_flight, lambda: gate.waiting, lambda: health.rebuilds)
 
     def build(registry_settings: RegistrySettings) -> tuple[ImageVerifier, Callable[[], Awaitable[None]]]:
         registry = OciRegistry(registry_settings, clock, gate=gate, health=health, connect=registry_transport)

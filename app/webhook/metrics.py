@@ -11,6 +11,8 @@ port of its own (`app.webhook.metrics_server`), never on the admission port.
 - `sigwebhook_registry_requests_total{registry,outcome}`: every HTTP exchange with a registry, its
   token service or a redirect target (`registry` is that host).
 - `sigwebhook_verdict_cache_requests_total{result}`: hit or miss.
+- `sigwebhook_registry_requests_in_flight`, `…_waiting`: registry requests being sent, and waiting
+  for a slot; `sigwebhook_registry_pool_rebuilds_total`: pools replaced after they stalled.
 - `sigwebhook_key_snapshot_age_seconds`: since the trusted keys last changed or were loaded.
 - `sigwebhook_pull_secret_lookups_total{object,result}`: with `registries.podPullSecrets`, reads of
   pods' pull Secrets and ServiceAccounts answered by the cache (`hit`) or the API server (`api_call`).
@@ -30,7 +32,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from app.core.admission.decision import Decision
@@ -43,6 +45,7 @@ from app.core.errors import (
     RegistryAuthError,
     RegistryError,
     RegistryUnavailable,
+    RequestLimitReached,
 )
 from app.core.ports import VerdictCache
 
@@ -65,6 +68,7 @@ _POLICY_REASONS = (
 )
 _ERRORS: tuple[tuple[type[BaseException], str], ...] = (
     (DeadlineExceeded, "deadline"),
+    (RequestLimitReached, "request-limit"),
     (ImageNotFound, "not-found"),
     (RegistryAuthError, "registry-auth"),
     (RegistryUnavailable, "registry-unavailable"),
@@ -75,7 +79,7 @@ _ERRORS: tuple[tuple[type[BaseException], str], ...] = (
 def reason_class(outcome: ImageOutcome) -> str:
     """A bounded label for why an image got its verdict: `signed`, `exempt`, `unmatched`,
     `unchanged`, `skipped-namespace`, `untrusted-key`, `unsigned`, `threshold`, `no-keys`,
-    `invalid-reference`, `deadline`, `not-found`, `registry-auth`, `registry-unavailable`,
+    `invalid-reference`, `deadline`, `request-limit`, `not-found`, `registry-auth`, `registry-unavailable`,
     `registry-error`, `internal` or `other`."""
     if outcome.verdict is Verdict.VERIFIED:
         return "signed"
@@ -167,6 +171,13 @@ class Metrics:
         `sigwebhook_pull_secret_lookups_total{object,result}` (`hit` or `api_call`)."""
         self.registry.register(_LookupCollector(caches))
 
+    def registry_load(
+        self, in_flight: Callable[[], int], waiting: Callable[[], int], rebuilds: Callable[[], int]
+    ) -> None:
+        """Export the registry requests in flight and waiting for a slot (`app.registry.gate`) and
+        the connection pools replaced after stalling (`app.registry.pools`)."""
+        self.registry.register(_RegistryLoadCollector(in_flight, waiting, rebuilds))
+
     def counting(self, cache: VerdictCache) -> VerdictCache:
         """`cache`, counting its hits and misses here."""
         return _CountingCache(cache, self.verdict_cache)
@@ -204,6 +215,30 @@ class _LookupCollector(Collector):
             family.add_metric([kind, "hit"], cache.hits)
             family.add_metric([kind, "api_call"], cache.loads)
         yield family
+
+
+class _RegistryLoadCollector(Collector):
+    def __init__(
+        self, in_flight: Callable[[], int], waiting: Callable[[], int], rebuilds: Callable[[], int]
+    ) -> None:
+        self._in_flight, self._waiting, self._rebuilds = in_flight, waiting, rebuilds
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        yield GaugeMetricFamily(
+            "sigwebhook_registry_requests_in_flight",
+            "Registry requests being sent now.",
+            value=self._in_flight(),
+        )
+        yield GaugeMetricFamily(
+            "sigwebhook_registry_requests_waiting",
+            "Registry requests waiting for a slot (maxRequestsInFlight, maxRequestsPerRegistry).",
+            value=self._waiting(),
+        )
+        yield CounterMetricFamily(
+            "sigwebhook_registry_pool_rebuilds",
+            "Registry connection pools replaced after they stopped making progress.",
+            value=self._rebuilds(),
+        )
 
 
 class _CountingCache:

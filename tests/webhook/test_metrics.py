@@ -141,6 +141,9 @@ def test_a_scrape_after_a_run_of_reviews_shows_the_counts_of_that_run(
     requests = "sigwebhook_registry_requests_total"
     assert value(s, requests, registry=plain_registry.host, outcome="ok") > 0
     assert value(s, requests, registry=plain_registry.host, outcome="not_found") >= 1  # no .sig tag
+    assert value(s, "sigwebhook_registry_requests_in_flight") == 0  # every slot given back
+    assert value(s, "sigwebhook_registry_requests_waiting") == 0
+    assert value(s, "sigwebhook_registry_pool_rebuilds_total") == 0
     assert (
         value(s, "sigwebhook_build_info", version=_installed_version(), python=platform.python_version()) == 1
     )

@@ -19,6 +19,7 @@ from app.core.errors import (
     RegistryProtocolError,
     RegistryTimeout,
     RegistryUnavailable,
+    RequestLimitReached,
 )
 from app.core.references import parse_reference
 from app.core.trust.secretkeys import SecretRef
@@ -76,6 +77,7 @@ def outcome(
         (outcome(Verdict.DENIED, "auth", RegistryAuthError("requires authentication")), "registry-auth"),
         (outcome(Verdict.DENIED, "down", RegistryUnavailable("refused")), "registry-unavailable"),
         (outcome(Verdict.DENIED, "slow", RegistryTimeout("timeout")), "registry-unavailable"),
+        (outcome(Verdict.DENIED, "busy", RequestLimitReached("no slot")), "request-limit"),
         (outcome(Verdict.DENIED, "odd", RegistryProtocolError("bad digest")), "registry-error"),
         (outcome(Verdict.DENIED, INTERNAL_ERROR, KeyError("bug")), "internal"),
         (outcome(Verdict.DENIED, "something new"), "other"),
