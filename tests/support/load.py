@@ -38,9 +38,11 @@ async def push_signed_images(
     key_file: Path | None,
     password: str = "",
     bundle_every: int = 0,
+    by_digest: bool = False,
 ) -> list[str]:
     """`count` images `host/repository:N` (0 ≤ N < count), each signed with `key_file` (unsigned when
-    None): a cosign v3 bundle for every `bundle_every`-th (0: none), cosign v2 for the others."""
+    None): a cosign v3 bundle for every `bundle_every`-th (0: none), cosign v2 for the others.
+    `by_digest`: named `host/repository@sha256:…` instead."""
     base = build_image(b"load-test layer")
     key = load_signing_key(key_file, lambda: password.encode()) if key_file is not None else None
     gate = asyncio.Semaphore(PUSH_CONCURRENCY)
@@ -53,11 +55,11 @@ async def push_signed_images(
             image = f"{host}/{repository}:{number}"
             async with gate:
                 manifest = _manifest(config, layer, number)
-                await registry.push_manifest(repo, manifest, OCI_MANIFEST, str(number))
+                digest = await registry.push_manifest(repo, manifest, OCI_MANIFEST, str(number))
                 if key is not None:
                     bundle = bundle_every > 0 and number % bundle_every == 0
                     await sign_image(registry, parse_reference(image), key, bundle=bundle)
-            return image
+            return f"{host}/{repository}@{digest}" if by_digest else image
 
         return list(await asyncio.gather(*(one(n) for n in range(count))))
 
