@@ -193,6 +193,7 @@ def build_webhook(
     reviewer = Reviewer(
         policies, keys, verifier, settings.deadline_seconds, audit or write_stdout,
         verifier_for=verifiers.for_request if pod_secrets is not None else None, observer=metrics,
+        clock=clock,
     )  # fmt: skip
     tls = settings.server.tls
     if tls.cert_file is not None and tls.key_file is not None:

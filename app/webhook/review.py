@@ -17,10 +17,8 @@ import functools
 import json
 import logging
 import sys
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from app.core import deadlines
@@ -31,7 +29,8 @@ from app.core.admission.policy import AdmissionPolicy
 from app.core.admission.review import AdmissionRequest, parse_review, review_response
 from app.core.errors import MalformedReview
 from app.core.kits import collect
-from app.core.ports import KeyStore, PolicySource
+from app.core.ports import Clock, KeyStore, PolicySource
+from app.registry.transport import SystemClock
 
 log = logging.getLogger("sigwebhook.webhook")
 
@@ -64,22 +63,21 @@ class Reviewer:
     verifier: ImageVerifier
     deadline_seconds: float
     audit: Callable[[str], None] = write_stdout
-    monotonic: Callable[[], float] = time.monotonic
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Clock = field(default_factory=SystemClock)  # durations, the due time, audit timestamps
     # The verifier for one request (with the pod's pull credentials: `app.webhook.podverifiers`).
     verifier_for: Callable[[AdmissionRequest], Awaitable[ImageVerifier]] | None = None
     observer: ReviewObserver | None = None  # told about every /validate answer (the metrics)
 
     async def review(self, body: bytes) -> tuple[int, dict[str, Any]]:
         """HTTP status and JSON body answering the AdmissionReview in `body`."""
-        started = self.monotonic()
+        started = self.clock.monotonic()
         try:
             request = self._parse(body, "validate", started)
         except MalformedReview as exc:
-            self._observe(lambda o: o.malformed(self.monotonic() - started))
+            self._observe(lambda o: o.malformed(self.clock.monotonic() - started))
             return 400, {"error": f"malformed AdmissionReview: {exc.reason}"}
         decision = await self._decide(request, self.policies.current())
-        duration_ms = (self.monotonic() - started) * 1000
+        duration_ms = (self.clock.monotonic() - started) * 1000
         self._audit(request, decision, duration_ms)
         self._observe(lambda o: o.reviewed(request, decision, duration_ms / 1000))
         return 200, review_response(request.uid, decision.allowed, decision.message, decision.warnings)
@@ -87,7 +85,7 @@ class Reviewer:
     async def mutate(self, body: bytes) -> tuple[int, dict[str, Any]]:
         """HTTP status and JSON body answering the AdmissionReview in `body` for `/mutate`: allowed,
         with the digest-pinning JSON patch when some verified image is to be pinned."""
-        started = self.monotonic()
+        started = self.clock.monotonic()
         try:
             request = self._parse(body, "mutate", started)
         except MalformedReview as exc:
@@ -99,7 +97,7 @@ class Reviewer:
         except Exception:  # never an error answer from the mutating webhook: /validate decides
             log.exception("review %s: could not compute the pinning patch", request.uid)
             found = ()
-        duration_ms = (self.monotonic() - started) * 1000
+        duration_ms = (self.clock.monotonic() - started) * 1000
         self._audit(request, decision, duration_ms, found)
         return 200, review_response(request.uid, True, patch=json_patch(found))
 
@@ -133,7 +131,7 @@ class Reviewer:
 
     async def _decide_now(self, request: AdmissionRequest, policy: AdmissionPolicy) -> Decision:
         # The work below (registry request slots) knows when the answer is due: see `deadlines`.
-        with deadlines.due_at(self.monotonic() + self.deadline_seconds):
+        with deadlines.due_at(self.clock.monotonic() + self.deadline_seconds):
             # With pod pull credentials, a verifier that reads them (cached) on its first image.
             verifier = self.verifier if self.verifier_for is None else await self.verifier_for(request)
             return await decide(request, policy, self.keys.snapshot(), verifier, self.deadline_seconds)
@@ -146,9 +144,9 @@ class Reviewer:
             return parse_review(document)
         except MalformedReview as exc:
             log.warning("malformed AdmissionReview: %s", exc.detail)
-            duration_ms, reason = (self.monotonic() - started) * 1000, exc.reason
+            duration_ms, reason = (self.clock.monotonic() - started) * 1000, exc.reason
             self._write_audit(
-                lambda: malformed_record(document, reason, webhook, self.now(), duration_ms),
+                lambda: malformed_record(document, reason, webhook, self.clock.now(), duration_ms),
                 "a malformed review",
             )
             raise
@@ -169,7 +167,8 @@ class Reviewer:
         pinned: Sequence[Pin] | None = None,
     ) -> None:
         self._write_audit(
-            lambda: audit_record(request, decision, self.now(), duration_ms, pinned), f"review {request.uid}"
+            lambda: audit_record(request, decision, self.clock.now(), duration_ms, pinned),
+            f"review {request.uid}",
         )
 
     def _write_audit(self, record: Callable[[], dict[str, Any]], what: str) -> None:

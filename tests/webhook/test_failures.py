@@ -20,6 +20,7 @@ from app.core.verification.verdicts import ImageVerdict
 from app.webhook.app import create_app
 from app.webhook.review import Reviewer
 from app.webhook.tls import ServingCertificate
+from tests.fakes import ManualClock
 from tests.fixtures.registry import TestRegistry, push_image
 from tests.fixtures.signing import KeyPair, sign_image
 from tests.fixtures.webhook import RunningWebhook, serve_in_thread
@@ -90,7 +91,7 @@ def reviewer(
         verifier,
         2.0,
         audit,
-        now=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+        clock=ManualClock(datetime(2026, 1, 1, tzinfo=UTC)),
     )
 
 
