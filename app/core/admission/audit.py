@@ -1,7 +1,10 @@
 """The audit record: one JSON line per review, the record a security team audits.
 
-Fields (documented for the README):
+Fields (documented for the README; the JSON Schema `app/core/audits/audit-record.schema.json` is
+the contract, and the webhook's tests hold every line to it):
 
+- `version`: the format's version (`AUDIT_VERSION`). Fields may be added within a version, never
+  removed, renamed or retyped.
 - `time`: when the decision was made, RFC 3339 UTC.
 - `uid`: the AdmissionReview request uid (the API server's audit log carries the same uid).
 - `webhook`: `validate` (the gate) or `mutate` (digest pinning; it always answers allow, so count
@@ -41,6 +44,7 @@ from app.core.admission.pinning import Pin
 from app.core.admission.pinning import summary as pin_summary
 from app.core.admission.review import AdmissionRequest, ContainerImage
 
+AUDIT_VERSION = 1
 _UNSAFE_IN_A_LINE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
@@ -56,6 +60,7 @@ def audit_record(
     mutate = pinned is not None
     pins = {p.container: p.pinned for p in pinned or ()}
     return {
+        "version": AUDIT_VERSION,
         "time": _timestamp(at),
         "uid": request.uid,
         "webhook": "mutate" if mutate else "validate",
@@ -85,6 +90,7 @@ def malformed_record(
     request = body.get("request") if isinstance(body, dict) else None
     uid = request.get("uid") if isinstance(request, dict) else None
     return {
+        "version": AUDIT_VERSION,
         "time": _timestamp(at),
         "uid": uid if isinstance(uid, str) and len(uid) <= 128 else None,
         "webhook": webhook,
