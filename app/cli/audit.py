@@ -8,7 +8,7 @@ import argparse
 import importlib
 from typing import Any
 
-AUDIT_COMMANDS = {"log": "app.cli.auditlog"}  # scan: added with its module
+AUDIT_COMMANDS = {"scan": "app.cli.auditscan", "log": "app.cli.auditlog"}
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
