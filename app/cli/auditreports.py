@@ -110,9 +110,16 @@ def to_sarif(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_prometheus(report: dict[str, Any]) -> str:
-    """Gauges in the Prometheus text format: pods denied and would-deny by namespace and reason class,
-    containers whose running digest differs by namespace, and the scan's time and totals."""
-    from prometheus_client import CollectorRegistry, Gauge, generate_latest
+    """The gauges of `metrics_registry` in the Prometheus text format."""
+    from prometheus_client import generate_latest
+
+    return generate_latest(metrics_registry(report)).decode("utf-8")
+
+
+def metrics_registry(report: dict[str, Any]) -> Any:
+    """A `prometheus_client.CollectorRegistry` with the gauges: pods denied and would-deny by namespace
+    and reason class, containers whose running digest differs by namespace, the scan's time and totals."""
+    from prometheus_client import CollectorRegistry, Gauge
 
     registry = CollectorRegistry(auto_describe=True)
     kept = _kept_namespaces(report["findings"])
@@ -146,7 +153,7 @@ def to_prometheus(report: dict[str, Any]) -> str:
     )
     stamp = Gauge("sigwebhook_audit_last_scan_timestamp_seconds", "When the last scan ran", registry=registry)
     stamp.set(datetime.fromisoformat(report["scanned_at"]).timestamp())
-    return generate_latest(registry).decode("utf-8")
+    return registry
 
 
 def _kept_namespaces(findings: list[dict[str, Any]]) -> set[str]:

@@ -6,7 +6,7 @@ verifier (`app.compose.build_scan`, `app.core.audits.scan`), and reports per obj
 the verdict, the reason, the policy, the digest running (pod status `imageID`) and, when that is not
 the digest the image resolves to now, whether the running digest itself would be admitted. Pods that
 have finished are left out (counted). Reports: a readable table, `-o json`, `-o sarif` (SARIF 2.1.0,
-for code-scanning dashboards) or `-o prometheus` (gauges, for the chart's CronJob). Exit 0 when
+for code-scanning dashboards) or `-o prometheus` (gauges; `--pushgateway URL` pushes them, for the chart's CronJob). Exit 0 when
 nothing running would be denied, 1 when something would (or a running digest would), 2 on a usage
 error. Progress goes to stderr when it is a terminal.
 """
@@ -23,15 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from app import compose
-from app.cli.auditreports import to_prometheus, to_sarif, to_scan_text
+from app.cli.auditreports import metrics_registry, to_prometheus, to_sarif, to_scan_text
 from app.cli.keyrefs import kubeconfig_path
 from app.cli.timespans import parse_since
 from app.cli.usage import EXIT_FAILED, EXIT_OK, UsageError
 from app.core.audits.report import scan_report
 from app.core.audits.scan import DEFAULT_CONCURRENCY, scan
 from app.core.audits.targets import Target
+from app.core.errors import SigwebhookError
 
 MAX_CONCURRENCY = 64
+PUSH_JOB = "sigwebhook-audit-scan"
+PUSH_TIMEOUT_SECONDS = 30.0
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -75,6 +78,11 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         default="text",
         help="report format",
     )
+    parser.add_argument(
+        "--pushgateway",
+        metavar="URL",
+        help="also push the gauges of -o prometheus to this Prometheus Pushgateway",
+    )
     parser.set_defaults(run=run)
 
 
@@ -100,7 +108,19 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(to_prometheus(report))
     else:
         sys.stdout.write(to_scan_text(report))
+    if args.pushgateway:
+        push_metrics(args.pushgateway, report)
     return EXIT_FAILED if would_deny_running(report) else EXIT_OK
+
+
+def push_metrics(url: str, report: dict[str, Any]) -> None:
+    """Replace the gauges of job `sigwebhook-audit-scan` on the Pushgateway at `url` (HTTP PUT)."""
+    from prometheus_client import push_to_gateway
+
+    try:
+        push_to_gateway(url, job=PUSH_JOB, registry=metrics_registry(report), timeout=PUSH_TIMEOUT_SECONDS)
+    except (OSError, ValueError) as exc:  # URLError and HTTPError are OSErrors
+        raise SigwebhookError(f"cannot push the metrics to {url}: {exc}") from exc
 
 
 def would_deny_running(report: dict[str, Any]) -> bool:

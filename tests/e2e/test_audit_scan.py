@@ -11,7 +11,9 @@ another digest than its tag resolves to now (the tag moved after it started).
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -246,6 +248,34 @@ def test_workload_templates_sarif_and_text_reports(cluster: Cluster, kube_cluste
         f'sigwebhook_audit_denied_pods{{namespace="{cluster.apps}",reason="unmatched"}} 1.0' in metrics.stdout
     )
     assert f'sigwebhook_audit_drifted_containers{{namespace="{cluster.apps}"}} 1.0' in metrics.stdout
+
+
+def test_the_gauges_are_pushed_to_a_pushgateway(cluster: Cluster) -> None:
+    received: list[tuple[str, str, bytes]] = []
+
+    class Gateway(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:  # what a Pushgateway takes: PUT /metrics/job/NAME, text format
+            received.append((self.command, self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        code, report, _ = cluster.scan("--pushgateway", f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+    assert code == 1 and report["summary"]["denied"] == 2
+    ((method, path, body),) = received
+    assert (method, path) == ("PUT", "/metrics/job/sigwebhook-audit-scan")
+    assert (
+        f'sigwebhook_audit_denied_pods{{namespace="{cluster.apps}",reason="unsigned"}} 1.0' in body.decode()
+    )
+    code, _, stderr = cluster.scan("--pushgateway", "http://127.0.0.1:9/")
+    assert code == 1 and "cannot push the metrics to http://127.0.0.1:9/" in stderr
 
 
 def test_since_leaves_out_pods_started_before_it_and_nothing_denied_exits_0(cluster: Cluster) -> None:
