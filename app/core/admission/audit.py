@@ -13,7 +13,8 @@ Fields (documented for the README):
 - `decision`: `allow` or `deny`, as answered; `summary`: why, in a few words; `message`: the deny
   message sent back; `would_deny`: true when warn-mode policies refused some image (enforced, this
   would have been a deny) and `warnings`: the warning lines sent back.
-- `images`: one entry per container image: `container` (`spec.containers[0] (app)`), `image` (as
+- `images`: one entry per image of a container or image volume: `container` (`spec.containers[0] (app)`,
+  `spec.volumes[3].image (tools)`), `image` (as
   written), `reference` (normalised), `digest` (the manifest digest verified), `verdict` (`verified`,
   `denied`, `warned`, `exempt`, `unmatched-allowed`, `unchanged`), `policies` (names), `signatures`
   (format and key fingerprint of each signature that counted, and the key's name: a file path,

@@ -47,7 +47,8 @@ from app.core.digests import Digest
 
 @dataclass(frozen=True)
 class Pin:
-    """One image to rewrite: the container (its `pointer` locates the `image` field) and the new value."""
+    """One image to rewrite: the container or image volume (its `pointer` locates the `image` or
+    `image.reference` field) and the new value."""
 
     container: ContainerImage
     pinned: str

@@ -6,8 +6,8 @@ request carries `uid`, `kind`, `resource`, `subResource`, `operation`, `userInfo
 (printed by kubectl) and, from the mutating endpoint, a base64 `patch` with `patchType: JSONPatch`.
 
 Images are read from the pod spec of a Pod (`spec`) or of a workload's pod template
-(`app.core.admission.workloads` knows where each kind keeps it): `containers`, `initContainers` and
-`ephemeralContainers`. `kubectl debug` writes the `pods/ephemeralcontainers` subresource: before
+(`app.core.admission.workloads` knows where each kind keeps it): `containers`, `initContainers`,
+`ephemeralContainers` and image volumes (`volumes[].image.reference`). `kubectl debug` writes the `pods/ephemeralcontainers` subresource: before
 Kubernetes 1.23 its object is an `EphemeralContainers` object with a top-level `ephemeralContainers`
 list, since 1.23 it is the Pod itself; both are read. Anything that is not a review at all raises
 `MalformedReview` (HTTP 400), and so does a review that contradicts itself, which would otherwise be
@@ -156,7 +156,7 @@ def parse_review(body: object) -> AdmissionRequest:
     if not common["name"]:
         common["name"] = _optional_str(metadata, "name")
     contents: PodSpecContents = read_pod_spec(obj, path, "request.object")
-    if not contents.images:
+    if not any(not image.is_volume for image in contents.images):
         # The API server validates pods and pod templates before validating webhooks see them: every
         # one has a container. A review without any would be admitted having checked nothing.
         raise MalformedReview(f"request.object has no containers: not a {kind} the API server would send")
