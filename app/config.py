@@ -180,7 +180,8 @@ class Settings(ConfigModel):
     10 by default); an image not verified by then is denied. `unmatched`: `deny` (default) or `allow`
     an image no policy matches. `skipNamespaces`: namespaces whose objects are not checked at all
     (see "Namespace selection" below). `exemptImages`: glob patterns of images admitted without a
-    signature. `logLevel`: debug, info, warning or error.
+    signature (a pattern with a tag never matches an image that carries a digest: `ImagePattern`).
+    `logLevel`: debug, info, warning or error.
 
     Namespace selection. An AdmissionReview carries the namespace's name, not its labels, so
     selecting namespaces by label is the API server's job: the chart writes the webhook
