@@ -1,5 +1,5 @@
 """Tags and digests in patterns, through the decision and `/mutate` pinning: a tag-scoped exemption or
-policy never covers a reference that carries a digest (issue 10 item 2), and pinning never turns an
+policy never covers a reference that carries a digest, and pinning never turns an
 image into a form that other policies judge."""
 
 from __future__ import annotations

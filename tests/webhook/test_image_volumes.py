@@ -1,5 +1,5 @@
-"""Image volumes over HTTPS against the real registry: the bypass of issue 10 (a signed container and an
-unsigned image volume) is denied, for pods and every workload template, `/mutate` pins a verified
+"""Image volumes over HTTPS against the real registry: the bypass of a signed container next to an
+unsigned image volume is denied, for pods and every workload template, `/mutate` pins a verified
 volume reference, and the audit line lists every image volume.
 
 The webhook is the real uvicorn server built by `build_webhook`, asked over real TLS; images are

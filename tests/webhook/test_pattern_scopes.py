@@ -1,4 +1,4 @@
-"""Tag-scoped patterns over HTTPS against the real registry (issue 10 item 2): an exemption or a
+"""Tag-scoped patterns over HTTPS against the real registry: an exemption or a
 warn-mode policy written for one tag does not admit `repo:tag@<any digest>`, which the runtime would
 pull by digest; such a reference falls to the other policies or `unmatched`.
 
