@@ -2,7 +2,7 @@
 
 Exit 0 when every image has at least one signature that verifies under one of the keys, 1 otherwise
 (unsigned, wrong key, tag moved, registry unreachable…), 2 for a usage error. One image's failure is its
-own verdict and never hides the others (STYLE.md "Errors"). Transparency-log proofs are not checked;
+own verdict and never hides the others. Transparency-log proofs are not checked;
 every report says so.
 """
 

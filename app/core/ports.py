@@ -1,4 +1,5 @@
-"""The ports through which the core reaches the world: registry, clock, verdict cache, key store.
+"""The ports through which the core reaches the world: registry, clock, verdict cache, key store,
+policy source.
 
 Adapters implement these protocols (`app.registry.OciRegistry`, a system clock, an in-memory cache);
 tests use in-memory fakes. Every registry call the verifier makes goes through `Registry`, so a
@@ -17,7 +18,8 @@ from typing import TYPE_CHECKING, Protocol
 from app.core.digests import Digest
 from app.core.references import ImageRef, Repository
 
-if TYPE_CHECKING:  # a type only: the snapshot is a trust value, built above this layer
+if TYPE_CHECKING:  # types only: the snapshot and the policy are values built above this layer
+    from app.core.admission.policy import AdmissionPolicy
     from app.core.trust.secretkeys import KeySnapshot
 
 # OCI image spec media types the core needs to name.
@@ -129,6 +131,19 @@ class KeyStore(Protocol):
 
     def loaded(self) -> bool:
         """True once the keys of every watched Secret were read at least once."""
+        ...
+
+
+class PolicySource(Protocol):
+    """The admission policy in force: validated, immutable, replaced whole when it changes.
+
+    `current()` returns at once, without I/O, the last published policy; a review reads it once, so
+    one review never mixes two policies. The config file is the first source (fixed at start-up,
+    `app.config`); a watcher of policy objects in the cluster would publish each new validated
+    policy the way the key store publishes snapshots."""
+
+    def current(self) -> AdmissionPolicy:
+        """The policy in force now (never blocks)."""
         ...
 
 

@@ -1,6 +1,6 @@
 """Private key files: cosign's encrypted `cosign.key` and plain PEM private keys.
 
-Reads (FORMATS.md §4.2):
+Reads (docs/formats.md#encrypted-private-keys):
 - `ENCRYPTED COSIGN PRIVATE KEY` / `ENCRYPTED SIGSTORE PRIVATE KEY`: the PEM body is the JSON envelope of
   go-securesystemslib's `encrypted` package: scrypt (N ∈ {32768, 65536, 131072}, r=8, p=1) derives a
   32-byte key that opens a NaCl secretbox (XSalsa20-Poly1305) holding a PKCS#8 DER private key;

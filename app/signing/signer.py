@@ -2,12 +2,12 @@
 
 - Legacy (cosign v2, default): a simple-signing payload (docker-reference = the repository without tag,
   `optional` = the `-a` annotations or null) signed with the key, appended as one more layer of the
-  manifest at tag `sha256-<hex>.sig` (cosign SIGNATURE_SPEC; FORMATS.md §1.2–1.4). The existing manifest
+  manifest at tag `sha256-<hex>.sig` (cosign SIGNATURE_SPEC; docs/formats.md#sig-tag). The existing manifest
   is read first and kept; an identical signature is not added twice.
 - Bundle (cosign v3, `--bundle`): an in-toto Statement v1 (predicate `https://sigstore.dev/cosign/sign/v1`)
   in a DSSE envelope signed over PAE, wrapped in a sigstore bundle v0.3 with `publicKey.hint`, pushed as an
   OCI 1.1 referrer by digest; on registries without the referrers API the `sha256-<hex>` fallback index
-  is updated too (OCI distribution spec v1.1 "Referrers Tag Schema"; FORMATS.md §3.2).
+  is updated too (OCI distribution spec v1.1 "Referrers Tag Schema"; docs/formats.md#v3-bundles).
 
 Nothing is uploaded to a transparency log (like `cosign sign --tlog-upload=false`). All registry access
 goes through the core's `Registry` and `RegistryWriter` ports; the object layouts come from

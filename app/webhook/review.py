@@ -28,7 +28,7 @@ from app.core.admission.pinning import Pin, json_patch, pins
 from app.core.admission.policy import AdmissionPolicy
 from app.core.admission.review import AdmissionRequest, parse_review, review_response
 from app.core.errors import MalformedReview
-from app.core.ports import KeyStore
+from app.core.ports import KeyStore, PolicySource
 
 log = logging.getLogger("sigwebhook.webhook")
 
@@ -53,9 +53,9 @@ class ReviewObserver(Protocol):
 
 @dataclass
 class Reviewer:
-    """Answers AdmissionReviews with the policy, the current keys and the verifier it is given."""
+    """Answers AdmissionReviews with the current policy, the current keys and the verifier it is given."""
 
-    policy: AdmissionPolicy
+    policies: PolicySource
     keys: KeyStore
     verifier: ImageVerifier
     deadline_seconds: float
@@ -74,7 +74,7 @@ class Reviewer:
         except MalformedReview as exc:
             self._observe(lambda o: o.malformed(self.monotonic() - started))
             return 400, {"error": f"malformed AdmissionReview: {exc.reason}"}
-        decision = await self._decide(request)
+        decision = await self._decide(request, self.policies.current())
         duration_ms = (self.monotonic() - started) * 1000
         self._audit(request, decision, duration_ms)
         self._observe(lambda o: o.reviewed(request, decision, duration_ms / 1000))
@@ -88,9 +88,10 @@ class Reviewer:
             request = self._parse(body, "mutate", started)
         except MalformedReview as exc:
             return 400, {"error": f"malformed AdmissionReview: {exc.reason}"}
-        decision = await self._decide(request)
+        policy = self.policies.current()  # one policy for the decision and its pins
+        decision = await self._decide(request, policy)
         try:
-            found = pins(request, decision, self.policy)
+            found = pins(request, decision, policy)
         except Exception:  # never an error answer from the mutating webhook: /validate decides
             log.exception("review %s: could not compute the pinning patch", request.uid)
             found = ()
@@ -98,10 +99,10 @@ class Reviewer:
         self._audit(request, decision, duration_ms, found)
         return 200, review_response(request.uid, True, patch=json_patch(found))
 
-    async def _decide(self, request: AdmissionRequest) -> Decision:
+    async def _decide(self, request: AdmissionRequest, policy: AdmissionPolicy) -> Decision:
         # A task waited for with a timeout, not `asyncio.timeout`: that one waits for the cancelled
         # code to finish, and code that ignores cancellation would hold the answer past the deadline.
-        task = asyncio.ensure_future(self._decide_now(request))
+        task = asyncio.ensure_future(self._decide_now(request, policy))
         done, _ = await asyncio.wait((task,), timeout=self.deadline_seconds + _OUTER_GRACE_SECONDS)
         if not done:
             task.cancel()
@@ -115,10 +116,10 @@ class Reviewer:
             log.exception("review %s: unexpected error while deciding", request.uid)
             return Decision(False, "internal error", message=INTERNAL_ERROR)
 
-    async def _decide_now(self, request: AdmissionRequest) -> Decision:
+    async def _decide_now(self, request: AdmissionRequest, policy: AdmissionPolicy) -> Decision:
         # With pod pull credentials, a verifier that reads them (cached) on its first image.
         verifier = self.verifier if self.verifier_for is None else await self.verifier_for(request)
-        return await decide(request, self.policy, self.keys.snapshot(), verifier, self.deadline_seconds)
+        return await decide(request, policy, self.keys.snapshot(), verifier, self.deadline_seconds)
 
     def _parse(self, body: bytes, webhook: str, started: float) -> AdmissionRequest:
         """The request in `body`; a malformed one is logged and audited, then re-raised."""

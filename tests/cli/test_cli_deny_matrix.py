@@ -1,4 +1,4 @@
-"""The deny matrix of issue 2: every case that must be denied, through the real CLI and the real registry.
+"""The deny matrix: every case that must be denied, through the real CLI and the real registry.
 
 Each case arranges an image in a real docker-registry (pushed with skopeo, signed with `sigwebhook sign`,
 then tampered with by `tests.support.tamper` the way someone with push access could; arrangements in

@@ -1,4 +1,4 @@
-"""Every vector in `../shared/interop/`, checked offline against the result its README documents.
+"""Every vector in `tests/assets/interop/`, checked offline against the result its README documents.
 
 Registry-shaped vectors are loaded into the in-memory registry and run through the real `Verifier`;
 bundle and Rekor vectors go through the core's parsers, `TrustedKey` and `app.core.transparency.rekor`. Keyless
@@ -337,7 +337,7 @@ async def test_connaisseur_unsigned_image_has_no_signatures() -> None:
 
 
 def decrypt_cosign_key(pem: bytes, password: bytes) -> TrustedKey:
-    """Independent of `app.signing`: scrypt + secretbox as FORMATS.md §4.2 describes."""
+    """Independent of `app.signing`: scrypt + secretbox (docs/formats.md#encrypted-private-keys)."""
     lines = pem.decode().strip().splitlines()
     envelope = json.loads(base64.b64decode("".join(lines[1:-1])))
     params = envelope["kdf"]["params"]

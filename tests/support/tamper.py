@@ -5,7 +5,7 @@ registry adapter), changes exactly one thing and writes it back, or writes a han
 The objects are built with the core's own builders (`app.core.formats.layouts`, `dsse`, `bundles`), so apart from
 the one deliberate change they are byte for byte what the signer writes. Layouts: cosign SIGNATURE_SPEC
 (`sha256-<hex>.sig`), OCI distribution spec v1.1 "Referrers Tag Schema" (`sha256-<hex>` index; the
-Debian registry, distribution 2.8, has no referrers API), FORMATS.md §1.2 and §3.2.
+Debian registry, distribution 2.8, has no referrers API); docs/formats.md#sig-tag-manifest and #v3-bundles.
 """
 
 from __future__ import annotations

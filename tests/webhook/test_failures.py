@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.config import admission_policy, parse_settings
+from app.config import parse_settings, policy_source
 from app.core.references import ImageRef
 from app.core.trust.keys import TrustedKey
 from app.core.trust.secretkeys import KeySnapshot
@@ -85,7 +85,7 @@ def reviewer(
         }
     )
     return Reviewer(
-        admission_policy(settings),
+        policy_source(settings),
         keys or SlowKeys(),
         verifier,
         2.0,

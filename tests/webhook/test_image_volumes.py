@@ -61,7 +61,7 @@ def webhook(
                     "name": "team",
                     "images": [f"{plain_registry.host}/volumes/team/**"],
                     "keys": [{"file": str(key_pairs[KEY].public)}],
-                    "pinDigest": True,
+                    "pinDigest": "all",
                 }
             ],
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
+from app.compose import needs_cluster
 from app.config import parse_settings
 from app.core.admission.decision import Decision
 from app.core.admission.outcomes import INTERNAL_ERROR, ImageOutcome, Verdict
@@ -20,6 +21,7 @@ from app.core.errors import (
     RegistryUnavailable,
 )
 from app.core.references import parse_reference
+from app.core.trust.secretkeys import SecretRef
 from app.registry.replies import outcome_of
 from app.webhook.metrics import MAX_REGISTRY_LABELS, Metrics, reason_class
 
@@ -164,8 +166,10 @@ def minimal(**extra: object) -> dict[str, object]:
 def test_metrics_and_pod_pull_secrets_are_off_unless_asked_for() -> None:
     settings = parse_settings(minimal())
     assert settings.metrics.enabled is False and settings.metrics.port == 9090
-    assert settings.registries.pod_pull_secrets is False and settings.needs_cluster() is False
-    assert parse_settings(minimal(registries={"podPullSecrets": True})).needs_cluster() is True
+    no_key_secrets: frozenset[SecretRef] = frozenset()
+    assert settings.registries.pod_pull_secrets is False and needs_cluster(settings, no_key_secrets) is False
+    pod_pull_secrets = parse_settings(minimal(registries={"podPullSecrets": True}))
+    assert needs_cluster(pod_pull_secrets, no_key_secrets) is True
 
 
 @pytest.mark.parametrize(

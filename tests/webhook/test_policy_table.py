@@ -1,4 +1,4 @@
-"""Issue 3's table of policies × pods, over HTTPS against the real registry.
+"""The admission decision for each policy × pod, over HTTPS against the real registry.
 
 Images are pushed to the real `docker-registry` (skopeo) and signed by the real `sigwebhook sign`:
 v2 `.sig` signatures and (`--bundle`) v3 sigstore bundle referrers. The webhook is the real uvicorn

@@ -27,7 +27,7 @@ Registering `/mutate` (for the README; `examples/kubernetes/webhook-configuratio
 MutatingWebhookConfiguration with the validating webhook's namespaceSelector, `sideEffects: None`,
 `matchPolicy: Equivalent`, `failurePolicy: Fail` (it never denies, so this only matters when the
 server is unreachable, and then `/validate` fails too), rules for `pods` and
-`pods/ephemeralcontainers` (add the workload resources only if some policy has `pinDigest: true`),
+`pods/ephemeralcontainers` (add the workload resources only if some policy has `pinDigest: all`),
 and `reinvocationPolicy: IfNeeded`. The API server calls mutating webhooks one after another
 (configurations sorted by name), then the validating ones; with `IfNeeded`, when a mutating webhook
 that runs later changes the object (a registry-mirror rewriter, say), `/mutate` is called once more

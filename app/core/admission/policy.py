@@ -189,6 +189,21 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
+def check_policy_name(name: str) -> str:
+    """`name` when it is a valid policy name (it labels metrics and audit records); `ConfigError` otherwise."""
+    if not _POLICY_NAME.fullmatch(name):
+        raise ConfigError(f"invalid policy name {name!r}: letters, digits, '.', '_', '-' (max 63)")
+    return name
+
+
+def check_unique_names(names: Iterable[str]) -> None:
+    """`ConfigError` naming every policy name given more than once."""
+    seen = list(names)
+    duplicates = sorted({n for n in seen if seen.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"policy names must be unique: {', '.join(duplicates)} appear more than once")
+
+
 @dataclass(frozen=True)
 class PolicyKeys:
     """The keys one policy trusts at one moment, and why some of its Secrets gave none."""
@@ -218,8 +233,7 @@ class Policy:
     pinning: Pinning = Pinning.PODS
 
     def __post_init__(self) -> None:
-        if not _POLICY_NAME.fullmatch(self.name):
-            raise ConfigError(f"invalid policy name {self.name!r}: letters, digits, '.', '_', '-' (max 63)")
+        check_policy_name(self.name)
         if not self.patterns:
             raise ConfigError(f'policy "{self.name}" has no image patterns')
         if not self.static_keys and not self.secrets:
@@ -258,10 +272,7 @@ class AdmissionPolicy:
     exempt_images: tuple[ImagePattern, ...] = ()
 
     def __post_init__(self) -> None:
-        names = [p.name for p in self.policies]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ConfigError(f"policy names must be unique: {', '.join(duplicates)} appear more than once")
+        check_unique_names(p.name for p in self.policies)
 
     def skips(self, namespace: str | None) -> bool:
         return namespace is not None and namespace in self.skip_namespaces
@@ -295,6 +306,11 @@ class AdmissionPolicy:
         return frozenset(ref for p in self.policies for ref in p.secrets)
 
 
-def patterns(texts: Iterable[str]) -> tuple[ImagePattern, ...]:
-    """Parse several patterns (raising `ConfigError` on the first bad one)."""
-    return tuple(ImagePattern(t) for t in texts)
+class FixedPolicySource:
+    """A `PolicySource` whose policy never changes (the config file's, read at start-up; tests)."""
+
+    def __init__(self, policy: AdmissionPolicy) -> None:
+        self._policy = policy
+
+    def current(self) -> AdmissionPolicy:
+        return self._policy

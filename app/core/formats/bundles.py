@@ -1,6 +1,7 @@
 """Sigstore bundles (v0.1 to v0.3) parsed into frozen data; built the way cosign v3 writes them.
 
-Shape: sigstore `protobuf-specs` `sigstore_bundle.proto`, JSON in protojson camelCase (FORMATS.md §3.4).
+Shape: sigstore `protobuf-specs` `sigstore_bundle.proto`, JSON in protojson camelCase
+(docs/formats.md#bundle).
 - `mediaType`: `application/vnd.dev.sigstore.bundle.v0.3+json` or the older
   `application/vnd.dev.sigstore.bundle+json;version=0.1|0.2|0.3`.
 - `verificationMaterial`: one of `publicKey.hint` (an opaque label), `certificate.rawBytes` (v0.3 leaf) or
@@ -108,7 +109,7 @@ def parse_bundle(data: bytes) -> Bundle:
 
 
 def build_bundle(envelope: Envelope, hint: str, tlog_entries: Sequence[Mapping[str, Any]] = ()) -> bytes:
-    """A v0.3 bundle as cosign v3 `sign --key` writes it (FORMATS.md §3.2 step 3): key hint, optional tlog
+    """A v0.3 bundle as cosign v3 `sign --key` writes it (docs/formats.md#bundle): key hint, optional tlog
     entries (as protojson objects), the DSSE envelope. Compact JSON."""
     material: dict[str, Any] = {"publicKey": {"hint": hint}}
     if tlog_entries:

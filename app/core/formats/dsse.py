@@ -1,4 +1,4 @@
-"""DSSE envelopes and in-toto statements, as cosign v3 signs images (FORMATS.md §3.2).
+"""DSSE envelopes and in-toto statements, as cosign v3 signs images (docs/formats.md#dsse, #in-toto).
 
 - PAE, the pre-authentication encoding that is what a DSSE signature covers (secure-systems-lab DSSE
   `protocol.md`): `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, lengths in ASCII decimal bytes.
@@ -143,7 +143,7 @@ def parse_statement(data: bytes) -> Statement:
 def build_statement(
     digest: Digest, predicate_type: str = COSIGN_SIGN_PREDICATE, annotations: Mapping[str, str] | None = None
 ) -> bytes:
-    """The statement cosign v3 `sign` writes (FORMATS.md §3.2 step 1): one subject with the image digest
+    """The statement cosign v3 `sign` writes (docs/formats.md#in-toto): one subject with the image digest
     and the `-a` annotations (`{}` if none), predicate `{}`. Compact JSON."""
     document = {
         "_type": STATEMENT_TYPES[0],

@@ -2,10 +2,11 @@
 
 - cosign v2: the image manifest at tag `sha256-<hex>.sig`, one simple-signing layer per signature, the
   base64 signature in the layer annotation `dev.cosignproject.cosign/signature` (cosign SIGNATURE_SPEC,
-  FORMATS.md §1.2). Its config is go-containerregistry's empty image config with `rootfs.diff_ids`.
+  docs/formats.md#sig-tag-manifest). Its config is go-containerregistry's empty image config with
+  `rootfs.diff_ids`.
 - cosign v3: an OCI 1.1 artifact manifest pushed by digest whose one layer is a sigstore bundle and whose
-  `subject` is the image (FORMATS.md §3.2), plus the referrers tag-schema fallback index at tag
-  `sha256-<hex>` (OCI distribution spec v1.1, "Referrers Tag Schema").
+  `subject` is the image (docs/formats.md#referrer-manifest), plus the referrers tag-schema fallback
+  index at tag `sha256-<hex>` (OCI distribution spec v1.1, "Referrers Tag Schema").
 
 Bytes in, bytes out: no I/O. Parsers raise `SignatureFormatError`; builders are deterministic.
 """
@@ -109,7 +110,7 @@ def parse_descriptor(raw: object, where: str) -> Descriptor:
 
 def parse_sig_manifest(data: bytes) -> tuple[SignatureLayer | BrokenLayer, ...]:
     """The simple-signing layers of a `.sig` manifest; other layers are not signatures and are left out
-    (FORMATS.md §1.2). A layer that cannot be read becomes a `BrokenLayer`."""
+    (docs/formats.md#sig-tag-manifest). A layer that cannot be read becomes a `BrokenLayer`."""
     return tuple(parse_signature_layer(index, raw) for index, raw in sig_manifest_entries(data))
 
 
@@ -201,7 +202,7 @@ def build_referrer_manifest(
     predicate_type: str = COSIGN_SIGN_PREDICATE,
     bundle_media_type: str = BUNDLE_V03_MEDIA_TYPE,
 ) -> bytes:
-    """The OCI 1.1 manifest cosign v3 pushes by digest for a bundle (FORMATS.md §3.2 step 4)."""
+    """The OCI 1.1 manifest cosign v3 pushes by digest for a bundle (docs/formats.md#referrer-manifest)."""
     document = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -225,7 +226,7 @@ def build_referrer_manifest(
 
 def update_referrers_index(existing: bytes | None, entry: Descriptor) -> bytes:
     """The fallback index at tag `sha256-<hex>` with `entry` added once, sorted by digest, as
-    go-containerregistry's referrers fallback writes it (FORMATS.md §3.2 step 5)."""
+    go-containerregistry's referrers fallback writes it (docs/formats.md#referrers-fallback)."""
     document = _json_object(existing, "existing referrers index") if existing is not None else {}
     manifests = [m for m in document.get("manifests") or [] if isinstance(m, dict)]
     if not any(m.get("digest") == str(entry.digest) for m in manifests):

@@ -1,7 +1,7 @@
 """Cosign v2 simple-signing payloads: parse, build and check their claims.
 
 The payload format is containers/image's `containers-signature(5)` "simple signing" JSON with cosign's
-conventions (cosign `specs/SIGNATURE_SPEC.md`, FORMATS.md §1.3):
+conventions (cosign `specs/SIGNATURE_SPEC.md` "Simple Signing"; docs/formats.md#simple-signing):
 
     {"critical":{"identity":{"docker-reference":REPO},"image":{"docker-manifest-digest":DIGEST},
                  "type":"cosign container image signature"},"optional":null|{...}}
@@ -9,11 +9,12 @@ conventions (cosign `specs/SIGNATURE_SPEC.md`, FORMATS.md §1.3):
 The signature covers the raw payload blob bytes, never a re-serialisation, so parsing here only serves
 the claims check that follows a successful signature check. No I/O and no cryptography here.
 
-Claims policy (FORMATS.md §1.5 step 2c, §7.2): `docker-manifest-digest` must equal the verified digest
-exactly, as cosign's claim verifier demands. We are stricter than cosign on `critical.type`: cosign does
-not look at it, containers/image requires `cosign container image signature`, and so do we, so that a
-simple-signing document meant for another purpose can never pass as an image signature. Every signer in
-FORMATS.md (cosign, skopeo) writes exactly that type. `docker-reference` is ignored, as cosign ignores it.
+Claims policy (docs/formats.md#sig-tag-verify, step 3): `docker-manifest-digest` must equal the
+verified digest exactly, as cosign's claim verifier demands. We are stricter than cosign on
+`critical.type`: cosign does not look at it, containers/image requires `cosign container image
+signature`, and so do we, so that a simple-signing document meant for another purpose can never pass as
+an image signature. Every image signer we know of (cosign, skopeo) writes exactly that type.
+`docker-reference` is ignored, as cosign ignores it.
 """
 
 from __future__ import annotations

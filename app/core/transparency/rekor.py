@@ -1,7 +1,7 @@
 """Offline checks of Rekor v1 transparency-log evidence: the signed entry timestamp (SET) and whether
 the logged entry is about the signature at hand. Not wired into `verify` yet.
 
-- SET (FORMATS.md §2.2; cosign `VerifyBundle`, containers/image `rekor_set.go`): the log's ECDSA
+- SET (docs/formats.md#set; cosign `VerifyBundle`, containers/image `rekor_set.go`): the log's ECDSA
   signature over the RFC 8785 (JCS) canonical JSON of `{body, integratedTime, logID, logIndex}`. For
   these four members (ASCII strings, integers) JCS is sorted keys, no whitespace, plain decimals. The
   log key is chosen by `logID` = hex sha256 of its SPKI DER.
@@ -69,7 +69,7 @@ class EntryBody:
 
 
 def parse_cosign_bundle_annotation(text: str) -> SignedEntry:
-    """The `dev.sigstore.cosign/bundle` layer annotation (FORMATS.md §2.1)."""
+    """The `dev.sigstore.cosign/bundle` layer annotation (docs/formats.md#rekor-bundle-shape)."""
     try:
         document = strictjson.loads(text)
         payload = document["Payload"]

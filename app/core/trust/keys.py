@@ -1,9 +1,10 @@
 """Public keys that verify cosign signatures: parsing, fingerprints and signature checks.
 
-Supported (FORMATS.md §1.4, §4.1): PEM SubjectPublicKeyInfo (and PKCS#1 `RSA PUBLIC KEY`) with
-ECDSA P-256/P-384/P-521 (SHA-256, as legacy `cosign verify` hashes, plus the curve's own hash),
-RSA (PKCS#1 v1.5, then PSS, over SHA-256) and pure Ed25519 (pyca has no Ed25519ph). A key is named by
-where it came from and identified everywhere by its fingerprint: sha256 of the SPKI DER.
+Supported (docs/formats.md#signature-schemes, #public-keys): PEM SubjectPublicKeyInfo (and PKCS#1
+`RSA PUBLIC KEY`) with ECDSA P-256/P-384/P-521 (SHA-256, as legacy `cosign verify` hashes, plus the
+curve's own hash), RSA (PKCS#1 v1.5, then PSS, over SHA-256) and pure Ed25519 (pyca has no Ed25519ph).
+A key is named by where it came from and identified everywhere by its fingerprint: sha256 of the SPKI
+DER.
 No I/O: callers hand in the PEM bytes.
 """
 

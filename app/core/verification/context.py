@@ -32,7 +32,8 @@ Outcome = list[VerifiedSignature] | RejectedSignature  # what checking one signa
 class VerifyOptions:
     """What counts as a signature. Hashable: it is part of the verdict cache key."""
 
-    # cosign v3 `verify` accepts any predicate; "signed" means cosign's sign predicate (FORMATS.md §3.3).
+    # cosign v3 `verify` accepts any predicate; "signed" means cosign's sign predicate
+    # (docs/formats.md#v3-verify).
     accepted_predicate_types: frozenset[str] = frozenset({COSIGN_SIGN_PREDICATE})
     # A hostile registry must not make us fetch and verify thousands of objects (cosign also caps the
     # signatures it reads since v2.2.4); more than this per format is one rejection.

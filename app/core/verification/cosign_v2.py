@@ -1,7 +1,7 @@
 """Check cosign v2 signatures: the `sha256-<hex>.sig` manifest beside the image, one layer per signature.
 
-What `cosign verify --key` does on its legacy path (FORMATS.md §1.5, cosign `pkg/cosign/verify.go`), in
-order, for each simple-signing layer independently:
+What `cosign verify --key` does on its legacy path (docs/formats.md#sig-tag-verify, cosign
+`pkg/cosign/verify.go`), in order, for each simple-signing layer independently:
 
 1. fetch the payload blob and check it against the layer's digest and size (shared between layers);
 2. verify the base64 signature annotation over the raw payload bytes with every trusted key;

@@ -1,6 +1,6 @@
 """Check cosign v3 signatures: sigstore bundles attached to the image as OCI 1.1 referrers.
 
-What cosign 3 `verify --key` does (FORMATS.md §3.3, cosign `GetBundles` and sigstore-go), for each
+What cosign 3 `verify --key` does (docs/formats.md#v3-verify, cosign `GetBundles` and sigstore-go), for each
 referrer independently:
 
 1. skip, without fetching, referrers whose `artifactType` says they are not bundles (SBOMs, …);

@@ -18,7 +18,7 @@ TLOG_NOTICE = (
 
 
 class SignatureFormat(StrEnum):
-    """Where a signature was found (FORMATS.md §1 and §3)."""
+    """Where a signature was found (docs/formats.md#sig-tag and #v3-bundles)."""
 
     COSIGN_V2_SIG_TAG = "cosign-v2-sig-tag"  # `sha256-<hex>.sig` manifest, simple-signing layers
     COSIGN_V3_BUNDLE = "cosign-v3-bundle"  # sigstore bundle attached as an OCI 1.1 referrer

@@ -6,7 +6,7 @@ Round trips (a cold image): resolve the digest → the `.sig` manifest and the r
 the payload blobs (v2) and the referrer manifests then bundle blobs (v3), all candidates in parallel,
 bounded by `MAX_CONCURRENT_FETCHES`. A payload blob shared by several layers is fetched once.
 
-Failure policy (STYLE.md "fail closed"): resolving the image may raise (`ImageNotFound`,
+Failure policy (fail closed): resolving the image may raise (`ImageNotFound`,
 `RegistryUnavailable`, …). A signature object that is broken or garbage is a `RejectedSignature`, never a
 crash. A registry failure while fetching signature objects propagates — it must never read as
 "unsigned" — unless some signature already verified; such a partial verdict is not cached.

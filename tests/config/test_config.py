@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from app.config import admission_policy, load_settings, parse_settings
-from app.core.admission.policy import Mode, Pinning, Unmatched
+from app.compose import needs_cluster
+from app.config import admission_policy, load_settings, parse_settings, policy_source
+from app.core.admission.policy import AdmissionPolicy, ImagePattern, Mode, Pinning, Policy, Unmatched
 from app.core.errors import ConfigError
 from app.core.trust.secretkeys import SecretRef
+from tests.core.signers import ecdsa
 from tests.fixtures.signing import KeyPair
 
 EXAMPLE_KEY = Path(__file__).resolve().parents[2] / "examples" / "local" / "cosign.pub"
+ALICE = ecdsa("alice").key
 
 
 def minimal(**extra: object) -> dict[str, object]:
@@ -40,7 +44,8 @@ def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.skip_namespaces == ["sigwebhook", "kube-system"] and settings.exempt_images == []
     assert settings.registries.timeout_seconds == 5 and settings.kubernetes.kubeconfig is None
     assert settings.signatures.accepted_predicate_types == ["https://sigstore.dev/cosign/sign/v1"]
-    assert settings.policies[0].threshold == 1 and not settings.needs_cluster()
+    assert settings.policies[0].threshold == 1
+    assert not needs_cluster(settings, admission_policy(settings).secrets())
 
 
 @pytest.mark.parametrize(
@@ -63,7 +68,7 @@ def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> No
         ),
         (
             minimal(policies=[{"name": "has space", "images": ["**"], "keys": [{"pem": "x"}]}]),
-            "policies[0].name: String should match pattern",
+            "policies[0].name: invalid policy name 'has space'",
         ),
         (
             minimal(policies=[{"name": "p", "images": ["**"], "keys": [{"secret": "k8s://ns"}]}]),
@@ -133,7 +138,9 @@ def test_the_policy_becomes_frozen_core_types_with_keys_loaded(key_pairs: dict[s
     ]
     assert prod.secrets == (SecretRef("sigwebhook", "cosign"),) and prod.threshold == 3
     assert policy.unmatched is Unmatched.ALLOW and policy.skip_namespaces == {"ops"}
-    assert settings.secret_refs() == [SecretRef("sigwebhook", "cosign")] and settings.needs_cluster()
+    assert policy.secrets() == {SecretRef("sigwebhook", "cosign")} and needs_cluster(
+        settings, policy.secrets()
+    )
 
 
 @pytest.mark.parametrize(
@@ -184,9 +191,18 @@ def test_a_policy_enforces_and_pins_pods_only_by_default() -> None:
 
 @pytest.mark.parametrize(
     ("pin_digest", "pinning"),
-    [(True, Pinning.ALL), (False, Pinning.NONE), ("podsOnly", Pinning.PODS)],
+    [
+        ("pods", Pinning.PODS),
+        ("all", Pinning.ALL),
+        ("none", Pinning.NONE),
+        # the first spellings keep their meaning
+        ("podsOnly", Pinning.PODS),
+        (True, Pinning.ALL),
+        (False, Pinning.NONE),
+        ("false", Pinning.NONE),
+    ],
 )
-def test_pin_digest_true_false_or_pods_only_becomes_the_core_pinning(
+def test_pin_digest_in_the_cores_words_or_as_first_spelled_becomes_the_core_pinning(
     pin_digest: object, pinning: Pinning
 ) -> None:
     (policy,) = admission_policy(parse_settings(policy_with(pinDigest=pin_digest, mode="warn"))).policies
@@ -197,7 +213,7 @@ def test_pin_digest_true_false_or_pods_only_becomes_the_core_pinning(
     ("fields", "expected"),
     [
         ({"mode": "audit"}, "policies[0].mode: Input should be 'enforce' or 'warn'"),
-        ({"pinDigest": "pods"}, "policies[0].pinDigest"),
+        ({"pinDigest": "workloads"}, "policies[0].pinDigest: Input should be 'all', 'pods' or 'none'"),
         ({"pinDigest": 2}, "policies[0].pinDigest"),
     ],
 )
@@ -252,3 +268,60 @@ def test_the_default_skipped_namespaces_are_the_webhooks_own_and_kube_system(
     assert own_namespace(tmp_path / "absent") == "sigwebhook"
     # what is written in the config is what counts: no default is added to it
     assert parse_settings({**minimal(), "skipNamespaces": ["ops"]}).skip_namespaces == ["ops"]
+
+
+@pytest.mark.parametrize(
+    ("config_error", "core_error"),
+    [
+        pytest.param(
+            lambda: parse_settings(policy_with(name="has space")),
+            lambda: Policy("has space", (ImagePattern("**"),), (ALICE,)),
+            id="policy name",
+        ),
+        pytest.param(
+            lambda: parse_settings(
+                minimal(policies=[{"name": "p", "images": ["**"], "keys": [{"pem": "x"}]}] * 2)
+            ),
+            lambda: AdmissionPolicy((Policy("p", (ImagePattern("**"),), (ALICE,)),) * 2),
+            id="unique names",
+        ),
+        pytest.param(
+            lambda: parse_settings(minimal(exemptImages=["*"])),
+            lambda: ImagePattern("*"),
+            id="image pattern",
+        ),
+        pytest.param(
+            lambda: parse_settings(minimal(registries={"pullSecret": "k8s://Bad/x"})),
+            lambda: SecretRef.parse("k8s://Bad/x"),
+            id="Secret reference",
+        ),
+    ],
+)
+def test_each_rule_is_the_cores_own_check_with_the_config_field_named(
+    config_error: Callable[[], object], core_error: Callable[[], object]
+) -> None:
+    with pytest.raises(ConfigError) as from_config:
+        config_error()
+    with pytest.raises(ConfigError) as from_core:
+        core_error()
+    assert from_core.value.reason in from_config.value.reason
+
+
+def test_references_and_patterns_are_parsed_once_into_core_values() -> None:
+    settings = parse_settings(
+        policy_with(keys=[{"secret": "k8s://sigwebhook/cosign"}], images=["nginx"])
+        | {"exemptImages": ["registry.k8s.io/pause:*"], "registries": {"pullSecret": "k8s://ns/pull"}}
+    )
+    (policy,) = settings.policies
+    assert policy.keys[0].secret == SecretRef("sigwebhook", "cosign")
+    assert (
+        policy.images == [ImagePattern("nginx")] and policy.images[0].normalised == "docker.io/library/nginx"
+    )
+    assert settings.exempt_images == [ImagePattern("registry.k8s.io/pause:*")]
+    assert settings.registries.pull_secret == SecretRef("ns", "pull")
+
+
+def test_the_config_file_is_a_policy_source_of_the_policy_it_maps_to() -> None:
+    settings = parse_settings(minimal(unmatched="allow"))
+    source = policy_source(settings)
+    assert source.current() == admission_policy(settings) and source.current() is source.current()
