@@ -24,7 +24,9 @@ the digest-pinning patch replaces. The pod spec's `imagePullSecrets` names and `
 are read too: they say which credentials the kubelet pulls with.
 
 Pure data handling: no I/O, no decision. A shape that is not what the API server sends raises
-`MalformedReview` naming the field.
+`MalformedReview` naming the field, and so does a Secret or ServiceAccount name longer than
+Kubernetes allows (they are looked up). Container and volume names are only echoed: `label` cuts
+them at Kubernetes' limit, and `shown` an image at the longest reference there can be.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.errors import MalformedReview
+from app.core.printable import clipped
+from app.core.references import REFERENCE_LENGTH_MAX
 
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 VOLUMES = "volumes"
@@ -41,6 +45,10 @@ VOLUMES = "volumes"
 # decision denies far fewer images (`app.core.admission.decision`).
 MAX_CONTAINERS = 10_000
 DEFAULT_SERVICE_ACCOUNT = "default"  # what the ServiceAccount admission plugin sets when none is named
+# Kubernetes name limits ("Object Names and IDs"): RFC 1123 labels (containers, volumes, namespaces)
+# and DNS subdomains (object, Secret and ServiceAccount names).
+LABEL_LENGTH_MAX = 63
+NAME_LENGTH_MAX = 253
 
 _TEMPLATE = ("spec", "template", "spec")
 # (API group, kind) → keys from the object's root to its pod spec. Versions do not matter: every
@@ -86,8 +94,14 @@ class ContainerImage:
 
     @property
     def label(self) -> str:
-        """`spec.initContainers[0] (migrate)`: how messages name a container."""
-        return f"{self.path} ({self.name})"
+        """`spec.initContainers[0] (migrate)`: how messages name a container (its name cut at the
+        Kubernetes limit: the API server never sends a longer one)."""
+        return f"{self.path} ({clipped(self.name, LABEL_LENGTH_MAX)})"
+
+    @property
+    def shown(self) -> str:
+        """The image as written, cut past the longest reference there can be, for messages and audit."""
+        return clipped(self.image, REFERENCE_LENGTH_MAX)
 
 
 @dataclass(frozen=True)
@@ -203,6 +217,7 @@ def _pull_secrets(spec: dict[str, Any], where: str) -> tuple[str, ...]:
         name = ref.get("name") if isinstance(ref, dict) else None
         if not isinstance(name, str):
             raise MalformedReview(f"{where}.imagePullSecrets[{index}].name is missing or not a string")
+        _check_name(name, f"{where}.imagePullSecrets[{index}].name")
         if name and name not in names:  # an empty name is accepted by the API server and ignored
             names.append(name)
     return tuple(names)
@@ -216,5 +231,14 @@ def _service_account(spec: dict[str, Any], where: str) -> str:
             continue
         if not isinstance(value, str):
             raise MalformedReview(f"{where}.{key} is not a string")
+        _check_name(value, f"{where}.{key}")
         return value
     return DEFAULT_SERVICE_ACCOUNT
+
+
+def _check_name(name: str, where: str) -> None:
+    """A Secret or ServiceAccount name is looked up: one no object can have is refused, not sent on."""
+    if len(name) > NAME_LENGTH_MAX:
+        raise MalformedReview(
+            f"{where} is {len(name)} characters, more than the {NAME_LENGTH_MAX} a name can have"
+        )
