@@ -23,7 +23,7 @@ from app.core import strictjson
 from app.core.errors import RegistryAuthError, RegistryProtocolError
 from app.core.ports import Clock
 from app.registry.credentials import Credential, normalize_host
-from app.registry.redaction import PATTERNS_ONLY
+from app.registry.redaction import Redactor
 from app.registry.replies import Reply
 from app.registry.settings import RegistrySettings
 
@@ -64,17 +64,12 @@ def basic_header(credential: Credential) -> str:
 class Authenticator:
     """Remembers each registry's challenge and caches its tokens; builds the `Authorization` to send."""
 
-    def __init__(
-        self,
-        settings: RegistrySettings,
-        clock: Clock,
-        fetch: TokenFetch,
-        relay: Callable[[str], str] = PATTERNS_ONLY.relay,
-    ) -> None:
+    def __init__(self, settings: RegistrySettings, clock: Clock, fetch: TokenFetch) -> None:
         self._settings = settings
         self._clock = clock
         self._fetch = fetch
-        self._relay = relay  # how registry text is quoted: redacted (`app.registry.redaction`)
+        # How registry text is quoted: without what may be sent to authenticate (`app.registry.redaction`).
+        self.redactor = Redactor(lambda: settings.credentials.values(), self.tokens)
         self._challenges: dict[str, Challenge] = {}
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -110,7 +105,7 @@ class Authenticator:
         if challenge.scheme == "bearer":
             return await self._bearer(registry, challenge, scope, stale=sent)
         raise RegistryAuthError(
-            f"{registry} asks for the unsupported authentication scheme {self._relay(challenge.scheme)!r}"
+            f"{registry} asks for the unsupported authentication scheme {self.redactor.relay(challenge.scheme)!r}"
         )
 
     def tokens(self) -> tuple[str, ...]:

@@ -91,8 +91,7 @@ class RegistryTransport:
     def __init__(self, settings: RegistrySettings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.stats = RequestStats()
-        self.redactor = Redactor(lambda: settings.credentials.values(), lambda: self.auth.tokens())
-        self.auth = Authenticator(settings, clock or SystemClock(), self._fetch_token, self.redactor.relay)
+        self.auth = Authenticator(settings, clock or SystemClock(), self._fetch_token)
         self._clients: dict[str, httpx.AsyncClient] = {}
         timeouts = settings.timeouts
         self._timeout = httpx.Timeout(
@@ -163,6 +162,11 @@ class RegistryTransport:
             raise RegistryUnavailable(f"{registry} failed to serve {what} ({reply.explain()})")
         return reply
 
+    @property
+    def redactor(self) -> Redactor:
+        """How registry text is quoted: without the credentials and tokens this transport may send."""
+        return self.auth.redactor
+
     async def _fetch_token(
         self, method: str, url: str, headers: Mapping[str, str], content: bytes | None
     ) -> Reply:
@@ -184,7 +188,6 @@ class RegistryTransport:
             client = self._client(parts.scheme, host)
             async with asyncio.timeout(self.settings.timeouts.total):
                 reply = await self._send(client, outgoing, host)
-            reply = dataclasses.replace(reply, relay=self.redactor.relay)  # its text is quoted redacted
         except RegistryError:
             self.stats.answered(host, "error")
             raise
@@ -211,13 +214,13 @@ class RegistryTransport:
             status = response.status_code
             answer_headers = {k.lower(): v for k, v in response.headers.items()}
             if method == "HEAD" or status in _REDIRECTS:
-                return Reply(status, answer_headers)
+                return Reply(status, answer_headers, relay=self.redactor.relay)
             encoding = answer_headers.get("content-encoding", "").strip().lower()
             if encoding not in ("", "identity"):
                 # We sent `Accept-Encoding: identity` (RFC 9110 §12.5.3). Decoding anyway would inflate a
                 # compression bomb before any size limit applies, and digests are over the bytes as stored.
-                if status >= 400:
-                    return Reply(status, answer_headers)  # an error body is only for the message
+                if status >= 400:  # an error body is only for the message
+                    return Reply(status, answer_headers, relay=self.redactor.relay)
                 raise RegistryProtocolError(
                     f"{host} sent {what} with Content-Encoding {self.redactor.relay(encoding, 40)!r} "
                     "although only identity was accepted"
@@ -237,7 +240,7 @@ class RegistryTransport:
                         break  # an error body is only for the message: keep what fits
                     raise RegistryProtocolError(f"{host} sent {what} of more than the {limit} bytes allowed")
                 chunks.append(chunk)
-            return Reply(status, answer_headers, b"".join(chunks))
+            return Reply(status, answer_headers, b"".join(chunks), self.redactor.relay)
 
     def _client(self, scheme: str, host: str) -> httpx.AsyncClient:
         key = f"{scheme}://{host}"
