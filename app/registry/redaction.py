@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable
@@ -109,3 +110,10 @@ def _spellings(secret: str) -> set[str]:
 
 
 PATTERNS_ONLY = Redactor()  # for text relayed where no credential is at hand: shapes only
+
+
+def keep_response_headers_out_of_logs() -> None:
+    """Turn off httpcore's DEBUG traces, which log every response's headers as received: a registry
+    echoing the `Authorization` header in one would put the credential in the log. Called by the
+    composition root wherever registry clients are built; nothing an operator needs is lost."""
+    logging.getLogger("httpcore").setLevel(logging.INFO)

@@ -5,7 +5,8 @@ at the proxy) unless a rule matches `"METHOD /path"`. Rules can answer a status 
 delay the answer, replace or drop a header, flip a byte, truncate, pad or gzip the body, redirect
 elsewhere, demand Basic credentials the upstream does not need, or, like a registry that echoes what it
 was sent, challenge for credentials and then answer an error whose message quotes the `Authorization`
-header, the credential in it (decoded too, for Basic) and the request body (`echo_auth`). Every request
+header, the credential in it (decoded too, for Basic) and the request body, and repeats the header in
+its own `X-Echo-Authorization` (`echo_auth`). Every request
 seen is recorded with its headers, so tests can check what was (not) sent.
 """
 
@@ -154,13 +155,8 @@ class FaultProxy:
             sent = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
             if sent is None and challenge:
                 return _send(handler, 401, {"WWW-Authenticate": challenge}, b"")
-            return _send(
-                handler,
-                echo_status,
-                {"Content-Type": "application/json"},
-                _echo(sent or "", body),
-                head=method == "HEAD",
-            )
+            echoed = {"Content-Type": "application/json", "X-Echo-Authorization": sent or ""}
+            return _send(handler, echo_status, echoed, _echo(sent or "", body), head=method == "HEAD")
         if kind == "require_basic":
             assert rule is not None
             if headers.get("Authorization") != rule.value:
