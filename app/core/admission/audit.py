@@ -16,8 +16,8 @@ the contract, and the webhook's tests hold every line to it):
 - `decision`: `allow` or `deny`, as answered; `summary`: why, in a few words; `message`: the deny
   message sent back; `would_deny`: true when warn-mode policies refused some image (enforced, this
   would have been a deny) and `warnings`: the warning lines sent back.
-- `images`: one entry per container image: `container` (`spec.containers[0] (app)`), `image` (as
-  written), `reference` (normalised), `digest` (the manifest digest verified), `verdict` (`verified`,
+- `images`: one entry per image of a container or image volume: `container` (`spec.containers[0] (app)`,
+  `spec.volumes[3].image (tools)`), `image` (as written), `reference` (normalised), `digest` (the manifest digest verified), `verdict` (`verified`,
   `denied`, `warned`, `exempt`, `unmatched-allowed`, `unchanged`), `policies` (names), `signatures`
   (format and key fingerprint of each signature that counted, and the key's name: a file path,
   `inline` or a `k8s://` Secret), `reason`, and on `mutate` records `pinned`: the image it was
@@ -28,6 +28,8 @@ A review that could not be read (HTTP 400) gets a record too, with `decision: re
 and the `uid` when one could be found (`malformed_record`): probes and broken callers are on record.
 
 Built only from the decision's data: it holds fingerprints, never a key, a password or a token.
+What the sender wrote is bounded (`app.core.printable.clipped`: names at Kubernetes' limits, images
+at the longest reference, the review's fields when it is parsed), so no review makes a huge line.
 Pure: writing the line is the caller's job.
 """
 
@@ -120,7 +122,7 @@ def _timestamp(at: datetime) -> str:
 def _image(outcome: ImageOutcome, pins: dict[ContainerImage, str] | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "container": outcome.container.label,
-        "image": outcome.container.image,
+        "image": outcome.container.shown,
         "reference": str(outcome.reference) if outcome.reference is not None else None,
         "digest": str(outcome.digest) if outcome.digest is not None else None,
         "verdict": outcome.verdict.value,
