@@ -58,6 +58,11 @@ class ExpiringCache(Generic[K, V]):
     def pop(self, key: K) -> None:
         self._entries.pop(key, None)
 
+    def stored(self) -> tuple[V, ...]:
+        """Every value still held, expired ones included until they are dropped (what was handed out
+        and may be quoted back, for redaction); no use counts."""
+        return tuple(value for _, value in self._entries.values())
+
     def __len__(self) -> int:
         return len(self._entries)
 

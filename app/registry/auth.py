@@ -23,6 +23,7 @@ from app.core.errors import RegistryAuthError, RegistryProtocolError
 from app.core.kits import ExpiringCache, SharedWork
 from app.core.ports import Clock
 from app.registry.credentials import Credential, normalize_host
+from app.registry.redaction import Redactor
 from app.registry.replies import Reply
 from app.registry.settings import RegistrySettings
 
@@ -67,6 +68,8 @@ class Authenticator:
         self._settings = settings
         self._clock = clock
         self._fetch = fetch
+        # How registry text is quoted: without what may be sent to authenticate (`app.registry.redaction`).
+        self.redactor = Redactor(lambda: settings.credentials.values(), self.tokens)
         self._challenges: dict[str, Challenge] = {}
         # Tokens by (registry, scope), kept until shortly before they expire; least recently used
         # go first beyond `MAX_CACHED_TOKENS` (a scope per repository: pods can name many).
@@ -104,8 +107,12 @@ class Authenticator:
         if challenge.scheme == "bearer":
             return await self._bearer(registry, challenge, scope, stale=sent)
         raise RegistryAuthError(
-            f"{registry} asks for the unsupported authentication scheme {challenge.scheme!r}"
+            f"{registry} asks for the unsupported authentication scheme {self.redactor.relay(challenge.scheme)!r}"
         )
+
+    def tokens(self) -> tuple[str, ...]:
+        """The tokens held now (for redaction: they must never be quoted back)."""
+        return self._tokens.stored()
 
     def no_credentials(self, registry: str) -> RegistryAuthError:
         return RegistryAuthError(

@@ -32,6 +32,16 @@ def test_a_full_cache_forgets_the_least_recently_used_and_no_time_means_forget()
     assert cache.get("a") is None and len(cache) == 1
 
 
+def test_every_value_still_held_is_listed_expired_ones_too_until_they_are_dropped() -> None:
+    clock = ManualClock()
+    cache: ExpiringCache[str, str] = ExpiringCache(10, clock)
+    cache.put("old", "t1", 1)
+    cache.put("new", "t2", 60)
+    clock.advance(2)
+    assert cache.stored() == ("t1", "t2")
+    assert cache.get("old") is None and cache.stored() == ("t2",)
+
+
 async def test_concurrent_callers_of_one_key_share_one_run_and_other_keys_run_apart() -> None:
     work: SharedWork[str, str] = SharedWork()
     runs: list[str] = []
