@@ -128,6 +128,6 @@ async def test_an_unsupported_scheme_is_quoted_redacted() -> None:
 def test_the_transport_redacts_the_credentials_it_holds_and_the_tokens_it_was_issued() -> None:
     settings = RegistrySettings.build(credentials={"registry.example": Credential(USER, PASSWORD)})
     transport = RegistryTransport(settings)
-    transport.auth._tokens[("registry.example", "repository:x:pull")] = (TOKEN, 1e12)
+    transport.auth._tokens.put(("registry.example", "repository:x:pull"), TOKEN, 3600)
     relayed = transport.redactor.relay(f"{PASSWORD} {BASIC} {TOKEN}")
     assert relayed == f"{REDACTED} {REDACTED} {REDACTED}"
