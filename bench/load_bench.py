@@ -24,7 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.signing.keyfiles import encrypt_private_key, generate_ecdsa_key, public_key_pem
 from tests.support.certs import ServerTls, issue_server_tls
 from tests.support.fault_proxy import FaultProxy
-from tests.support.load import percentile, post_reviews, push_signed_images
+from tests.support.load import closing, percentile, post_reviews, push_signed_images, start_flood
 from tests.support.registry_server import TestRegistry, start_registry
 from tests.support.served import ServedWebhook
 from tests.webhook.reviews import review
@@ -144,24 +143,10 @@ def flood(bench: Bench) -> Rows:
     cached(1)
     quiet = cached(20)
     bench.proxy.add(".", "delay", 0.3)
-    stop = threading.Event()
-
-    def flooding() -> None:
-        async def connection() -> None:
-            while not stop.is_set():
-                await post_reviews(webhook.url, webhook.ca_file, [unsigned])
-
-        async def connections() -> None:
-            await asyncio.gather(*(connection() for _ in range(100)))
-
-        asyncio.run(connections())
-
-    thread = threading.Thread(target=flooding, daemon=True)
-    thread.start()
+    stop_flood = start_flood(webhook.url, webhook.ca_file, unsigned, connections=100)
     time.sleep(1.0)
     loud = cached(20)
-    stop.set()
-    thread.join(timeout=30)
+    stop_flood()
     bench.proxy.clear()
     return [
         ("flood: cached review (by digest) p50 / max, quiet", f"{percentile(quiet, 0.5) * 1000:.0f} / {max(quiet) * 1000:.0f} ms"),
@@ -169,19 +154,10 @@ def flood(bench: Bench) -> Rows:
     ]  # fmt: skip
 
 
-@contextlib.contextmanager
-def opened(sockets: list[socket.socket]) -> Iterator[list[socket.socket]]:
-    try:
-        yield sockets
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def held(bench: Bench) -> Rows:
     webhook = bench.serve(bench.config("registry.example"))
     base = webhook.rss_mb()
-    with opened([socket.create_connection(("127.0.0.1", webhook.port)) for _ in range(1000)]):
+    with closing([socket.create_connection(("127.0.0.1", webhook.port)) for _ in range(1000)]):
         time.sleep(2)
         tcp = webhook.rss_mb()
         (during,) = asyncio.run(
@@ -189,7 +165,7 @@ def held(bench: Bench) -> Rows:
         )
     time.sleep(1)
     context = webhook.ssl_context()
-    with opened([]) as tls:
+    with closing([]) as tls:
         for _ in range(256):
             raw = socket.create_connection(("127.0.0.1", webhook.port), timeout=10)
             tls.append(context.wrap_socket(raw, server_hostname="127.0.0.1"))
@@ -201,7 +177,7 @@ def held(bench: Bench) -> Rows:
         closed_after = time.monotonic() - started
     size = 8 * 1024 * 1024
     head = b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size
-    with opened([]) as bodies:
+    with closing([]) as bodies:
         for _ in range(20):
             half = context.wrap_socket(
                 socket.create_connection(("127.0.0.1", webhook.port), timeout=10), server_hostname="127.0.0.1"

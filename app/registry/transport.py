@@ -1,7 +1,10 @@
 """The one path every registry HTTP request takes: auth, TLS, timeouts, bounded reads, redirects, errors.
 
 `RegistryTransport.request` is the choke point: it adds `Authorization` (only for the
-registry's own origin), follows redirects when asked (a blob on a CDN gets no registry credentials),
+registry's own origin), sends every exchange through the process's `ExchangeGate` (bounded requests
+in flight) on the origin's pool (`app.registry.pools`: replaced, and the request sent again, when it
+stalls), gives each exchange `timeouts.total` whatever the library does with cancellation,
+follows redirects when asked (a blob on a CDN gets no registry credentials),
 reads at most `max_bytes` of a body and stops past that (refusing content encodings it did not accept),
 counts every request, and turns every httpx exception, 401/403 after auth, 429 and 5xx into
 `app.core.errors` (chained with `raise … from`). Other statuses (200, 404, …) are returned as a `Reply` for the caller to interpret. No httpx type leaves here.
@@ -17,7 +20,7 @@ import logging
 import ssl
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypedDict
@@ -36,7 +39,8 @@ from app.registry.auth import Authenticator
 from app.registry.errors import map_transport_error
 from app.registry.gate import ExchangeGate
 from app.registry.pools import Connect, Pool, PoolHealth, Pools, http_transport
-from app.registry.redaction import PATTERNS_ONLY, Redactor
+from app.registry.redaction import Redactor
+from app.registry.redirects import check_redirect, origin
 from app.registry.replies import Reply, RequestStats, outcome_of
 from app.registry.settings import RegistrySettings
 
@@ -91,8 +95,7 @@ class SystemClock:
 
 
 class RegistryTransport:
-    """HTTP for registries: one pool per origin (`app.registry.pools`), one request path, every
-    exchange through the process's `ExchangeGate`."""
+    """HTTP for registries: one request path, a pool per origin, every exchange through the gate."""
 
     def __init__(
         self,
@@ -137,9 +140,9 @@ class RegistryTransport:
     ) -> Reply:
         """Send one request to `registry` (following redirects if asked) and return the final answer."""
         outgoing = _Outgoing(method, url, headers or {}, content, max_bytes, what)
-        own_origin = _origin(self.settings.base_url(registry) + "/")
+        own_origin = origin(self.settings.base_url(registry) + "/")
         for _ in range(self.settings.max_redirects + 1):
-            same_origin = _origin(outgoing.url) == own_origin
+            same_origin = origin(outgoing.url) == own_origin
             reply = await self._authorized(outgoing, registry, scope, authenticate=same_origin)
             if not (follow_redirects and reply.status in _REDIRECTS):
                 return reply
@@ -147,7 +150,7 @@ class RegistryTransport:
             if not location:
                 raise RegistryProtocolError(f"{registry} redirected {what} without a Location")
             target = urllib.parse.urljoin(outgoing.url, location)
-            _check_redirect(
+            check_redirect(
                 registry, what, outgoing.url, target, self.settings.is_insecure, self.redactor.relay
             )
             outgoing = dataclasses.replace(outgoing, url=target)
@@ -295,34 +298,3 @@ class RegistryTransport:
                     raise RegistryProtocolError(f"{host} sent {what} of more than the {limit} bytes allowed")
                 chunks.append(chunk)
             return Reply(status, answer_headers, b"".join(chunks), self.redactor.relay)
-
-
-def _check_redirect(
-    registry: str,
-    what: str,
-    current: str,
-    target: str,
-    is_insecure: Callable[[str], bool],
-    relay: Callable[[str], str] = PATTERNS_ONLY.relay,
-) -> None:
-    """A redirect may go to another host (a blob CDN) but not off HTTP(S), and never from HTTPS down to
-    plain HTTP unless the target host is itself listed as insecure: what a registry sends over TLS is
-    not fetched in clear text (the bytes are digest-checked anyway, but the request would be seen)."""
-    scheme = urllib.parse.urlsplit(target).scheme
-    if scheme not in ("http", "https"):
-        raise RegistryProtocolError(f"{registry} redirected {what} to a {relay(scheme) or 'relative'} URL")
-    if scheme == "http" and urllib.parse.urlsplit(current).scheme == "https":
-        host = urllib.parse.urlsplit(target).netloc.rpartition("@")[2]
-        if not is_insecure(host):
-            raise RegistryProtocolError(
-                f"{registry} redirected {what} from HTTPS to plain HTTP ({relay(host)}, not listed as insecure)"
-            )
-
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urllib.parse.urlsplit(url)
-    try:
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    except ValueError:  # a malformed port: never the registry's origin
-        return parts.scheme, parts.netloc
-    return parts.scheme, f"{(parts.hostname or '').lower()}:{port}"

@@ -262,15 +262,15 @@ async def test_a_redirect_off_http_is_refused(proxy: FaultProxy, pushed: Pushed)
 
 
 def test_a_redirect_from_https_down_to_plain_http_is_refused_unless_the_target_is_listed_insecure() -> None:
-    from app.registry.transport import _check_redirect
+    from app.registry.redirects import check_redirect
 
     listed = {"mirror.internal:8080"}
     https, http = "https://reg.example/v2/a/blobs/sha256:1", "http://cdn.example/blob"
     with pytest.raises(RegistryProtocolError, match="from HTTPS to plain HTTP"):
-        _check_redirect("reg.example", "a blob", https, http, listed.__contains__)
-    _check_redirect("reg.example", "a blob", https, "http://mirror.internal:8080/b", listed.__contains__)
-    _check_redirect("reg.example", "a blob", https, "https://cdn.example/blob", listed.__contains__)
-    _check_redirect("reg.example", "a blob", "http://reg.example/v2/x", http, listed.__contains__)
+        check_redirect("reg.example", "a blob", https, http, listed.__contains__)
+    check_redirect("reg.example", "a blob", https, "http://mirror.internal:8080/b", listed.__contains__)
+    check_redirect("reg.example", "a blob", https, "https://cdn.example/blob", listed.__contains__)
+    check_redirect("reg.example", "a blob", "http://reg.example/v2/x", http, listed.__contains__)
 
 
 def _index_of(*artifact_types: str) -> bytes:

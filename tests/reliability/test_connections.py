@@ -15,13 +15,13 @@ import contextlib
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.fixtures.signing import KeyPair
-from tests.support.load import post_reviews
+from tests.support.load import closing, post_reviews
 from tests.support.served import ServedWebhook
 from tests.webhook.reviews import review
 
@@ -32,15 +32,6 @@ UNMATCHED = review([("app", "registry.example/elsewhere/app:1")])  # answered wi
 def config(key: KeyPair) -> dict[str, Any]:
     policy = {"name": "lane", "images": ["registry.example/team/**"], "keys": [{"file": str(key.public)}]}
     return {"policies": [policy]}
-
-
-@contextlib.contextmanager
-def closing_all(sockets: list[socket.socket]) -> Iterator[list[socket.socket]]:
-    try:
-        yield sockets
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def closed_by_server(sock: socket.socket) -> bool:
@@ -73,7 +64,7 @@ def test_a_thousand_idle_connections_hold_bounded_memory_and_never_keep_a_review
 ) -> None:
     webhook = serve(config(key_pairs["ecdsa-p256"]))
     before = webhook.rss_mb()
-    with closing_all([socket.create_connection(("127.0.0.1", webhook.port)) for _ in range(1000)]) as idle:
+    with closing([socket.create_connection(("127.0.0.1", webhook.port)) for _ in range(1000)]) as idle:
         time.sleep(1.5)
         assert answered_in_time(webhook) < 3.0  # room is made for it
         grown = webhook.rss_mb() - before
@@ -94,7 +85,7 @@ def test_idle_connections_and_half_sent_bodies_are_closed_in_time_and_memory_sta
         b"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n" % body_size
     )
-    with closing_all([tls_connection(webhook) for _ in range(100)]) as idle, closing_all([]) as halves:
+    with closing([tls_connection(webhook) for _ in range(100)]) as idle, closing([]) as halves:
         keep_alive = tls_connection(webhook)
         keep_alive.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert keep_alive.recv(4096).startswith(b"HTTP/1.1 200")

@@ -11,7 +11,6 @@ image stay fast.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +22,7 @@ from tests.fixtures.signing import KeyPair
 from tests.fixtures.webhook import WebhookStarter
 from tests.reliability.conftest import lane_config, push_signed
 from tests.support.fault_proxy import FaultProxy
-from tests.support.load import post_reviews
+from tests.support.load import post_reviews, start_flood
 from tests.support.served import ServedWebhook
 from tests.webhook.reviews import review
 
@@ -110,26 +109,13 @@ def test_cached_signed_reviews_stay_fast_while_a_hundred_connections_send_an_uns
     warm = review([("app", through(proxy, signed))])
     assert asyncio.run(post_reviews(webhook.url, webhook.ca_file, [warm]))[0].allowed is True
     proxy.add(".", "delay", 0.3)  # a slow registry: verifying the unsigned image takes a while
-    flooding, flood = threading.Event(), review([("app", f"{proxy.host}/lane/flood-unsigned:1")])
-
-    def flood_forever() -> None:
-        async def one_connection() -> None:
-            while not flooding.is_set():
-                await post_reviews(webhook.url, webhook.ca_file, [flood])
-
-        async def all_connections() -> None:
-            await asyncio.gather(*(one_connection() for _ in range(100)))
-
-        asyncio.run(all_connections())
-
-    flooder = threading.Thread(target=flood_forever, daemon=True)
-    flooder.start()
+    flood = review([("app", f"{proxy.host}/lane/flood-unsigned:1")])
+    stop_flood = start_flood(webhook.url, webhook.ca_file, flood, connections=100)
     try:
         time.sleep(1.0)  # the flood is on
         answers = [asyncio.run(post_reviews(webhook.url, webhook.ca_file, [warm]))[0] for _ in range(15)]
     finally:
-        flooding.set()
-        flooder.join(timeout=30)
+        stop_flood()
     assert all(a.allowed is True for a in answers), [a.message for a in answers]
     slowest = max(a.seconds for a in answers)
     assert slowest < 1.0, f"a cached review took {slowest:.2f} s during the flood"

@@ -4,16 +4,20 @@
 manifest each, told apart by an annotation) and signs them with sigwebhook's own signer in this process,
 cosign v2 `.sig` or (every `bundle_every`-th) a cosign v3 bundle: hundreds of images in seconds, where
 skopeo and a CLI run per image would take minutes. `post_reviews` sends AdmissionReviews over HTTPS
-all at once, each on its own connection, as a busy API server does, and times each answer.
+all at once, each on its own connection, as a busy API server does, and times each answer;
+`start_flood` keeps connections busy with one review until told to stop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import ssl
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +112,38 @@ async def _post(client: httpx.AsyncClient, body: dict[str, Any], path: str) -> A
         answer = {}
     message = (answer.get("status") or {}).get("message", "") or response.text[:200]
     return Answer(response.status_code, answer.get("allowed"), message, seconds)
+
+
+def start_flood(url: str, ca_file: Path, body: dict[str, Any], connections: int) -> Callable[[], None]:
+    """Send `body` over `connections` connections, each again as soon as it is answered, until the
+    returned function is called (it waits for the flood to end)."""
+    stop = threading.Event()
+
+    async def connection() -> None:
+        while not stop.is_set():
+            await post_reviews(url, ca_file, [body])
+
+    async def flood() -> None:
+        await asyncio.gather(*(connection() for _ in range(connections)))
+
+    thread = threading.Thread(target=lambda: asyncio.run(flood()), name="flood", daemon=True)
+    thread.start()
+
+    def stop_flood() -> None:
+        stop.set()
+        thread.join(timeout=30)
+
+    return stop_flood
+
+
+@contextlib.contextmanager
+def closing(sockets: list[socket.socket]) -> Iterator[list[socket.socket]]:
+    """`sockets` (more may be added in the block), all closed when the block ends."""
+    try:
+        yield sockets
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def percentile(values: Sequence[float], share: float) -> float:
