@@ -132,8 +132,8 @@ def build_webhook(
     pulls = pod_secrets = None
     if needs_cluster(settings, watched):  # only then is the kubernetes client imported and configured
         from app.kube.client import connect
-        from app.kube.keystore import SecretKeyStore
-        from app.kube.pullsecrets import PullSecretStore
+        from app.kube.keysecrets import SecretKeyStore
+        from app.kube.webhookpullsecret import PullSecretStore
 
         api = kube_api or connect(settings.kubernetes.kubeconfig)
         if watched:
@@ -144,7 +144,7 @@ def build_webhook(
             pulls = PullSecretStore(api, [settings.registries.pull_secret])
             background.append(pulls)
         if settings.registries.pod_pull_secrets:  # opt-in: needs get on secrets + serviceaccounts
-            from app.kube.podsecrets import PodPullSecrets
+            from app.kube.podpullsecrets import PodPullSecrets
 
             pod_secrets = PodPullSecrets(api)
     credentials: Callable[[], Mapping[str, Credential]] | None = (

@@ -163,7 +163,7 @@ class Metrics:
         self.registry_requests.labels(self._host_label(host), outcome).inc()
 
     def count_lookups(self, caches: Mapping[str, LookupCounts]) -> None:
-        """Export the pull-Secret caches' counts (`app.kube.lookups.TtlLookups`) by object kind as
+        """Export the pull-Secret caches' counts (`app.kube.cachedreads.CachedReads`) by object kind as
         `sigwebhook_pull_secret_lookups_total{object,result}` (`hit` or `api_call`)."""
         self.registry.register(_LookupCollector(caches))
 

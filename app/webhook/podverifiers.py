@@ -49,7 +49,7 @@ CredentialKey = tuple[tuple[str, Credential], ...]
 
 
 class PodCredentialSource(Protocol):
-    """What `PodVerifiers` needs from `app.kube.podsecrets.PodPullSecrets`."""
+    """What `PodVerifiers` needs from `app.kube.podpullsecrets.PodPullSecrets`."""
 
     async def credentials_for(
         self, namespace: str | None, pull_secrets: tuple[str, ...], service_account: str | None

@@ -1,4 +1,4 @@
-"""`TtlLookups`: a short-lived, size-bounded, single-flight cache in front of a blocking API call.
+"""`CachedReads`: a short-lived, size-bounded, single-flight cache in front of a blocking API call.
 
 Made for reading Kubernetes objects on the admission path without one API call per review: each key
 is loaded once and kept `ttl` seconds; a failure (`ClusterError`) is kept `error_ttl` seconds, so an
@@ -28,7 +28,7 @@ class _Failure:
     error: ClusterError
 
 
-class TtlLookups(Generic[K, V]):
+class CachedReads(Generic[K, V]):
     """`await lookups.get(key)`: the cached value of `load(key)`, or its cached `ClusterError`."""
 
     def __init__(

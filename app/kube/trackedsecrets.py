@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 from app.core.errors import ClusterError, ConfigError, SigwebhookError
 from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, Secret
-from app.kube.secrets import WATCH_TIMEOUT_SECONDS, SecretWatch
+from app.kube.secretwatch import WATCH_TIMEOUT_SECONDS, SecretWatch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

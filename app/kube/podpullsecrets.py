@@ -7,7 +7,7 @@ Accounts for Pods: add ImagePullSecrets to a ServiceAccount"); for a workload's 
 pods the plugin has not seen yet, the same rule gives what those pods will get. With several Secrets
 the first one holding credentials for a registry wins it, in the pod's order.
 
-Every read goes through `TtlLookups` (one entry per Secret and per ServiceAccount, negative entries
+Every read goes through `CachedReads` (one entry per Secret and per ServiceAccount, negative entries
 too, failures kept a few seconds, shared concurrent reads): never one API call per review. A Secret
 that is missing, unreadable or not a dockerconfigjson is skipped and logged once per load (the
 kubelet skips it too); the image's verification then fails with the registry's own "requires
@@ -26,12 +26,12 @@ from types import MappingProxyType
 
 from app.core.errors import ClusterError, ConfigError
 from app.core.trust.secretkeys import SecretRef
+from app.kube.cachedreads import CachedReads
 from app.kube.client import KubeApi
-from app.kube.lookups import TtlLookups
-from app.kube.pullsecrets import parse_pull_secret
+from app.kube.dockerconfigsecret import parse_pull_secret
 from app.registry.credentials import Credential
 
-log = logging.getLogger("sigwebhook.kube.podsecrets")
+log = logging.getLogger("sigwebhook.kube.podpullsecrets")
 
 DEFAULT_TTL_SECONDS = 60.0
 ERROR_TTL_SECONDS = 5.0
@@ -66,10 +66,10 @@ class PodPullSecrets:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api, self._timeout = api, timeout
-        self.secrets: TtlLookups[SecretRef, _Loaded] = TtlLookups(
+        self.secrets: CachedReads[SecretRef, _Loaded] = CachedReads(
             self._read_secret, ttl, error_ttl, max_entries, clock
         )
-        self.accounts: TtlLookups[tuple[str, str], tuple[str, ...] | None] = TtlLookups(
+        self.accounts: CachedReads[tuple[str, str], tuple[str, ...] | None] = CachedReads(
             self._read_account, ttl, error_ttl, max_entries, clock
         )
 

@@ -11,8 +11,8 @@ from app.core.errors import ConfigError
 from app.core.trust.keys import load_public_key
 from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, Secret, secret_from
-from app.kube.keystore import SecretKeyStore, parse_secret_keys
-from app.kube.secrets import Backoff, SecretFollower
+from app.kube.keysecrets import SecretKeyStore, parse_secret_keys
+from app.kube.secretwatch import Backoff, SecretFollower
 from tests.kube.fakes import FakeCore, event_line, public_pem, v1_secret
 from tests.kube.test_client import forbidden
 
@@ -108,7 +108,7 @@ def test_a_secret_made_unparseable_keeps_its_last_good_keys_and_logs_an_error(
 ) -> None:
     good = public_pem()
     store = loaded_store(good)
-    with caplog.at_level(logging.ERROR, logger="app.kube.tracked"):
+    with caplog.at_level(logging.ERROR, logger="app.kube.trackedsecrets"):
         store.apply(REF, secret("2", {"cosign.pub": b"-----BEGIN PUBLIC KEY-----\nbroken\n"}))
     assert [k.fingerprint for k in store.snapshot().keys_of(REF)] == [fingerprint(good)]
     assert "keeping its last good value" in caplog.text and "k8s://keys/cosign" in caplog.text
@@ -118,7 +118,7 @@ def test_a_deleted_secret_drops_its_keys_with_a_reason_and_logs_an_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = loaded_store(public_pem())
-    with caplog.at_level(logging.ERROR, logger="app.kube.tracked"):
+    with caplog.at_level(logging.ERROR, logger="app.kube.trackedsecrets"):
         store.apply(REF, None)
     snapshot = store.snapshot()
     assert snapshot.keys_of(REF) == ()

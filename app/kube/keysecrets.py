@@ -18,8 +18,8 @@ from app.core.errors import KeyLoadError
 from app.core.trust.keys import TrustedKey, load_public_key
 from app.core.trust.secretkeys import KeySnapshot, SecretRef
 from app.kube.client import KubeApi, Secret
-from app.kube.secrets import WATCH_TIMEOUT_SECONDS
-from app.kube.tracked import TrackedSecrets, TrackedStore
+from app.kube.secretwatch import WATCH_TIMEOUT_SECONDS
+from app.kube.trackedsecrets import TrackedSecrets, TrackedStore
 
 log = logging.getLogger(__name__)
 
