@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from app.clock import SYSTEM_CLOCK
 from app.core.errors import ClusterError, ConfigError
+from app.core.ports import Clock
 from app.core.trust.secretkeys import SecretRef
 from app.kube.cachedreads import CachedReads
 from app.kube.client import KubeApi
@@ -63,7 +64,7 @@ class PodPullSecrets:
         error_ttl: float = ERROR_TTL_SECONDS,
         max_entries: int = MAX_ENTRIES,
         timeout: float = LOOKUP_TIMEOUT_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._api, self._timeout = api, timeout
         self.secrets: CachedReads[SecretRef, _Loaded] = CachedReads(

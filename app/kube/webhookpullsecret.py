@@ -11,11 +11,12 @@ a registry wins, as the kubelet tries `imagePullSecrets` in order. The registry 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from app.clock import SYSTEM_CLOCK
+from app.core.ports import Clock
 from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi
 from app.kube.dockerconfigsecret import parse_pull_secret
@@ -40,13 +41,13 @@ class PullSecretStore(TrackedStore[PullCredentials]):
         self,
         api: KubeApi,
         refs: Iterable[SecretRef],
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
         watch_timeout: int = WATCH_TIMEOUT_SECONDS,
     ) -> None:
         self._clock = clock
-        self._snapshot = PullCredentials(taken_at=clock())
+        self._snapshot = PullCredentials(taken_at=clock.monotonic())
         self._tracked = TrackedSecrets(
-            api, refs, parse_pull_secret, self._publish, "pull Secret", watch_timeout
+            api, refs, parse_pull_secret, self._publish, "pull Secret", watch_timeout, clock
         )
 
     def credentials(self) -> Mapping[str, Credential]:
@@ -60,4 +61,4 @@ class PullSecretStore(TrackedStore[PullCredentials]):
         for credentials in values.values():  # configured order: the first Secret wins a host
             for host, credential in credentials.items():
                 merged.setdefault(host, credential)
-        self._snapshot = PullCredentials(MappingProxyType(merged), problems, self._clock())
+        self._snapshot = PullCredentials(MappingProxyType(merged), problems, self._clock.monotonic())

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import platform
 import threading
-import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Protocol
 
@@ -33,6 +32,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from app.clock import SYSTEM_CLOCK
 from app.core.admission.decision import Decision
 from app.core.admission.outcomes import ImageOutcome, Verdict
 from app.core.admission.review import AdmissionRequest
@@ -44,7 +44,7 @@ from app.core.errors import (
     RegistryError,
     RegistryUnavailable,
 )
-from app.core.ports import VerdictCache
+from app.core.ports import Clock, VerdictCache
 
 MAX_REGISTRY_LABELS = 50
 OTHER = "other"
@@ -102,7 +102,7 @@ class Metrics:
         registry: CollectorRegistry,
         version: str,
         key_snapshot_taken_at: Callable[[], float] | None = None,
-        monotonic: Callable[[], float] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
         known_registries: Iterable[str] = (),
     ) -> None:
         self.registry = registry
@@ -137,8 +137,7 @@ class Metrics:
                 "Seconds since the trusted keys last changed or were loaded.",
                 registry=registry,
             )
-            now = monotonic or time.monotonic
-            age.set_function(lambda: max(0.0, now() - key_snapshot_taken_at()))
+            age.set_function(lambda: max(0.0, clock.monotonic() - key_snapshot_taken_at()))
         # The hosts the policies name always keep their own label, beyond the first-seen bound, so a
         # pod naming many other hosts cannot push them into `other`.
         self._known = frozenset(known_registries)

@@ -24,13 +24,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Protocol
 
+from app.clock import SYSTEM_CLOCK
 from app.core.admission.decision import ImageVerifier
 from app.core.admission.review import AdmissionRequest
+from app.core.ports import Clock
 from app.core.references import ImageRef
 from app.core.trust.keys import TrustedKey
 from app.core.verification.verdicts import ImageVerdict
@@ -74,7 +75,7 @@ class PodVerifiers:
         build: BuildVerifier,
         source: PodCredentialSource | None,
         max_sets: int = MAX_CREDENTIAL_SETS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._base, self._settings, self._build, self._source = base, settings, build, source
         self._max, self._clock = max_sets, clock
@@ -115,7 +116,7 @@ class PodVerifiers:
             self._sets[key] = entry
             while len(self._sets) > self._max:
                 _, (_, close) = self._sets.popitem(last=False)
-                self._retired.append((self._clock() + CLOSE_GRACE_SECONDS, close))
+                self._retired.append((self._clock.monotonic() + CLOSE_GRACE_SECONDS, close))
         self._sets.move_to_end(key)
         return entry[0]
 
@@ -127,7 +128,7 @@ class PodVerifiers:
             await close()
 
     async def _close_retired(self) -> None:
-        now = self._clock()
+        now = self._clock.monotonic()
         due = [close for at, close in self._retired if at <= now]
         self._retired = [(at, close) for at, close in self._retired if at > now]
         for close in due:

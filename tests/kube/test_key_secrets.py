@@ -13,19 +13,12 @@ from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, Secret, secret_from
 from app.kube.keysecrets import SecretKeyStore, parse_secret_keys
 from app.kube.secretwatch import Backoff, SecretFollower
+from tests.fakes import ManualClock
 from tests.kube.fakes import FakeCore, event_line, public_pem, v1_secret
 from tests.kube.test_client import forbidden
 
 REF = SecretRef("keys", "cosign")
 OTHER = SecretRef("keys", "team-b")
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def cosign_layout(pub: bytes) -> dict[str, bytes]:
@@ -95,11 +88,11 @@ def test_a_rotated_key_replaces_the_old_one_in_a_new_snapshot() -> None:
     clock = ManualClock()
     store = loaded_store(old, clock)
     before = store.snapshot()
-    clock.now = 105.0
+    clock.advance(5)
     store.apply(REF, secret("2", cosign_layout(new)))
     after = store.snapshot()
     assert [k.fingerprint for k in after.keys_of(REF)] == [fingerprint(new)]
-    assert after.taken_at == 105.0
+    assert after.taken_at == before.taken_at + 5
     assert [k.fingerprint for k in before.keys_of(REF)] == [fingerprint(old)]  # old snapshot untouched
 
 
