@@ -38,6 +38,6 @@ checkov.io/skip2: CKV_K8S_15=IfNotPresent on purpose - a restarted webhook must 
 {{- end }}
 
 {{- define "sigwebhook.checkovShortLivedSkips" -}}
-checkov.io/skip3: CKV_K8S_8=Short-lived pod running one bounded script; it serves nothing to probe.
-checkov.io/skip4: CKV_K8S_9=Short-lived pod running one bounded script; it serves nothing to probe.
+checkov.io/skip3: CKV_K8S_8=Short-lived pod running one bounded check; it serves nothing to probe.
+checkov.io/skip4: CKV_K8S_9=Short-lived pod running one bounded check; it serves nothing to probe.
 {{- end }}
