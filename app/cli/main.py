@@ -1,5 +1,5 @@
-"""`sigwebhook`: the command line (`verify`, `sign`, `generate-key-pair`, `serve`, and the checks the
-chart runs on a release: `wait-ready`, `self-test`).
+"""`sigwebhook`: the command line (`verify`, `verify-bundle`, `sign`, `generate-key-pair`, `serve`, and
+the checks the chart runs on a release: `wait-ready`, `self-test`).
 
 This module parses arguments and owns the one place where failures become exit codes and one line on
 stderr: a `UsageError` (or an argparse error) exits 2, any other `SigwebhookError` exits 1, and anything
@@ -28,6 +28,7 @@ log = logging.getLogger("sigwebhook.cli")
 # imported only when needed: `serve` pulls in FastAPI and uvicorn, which `verify` must not pay for.
 COMMANDS = {
     "verify": "app.cli.verify",
+    "verify-bundle": "app.cli.verify_bundle",
     "sign": "app.cli.sign",
     "generate-key-pair": "app.cli.keygen",
     "wait-ready": "app.cli.waitready",
