@@ -1,18 +1,12 @@
-"""`PodPullSecrets`: the registry credentials a pod's kubelet will pull with, read through a cache.
+"""`PodPullSecrets`: the registry credentials a pod's kubelet will pull with (docs/pod-pull-secrets.md).
 
-Which Secrets (all in the pod's namespace): the pod's `spec.imagePullSecrets`; when it lists none,
-those of its ServiceAccount (`default` when unset). That is what the ServiceAccount admission plugin
-copies into a pod, and so what the kubelet ends up using (Kubernetes docs, "Configure Service
-Accounts for Pods: add ImagePullSecrets to a ServiceAccount"); for a workload's pod template, whose
-pods the plugin has not seen yet, the same rule gives what those pods will get. With several Secrets
-the first one holding credentials for a registry wins it, in the pod's order.
-
-Every read goes through `CachedReads` (one entry per Secret and per ServiceAccount, negative entries
-too, failures kept a few seconds, shared concurrent reads): never one API call per review. A Secret
-that is missing, unreadable or not a dockerconfigjson is skipped and logged once per load (the
-kubelet skips it too); the image's verification then fails with the registry's own "requires
-authentication" reason: fail closed. RBAC: `get` on secrets and serviceaccounts in the namespaces
-where pods run (opt-in: `registries.podPullSecrets`). Never logs a credential.
+Which Secrets, all in the pod's namespace: the pod's `spec.imagePullSecrets`, or when it lists none
+those of its ServiceAccount (`default` when unset), as the ServiceAccount admission plugin copies
+them into a pod; the first Secret holding credentials for a registry wins it, in the pod's order.
+This runs on the admission path, so every read goes through `CachedReads` (never one API call per
+review). A Secret that is missing, unreadable or not a dockerconfigjson is skipped and logged once
+per read, as the kubelet skips it; the image then fails with the registry's own "requires
+authentication": fail closed. Never logs a credential.
 """
 
 from __future__ import annotations

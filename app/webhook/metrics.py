@@ -1,24 +1,12 @@
-"""Prometheus metrics: what the webhook decided, why, how fast, and how its registries answered.
+"""Prometheus metrics: what the webhook decided, why, how fast, and how its registries answered
+(the metrics and their labels: docs/metrics.md).
 
-Every collector lives in a `CollectorRegistry` built by the composition root (no module-level
-registry: two webhooks in one process, as in the tests, never mix their counts), and is served on a
-port of its own (`app.webhook.metrics_server`), never on the admission port.
-
-- `sigwebhook_reviews_total{decision,kind,operation}`: `decision` is allowed, warned (admitted with
-  warnings), denied, malformed (HTTP 400) or error (an internal error denied it).
-- `sigwebhook_image_verdicts_total{verdict,reason}`: per image; `reason` is a class (`reason_class`).
-- `sigwebhook_review_duration_seconds{kind}`: from the body received to the answer.
-- `sigwebhook_registry_requests_total{registry,outcome}`: every HTTP exchange with a registry, its
-  token service or a redirect target (`registry` is that host).
-- `sigwebhook_verdict_cache_requests_total{result}`: hit or miss.
-- `sigwebhook_key_snapshot_age_seconds`: since the trusted keys last changed or were loaded.
-- `sigwebhook_pull_secret_lookups_total{object,result}`: with `registries.podPullSecrets`, reads of
-  pods' pull Secrets and ServiceAccounts answered by the cache (`hit`) or the API server (`api_call`).
-- `sigwebhook_build_info{version,python}`: always 1.
-
-Label values are bounded: kinds and reasons come from fixed sets, and at most `MAX_REGISTRY_LABELS`
-registry hosts get a label of their own (a pod can name any host; the rest count as `other`). An
-image name is never a label. Nothing here blocks or does I/O.
+Every collector lives in a `CollectorRegistry` the composition root builds (no module-level
+registry: two webhooks in one process, as in the tests, never mix their counts) and is served on a
+port of its own (`app.webhook.metrics_server`), never on the admission port. Label values are
+bounded, so no caller can create series: kinds and reasons come from fixed sets, and at most
+`MAX_REGISTRY_LABELS` registry hosts get a label of their own besides those the policies name.
+Nothing here blocks or does I/O.
 """
 
 from __future__ import annotations

@@ -1,22 +1,14 @@
-"""`PodVerifiers`: the verifier a review uses, with the pod's own pull credentials when enabled.
+"""`PodVerifiers`: the verifier a review uses, with the pod's own pull credentials when enabled
+(`registries.podPullSecrets`; what that grants and what can leak: docs/pod-pull-secrets.md).
 
-Without pod credentials (`registries.podPullSecrets` off, or a pod whose Secrets give none) every
-review uses the shared verifier over the configured credentials (`dockerConfigFile`, `pullSecret`).
-With some, the review gets a verifier whose registry client holds the pod's credentials first, then
-the configured ones: one client per distinct set of credentials, kept (least recently used dropped
-beyond `max_sets`), so pods sharing a pull Secret share connections and tokens. A client and its
-token cache are never shared between credential sets: registry calls made for one pod never carry
-another pod's credentials or tokens. The look-up happens when the review first verifies an image,
-inside the decision's deadline: a pod in a skipped namespace, or with only exempt, unmatched or
-unchanged images, reads no Secret.
-
-The verdict cache is shared. It is keyed by repository + digest + trusted keys, and a verdict says
-whether an image carries a trusted signature, not whether anyone may pull it: verifying a signature
-is not an access decision. A tag is resolved on every review with the review's own credentials, so a
-pod without access to a private tag is denied ("requires authentication"). A pod naming by digest an
-image verified earlier with another pod's credentials may be admitted from the cache; the kubelet
-still pulls with that pod's own credentials and fails without them (on nodes that already hold the
-image, `imagePullPolicy: Always` or the `AlwaysPullImages` admission plugin enforce the pull auth).
+Without pod credentials every review uses the shared verifier over the configured ones. With some,
+the review gets a verifier whose registry client holds the pod's credentials over the configured
+ones: one client per distinct set of credentials (least recently used dropped beyond `max_sets`),
+so pods sharing a pull Secret share connections and tokens, while a client and its token cache are
+never shared between sets: no registry call made for one pod carries another pod's credentials or
+tokens. The look-up happens when the review first verifies an image, inside its deadline, so a
+review that verifies nothing reads no Secret. The verdict cache stays shared: a verdict says
+whether an image carries a trusted signature, not who may pull it.
 """
 
 from __future__ import annotations
