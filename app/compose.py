@@ -22,6 +22,7 @@ from app.core.trust.secretkeys import SecretRef, StaticKeyStore
 from app.core.verification.verifier import Verifier, VerifyOptions
 from app.registry import OciRegistry
 from app.registry.credentials import Credential
+from app.registry.redaction import keep_response_headers_out_of_logs
 from app.registry.settings import RegistrySettings, Timeouts
 
 if TYPE_CHECKING:  # pydantic settings and the webhook's TLS: imported when the webhook is built
@@ -54,6 +55,7 @@ def registry_settings_from_cli(
 
 def build_registry(settings: RegistrySettings) -> OciRegistry:
     """A registry client (not yet connected); close it with `aclose()` or use `open_registry`."""
+    keep_response_headers_out_of_logs()
     return OciRegistry(settings)
 
 
@@ -125,6 +127,7 @@ def build_webhook(
     from app.webhook.review import Reviewer, write_stdout
     from app.webhook.tls import configured_certificate, self_signed_certificate
 
+    keep_response_headers_out_of_logs()
     policies = policy_source(settings)
     policy = policies.current()
     watched = policy.secrets()

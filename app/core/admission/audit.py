@@ -3,7 +3,9 @@ README "The audit log").
 
 `audit_record` is built only from the decision's data, so it holds key fingerprints, never a key,
 a password or a token; `malformed_record` puts a review that could not be read (HTTP 400) on record
-too. Pure: writing the line is the caller's job.
+too. What the sender wrote is bounded (`app.core.printable.clipped`: names at Kubernetes' limits,
+images at the longest reference, the review's fields when it is parsed), so no review makes a huge
+line. Pure: writing the line is the caller's job.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def _timestamp(at: datetime) -> str:
 def _image(outcome: ImageOutcome, pins: dict[ContainerImage, str] | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "container": outcome.container.label,
-        "image": outcome.container.image,
+        "image": outcome.container.shown,
         "reference": str(outcome.reference) if outcome.reference is not None else None,
         "digest": str(outcome.digest) if outcome.digest is not None else None,
         "verdict": outcome.verdict.value,

@@ -6,7 +6,9 @@ A tag can be moved between admission and the kubelet's pull; a digest cannot. Th
 `name@sha256:<digest>` with the name as written: the tag is dropped, because with both present it no
 longer says what runs and some tools parse `name:tag@digest` inconsistently (the verified tag stays
 in the audit record). An image is pinned only when it verified and every policy matching it wants
-it pinned for this kind of object; one already named by digest is left alone. Each replacement
+it pinned for this kind of object, and only when the pinned form meets the same policies (a
+tag-scoped pattern such as `app:1.*` does not match `app@sha256:…`, so /validate would judge the
+pinned image by other policies); one already named by digest is left alone. Each replacement
 follows a `test` of the old value, so the patch applies only to the object it was computed for, and
 a pinned image gets no operation, so a reinvoked `/mutate` changes nothing. Pure: no I/O.
 """
@@ -22,11 +24,13 @@ from app.core.admission.policy import AdmissionPolicy
 from app.core.admission.review import AdmissionRequest
 from app.core.admission.workloads import ContainerImage
 from app.core.digests import Digest
+from app.core.references import parse_reference
 
 
 @dataclass(frozen=True)
 class Pin:
-    """One image to rewrite: the container (its `pointer` locates the `image` field) and the new value."""
+    """One image to rewrite: the container or image volume (its `pointer` locates the `image` or
+    `image.reference` field) and the new value."""
 
     container: ContainerImage
     pinned: str
@@ -43,7 +47,10 @@ def pins(request: AdmissionRequest, decision: Decision, policy: AdmissionPolicy)
         policies = policy.named(outcome.policies)
         if not policies or not all(p.pinning.pins(request.is_pod) for p in policies):
             continue
-        found.append(Pin(outcome.container, pinned_image(outcome.container.image, outcome.digest)))
+        pinned = pinned_image(outcome.container.image, outcome.digest)
+        if policy.policies_for(parse_reference(pinned)) != policies:
+            continue  # /validate would judge the pinned image by other policies (a tag-scoped one)
+        found.append(Pin(outcome.container, pinned))
     return tuple(found)
 
 
