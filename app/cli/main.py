@@ -1,5 +1,5 @@
-"""`sigwebhook`: the command line (`verify`, `verify-bundle`, `sign`, `generate-key-pair`, `serve`, and
-the checks the chart runs on a release: `wait-ready`, `self-test`).
+"""`sigwebhook`: the command line (`verify`, `verify-bundle`, `sign`, `generate-key-pair`, `serve`,
+`audit`, and the checks the chart runs on a release: `wait-ready`, `self-test`).
 
 This module parses arguments and owns the one place where failures become exit codes and one line on
 stderr: a `UsageError` (or an argparse error) exits 2, any other `SigwebhookError` exits 1, and anything
@@ -34,6 +34,7 @@ COMMANDS = {
     "wait-ready": "app.cli.waitready",
     "self-test": "app.cli.selftest",
     "serve": "app.cli.serve",
+    "audit": "app.cli.audit",
 }
 
 

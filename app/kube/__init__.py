@@ -8,6 +8,8 @@
 - `webhookpullsecret`: the webhook's own pull Secret (`registries.pullSecret`), watched.
 - `podpullsecrets` and `cachedreads`: the pull Secrets of the pod under review
   (`registries.podPullSecrets`), read on the admission path through a short-lived cache.
+- `listing`: pods and workloads, page by page, for `sigwebhook audit scan` (never on the admission
+  path).
 
 Keys and the webhook's own credentials are watched in the background; the admission path only
 reads their published snapshots. Pod pull Secrets are the exception: they are read when a review

@@ -18,6 +18,7 @@ from app.webhook.review import Reviewer
 from app.webhook.tls import ServingCertificate
 from tests.core.decisions import ALICE, ScriptedVerifier
 from tests.fixtures.webhook import RunningWebhook, serve_in_thread
+from tests.support.auditschema import checked_audit_line
 from tests.support.certs import ServerTls
 from tests.webhook.reviews import review
 
@@ -50,7 +51,7 @@ def _audit_lines_stay_whole(lines: list[str]) -> list[dict[str, Any]]:
     for line in lines:
         encoded = line.encode("utf-8")  # a lone surrogate would raise here: the record would be lost
         assert len(encoded.decode().splitlines()) == 1
-        records.append(json.loads(line))
+        records.append(checked_audit_line(line))  # and it is still a record its schema describes
     return records
 
 

@@ -3,9 +3,11 @@ README "The audit log").
 
 `audit_record` is built only from the decision's data, so it holds key fingerprints, never a key,
 a password or a token; `malformed_record` puts a review that could not be read (HTTP 400) on record
-too. What the sender wrote is bounded (`app.core.printable.clipped`: names at Kubernetes' limits,
-images at the longest reference, the review's fields when it is parsed), so no review makes a huge
-line. Pure: writing the line is the caller's job.
+too. Every line carries `AUDIT_VERSION`, and the JSON Schema `app/core/audits/audit-record.schema.json`
+is the contract the webhook's tests hold each line to. What the sender wrote is bounded
+(`app.core.printable.clipped`: names at Kubernetes' limits, images at the longest reference, the
+review's fields when it is parsed), so no review makes a huge line. Pure: writing the line is the
+caller's job.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from app.core.admission.pinning import Pin
 from app.core.admission.pinning import summary as pin_summary
 from app.core.admission.review import AdmissionRequest, ContainerImage
 
+AUDIT_VERSION = 1
 _UNSAFE_IN_A_LINE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
@@ -36,6 +39,7 @@ def audit_record(
     mutate = pinned is not None
     pins = {p.container: p.pinned for p in pinned or ()}
     return {
+        "version": AUDIT_VERSION,
         "time": _timestamp(at),
         "uid": request.uid,
         "webhook": "mutate" if mutate else "validate",
@@ -65,6 +69,7 @@ def malformed_record(
     request = body.get("request") if isinstance(body, dict) else None
     uid = request.get("uid") if isinstance(request, dict) else None
     return {
+        "version": AUDIT_VERSION,
         "time": _timestamp(at),
         "uid": uid if isinstance(uid, str) and len(uid) <= 128 else None,
         "webhook": webhook,
