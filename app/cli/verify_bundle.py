@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.cli.keyrefs import load_keys
 from app.cli.usage import EXIT_OK, UsageError
+from app.clock import SYSTEM_CLOCK
 from app.core.digests import Digest
 from app.core.errors import ConfigError
 from app.core.ports import MAX_BUNDLE_BYTES
@@ -77,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     requirements = Requirements(
         transparency_log=not args.insecure_ignore_tlog, sct=not args.insecure_ignore_sct
     )
-    verdict = verify_bundle_for_artifact(bundle, digest, data, root, signers, requirements, datetime.now(UTC))
+    verdict = verify_bundle_for_artifact(
+        bundle, digest, data, root, signers, requirements, SYSTEM_CLOCK.now()
+    )
     print(_report(verdict))
     return EXIT_OK
 

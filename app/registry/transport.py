@@ -18,15 +18,14 @@ import asyncio
 import dataclasses
 import logging
 import ssl
-import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TypedDict
 
 import httpx
 
+from app.clock import SYSTEM_CLOCK
 from app.core.errors import (
     RegistryError,
     RegistryProtocolError,
@@ -84,16 +83,6 @@ class _Outgoing:
         return dataclasses.replace(self, headers={**self.headers, "Authorization": authorization})
 
 
-class SystemClock:
-    """Wall and monotonic time from the OS; the default when no clock is injected."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
 class RegistryTransport:
     """HTTP for registries: one request path, a pool per origin, every exchange through the gate."""
 
@@ -108,7 +97,7 @@ class RegistryTransport:
     ) -> None:
         self.settings = settings
         self.stats = RequestStats()
-        clock = clock or SystemClock()
+        clock = clock or SYSTEM_CLOCK
         self.auth = Authenticator(settings, clock, self._fetch_token)
         timeouts = settings.timeouts
         self.gate = gate or ExchangeGate(

@@ -18,9 +18,10 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from app.clock import SYSTEM_CLOCK
 from app.core import deadlines
 from app.core.admission.audit import audit_line, audit_record, malformed_record
 from app.core.admission.decision import INTERNAL_ERROR, Decision, ImageVerifier, decide
@@ -30,7 +31,6 @@ from app.core.admission.review import AdmissionRequest, parse_review, review_res
 from app.core.errors import MalformedReview
 from app.core.kits import collect
 from app.core.ports import Clock, KeyStore, PolicySource
-from app.registry.transport import SystemClock
 
 log = logging.getLogger("sigwebhook.webhook")
 
@@ -63,7 +63,7 @@ class Reviewer:
     verifier: ImageVerifier
     deadline_seconds: float
     audit: Callable[[str], None] = write_stdout
-    clock: Clock = field(default_factory=SystemClock)  # durations, the due time, audit timestamps
+    clock: Clock = SYSTEM_CLOCK  # durations, the due time, audit timestamps
     # The verifier for one request (with the pod's pull credentials: `app.webhook.podverifiers`).
     verifier_for: Callable[[AdmissionRequest], Awaitable[ImageVerifier]] | None = None
     observer: ReviewObserver | None = None  # told about every /validate answer (the metrics)

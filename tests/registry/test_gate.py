@@ -9,10 +9,10 @@ import time
 
 import pytest
 
+from app.clock import SYSTEM_CLOCK
 from app.core import deadlines
 from app.core.errors import RequestLimitReached
 from app.registry.gate import DUE_MARGIN_SECONDS, ExchangeGate
-from app.registry.transport import SystemClock
 from tests.fakes import ManualClock
 
 
@@ -23,7 +23,7 @@ async def hold(gate: ExchangeGate, host: str, release: asyncio.Event, log: list[
 
 
 async def test_no_more_than_the_process_limit_run_at_once_and_waiters_go_in_turn() -> None:
-    gate, release, log = ExchangeGate(2, 2, SystemClock(), 60), asyncio.Event(), []
+    gate, release, log = ExchangeGate(2, 2, SYSTEM_CLOCK, 60), asyncio.Event(), []
     tasks = [asyncio.ensure_future(hold(gate, host, release, log)) for host in ("a", "b", "c", "d")]
     await asyncio.sleep(0.01)
     assert log == ["a", "b"] and gate.in_flight == 2 and gate.waiting == 2
@@ -33,7 +33,7 @@ async def test_no_more_than_the_process_limit_run_at_once_and_waiters_go_in_turn
 
 
 async def test_a_host_at_its_limit_lets_waiters_for_other_hosts_pass() -> None:
-    gate, release, log = ExchangeGate(10, 1, SystemClock(), 60), asyncio.Event(), []
+    gate, release, log = ExchangeGate(10, 1, SYSTEM_CLOCK, 60), asyncio.Event(), []
     tasks = [asyncio.ensure_future(hold(gate, host, release, log)) for host in ("slow", "slow", "other")]
     await asyncio.sleep(0.01)
     assert log == ["slow", "other"] and gate.waiting == 1
@@ -42,7 +42,7 @@ async def test_a_host_at_its_limit_lets_waiters_for_other_hosts_pass() -> None:
 
 
 async def test_a_wait_ends_before_the_answer_is_due_naming_the_limit_that_was_full() -> None:
-    gate, release = ExchangeGate(1, 1, SystemClock(), 60), asyncio.Event()
+    gate, release = ExchangeGate(1, 1, SYSTEM_CLOCK, 60), asyncio.Event()
     holder = asyncio.ensure_future(hold(gate, "registry.example", release, []))
     await asyncio.sleep(0.01)
     started = time.monotonic()
@@ -58,7 +58,7 @@ async def test_a_wait_ends_before_the_answer_is_due_naming_the_limit_that_was_fu
 
 
 async def test_work_already_due_gets_a_free_slot_but_never_waits() -> None:
-    gate, release = ExchangeGate(2, 1, SystemClock(), 60), asyncio.Event()
+    gate, release = ExchangeGate(2, 1, SYSTEM_CLOCK, 60), asyncio.Event()
     with deadlines.due_at(time.monotonic() - 1):
         async with gate.slot("free.example"):
             pass
@@ -72,7 +72,7 @@ async def test_work_already_due_gets_a_free_slot_but_never_waits() -> None:
 
 
 async def test_a_waiter_cancelled_as_it_is_granted_gives_its_slot_back() -> None:
-    gate, release = ExchangeGate(1, 1, SystemClock(), 60), asyncio.Event()
+    gate, release = ExchangeGate(1, 1, SYSTEM_CLOCK, 60), asyncio.Event()
     holder = asyncio.ensure_future(hold(gate, "h", release, []))
     await asyncio.sleep(0.01)
     waiter = asyncio.ensure_future(hold(gate, "h", asyncio.Event(), []))
