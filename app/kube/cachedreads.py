@@ -11,13 +11,13 @@ keeps answering. Use it from one event loop. No knowledge of what is loaded.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from app.clock import SYSTEM_CLOCK
 from app.core.errors import ClusterError
+from app.core.kits import ExpiringCache, SharedWork
 from app.core.ports import Clock
 
 K = TypeVar("K", bound=Hashable)
@@ -41,32 +41,24 @@ class CachedReads(Generic[K, V]):
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._load, self._ttl, self._error_ttl = load, ttl, error_ttl
-        self._max, self._clock = max_entries, clock
-        self._entries: OrderedDict[K, tuple[float, V | _Failure]] = OrderedDict()
-        self._pending: dict[K, asyncio.Future[V]] = {}
+        self._entries: ExpiringCache[K, V | _Failure] = ExpiringCache(max_entries, clock)
+        self._loading: SharedWork[K, V] = SharedWork()
         self.hits = 0
         self.loads = 0
 
     async def get(self, key: K) -> V:
-        """The value for `key`: from the cache while fresh, else from one shared call to the loader."""
-        entry = self._entries.get(key)
-        if entry is not None:
-            expires, value = entry
-            if self._clock.monotonic() < expires:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                if isinstance(value, _Failure):
-                    raise _copy(value.error)
-                return value
-            del self._entries[key]
-        pending = self._pending.get(key)
-        if pending is None:
+        """The value for `key`: from the cache while fresh, else from one shared call to the loader
+        (a review that gives up at its deadline does not cancel the call others wait for)."""
+        found = self._entries.lookup(key)  # (a stored None, "no such object", is a hit too)
+        if found is not None:
+            value = found[0]
+            self.hits += 1
+            if isinstance(value, _Failure):
+                raise _copy(value.error)
+            return value
+        if key not in self._loading:
             self.loads += 1
-            pending = asyncio.ensure_future(self._fill(key))
-            self._pending[key] = pending
-            pending.add_done_callback(lambda _: self._pending.pop(key, None))
-        # shield: a review that gives up (its deadline) must not cancel the call others wait for.
-        return await asyncio.shield(pending)
+        return await self._loading.run(key, lambda: self._fill(key))
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -75,18 +67,10 @@ class CachedReads(Generic[K, V]):
         try:
             value = await asyncio.to_thread(self._load, key)
         except ClusterError as exc:
-            self._store(key, _Failure(exc), self._error_ttl)
+            self._entries.put(key, _Failure(exc), self._error_ttl)
             raise
-        self._store(key, value, self._ttl)
+        self._entries.put(key, value, self._ttl)
         return value
-
-    def _store(self, key: K, value: V | _Failure, ttl: float) -> None:
-        if ttl <= 0:
-            return
-        self._entries[key] = (self._clock.monotonic() + ttl, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
 
 
 def _copy(error: ClusterError) -> ClusterError:

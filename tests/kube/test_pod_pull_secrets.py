@@ -172,6 +172,17 @@ async def test_a_missing_service_account_gives_no_credentials_and_no_problem() -
     assert found.credentials == {} and found.problems == ()
 
 
+async def test_a_missing_service_account_is_remembered_like_any_other_answer() -> None:
+    core = team_core()
+    pulls = lookups(core)
+    for _ in range(3):
+        await pulls.credentials_for("team", [], "ghost")
+    assert [read for read in core.reads if read[0] == "serviceaccount"] == [
+        ("serviceaccount", "team", "ghost")
+    ]
+    assert pulls.accounts.hits == 2 and pulls.accounts.loads == 1
+
+
 async def test_the_cache_keeps_at_most_max_entries() -> None:
     core = team_core()
     pulls = lookups(core, max_entries=2)
