@@ -3,8 +3,11 @@
 uvicorn accepts every connection the kernel hands it and waits for a request on it for ever: 1,000
 idle TCP connections took the server from 67 to 373 MB (asyncio gives each TLS connection a 256 KiB
 read buffer), enough to be killed at the chart's memory limit. `BoundedListener` accepts on the
-listening socket itself, and only while fewer than `max_connections` are open: beyond that, callers
-wait in the kernel's accept queue, which costs this process nothing. Each accepted connection has
+listening socket itself, at most `max_connections` open at once: when full, the oldest connection
+with no request in progress is closed to make room (idle connections cannot keep the API server
+out), and when every one is answering a request, callers wait in the kernel's accept queue, which
+costs this process nothing. A failed handshake leaves no reference cycle that would keep its buffer
+until a full garbage collection. Each accepted connection has
 `HANDSHAKE_SECONDS` for its TLS handshake, then `HEAD_SECONDS` to send each request's head (from the
 moment it connects or its previous answer went out, whatever trickles in meanwhile: data arriving
 does not restart it). Idle keep-alive connections are closed after uvicorn's `timeout_keep_alive`,

@@ -1,7 +1,9 @@
 """Run the webhook app on uvicorn over TLS, picking up a renewed serving certificate without a restart.
 
 `uvicorn_config` is the one place the server's options are set (TLS files, host, port, no access
-log: the audit line is the record of each review, and uvicorn's own logging goes through ours).
+log: the audit line is the record of each review, and uvicorn's own logging goes through ours; a
+graceful shutdown that outlasts the review deadline, so SIGTERM answers every review in flight).
+Connections are accepted by `app.webhook.listener` (bounded, and each given limited time).
 `WebhookServer` is uvicorn's server plus a watch on the certificate files: cert-manager (and any
 Secret volume) renews them in place, and a webhook that kept serving the expired certificate would
 fail every call the API server makes, which with `failurePolicy: Fail` refuses every pod. A changed
