@@ -16,9 +16,12 @@ Fields (documented for the README):
 - `images`: one entry per container image: `container` (`spec.containers[0] (app)`), `image` (as
   written), `reference` (normalised), `digest` (the manifest digest verified), `verdict` (`verified`,
   `denied`, `warned`, `exempt`, `unmatched-allowed`, `unchanged`), `policies` (names), `signatures`
-  (format and key fingerprint of each signature that counted, and the key's name: a file path,
-  `inline` or a `k8s://` Secret), `reason`, and on `mutate` records `pinned`: the image it was
-  rewritten to (null when not pinned).
+  (one per signature that counted: `format`; `key_fingerprint` and `key`, the key's name — a file
+  path, `inline` or a `k8s://` Secret — for a key, both null for keyless; `identity` and `issuer` from
+  the certificate for keyless, null for a key; `tlog`: the verified log entries, each `log_id` (hex),
+  `log_index` and `integrated_time` (RFC 3339, null for a Rekor v2 entry); `timestamps`: the RFC 3161
+  times), `reason`, and on `mutate` records `pinned`: the image it was rewritten to (null when not
+  pinned).
 - `duration_ms`: time from receiving the review to the answer.
 
 A review that could not be read (HTTP 400) gets a record too, with `decision: refused`, the reason
@@ -40,6 +43,7 @@ from app.core.admission.decision import Decision, ImageOutcome
 from app.core.admission.pinning import Pin
 from app.core.admission.pinning import summary as pin_summary
 from app.core.admission.review import AdmissionRequest, ContainerImage
+from app.core.verification.verdicts import VerifiedSignature
 
 _UNSAFE_IN_A_LINE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
@@ -119,12 +123,29 @@ def _image(outcome: ImageOutcome, pins: dict[ContainerImage, str] | None) -> dic
         "digest": str(outcome.digest) if outcome.digest is not None else None,
         "verdict": outcome.verdict.value,
         "policies": list(outcome.policies),
-        "signatures": [
-            {"format": s.format.value, "key_fingerprint": s.key_fingerprint, "key": s.key_name}
-            for s in outcome.signatures
-        ],
+        "signatures": [_signature(s) for s in outcome.signatures],
         "reason": outcome.reason,
     }
     if pins is not None:
         entry["pinned"] = pins.get(outcome.container)
     return entry
+
+
+def _signature(signature: VerifiedSignature) -> dict[str, Any]:
+    identity = signature.identity
+    return {
+        "format": signature.format.value,
+        "key_fingerprint": signature.key_fingerprint,
+        "key": signature.signer_label if identity is None else None,
+        "identity": identity.subject if identity is not None else None,
+        "issuer": identity.issuer if identity is not None else None,
+        "tlog": [
+            {
+                "log_id": entry.log_id,
+                "log_index": entry.log_index,
+                "integrated_time": _timestamp(entry.integrated_time) if entry.integrated_time else None,
+            }
+            for entry in signature.log_entries
+        ],
+        "timestamps": [_timestamp(t.moment) for t in signature.times if t.source.startswith("timestamp")],
+    }
