@@ -39,8 +39,9 @@ def test_an_image_with_no_signatures_says_none_were_found() -> None:
 
 
 def test_an_image_signed_only_by_another_policys_key_says_this_policy_does_not_trust_it() -> None:
+    (group,) = PROD.trust((ALICE,)).groups  # bob's signature verified under prod's own root and needs
     by_bob = VerifiedSignature(
-        V3, f"key:{BOB.fingerprint}", BOB.name, "referrer sha256:…", key_fingerprint=BOB.fingerprint
+        V3, f"key:{BOB.fingerprint}", BOB.name, "referrer sha256:…", group.basis, BOB.fingerprint
     )
     assert judged(verdict((by_bob,), "bad")) == f"{PREFIX} (signed only by keys this policy does not trust)"
 

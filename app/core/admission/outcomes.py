@@ -21,7 +21,7 @@ from app.core.errors import InvalidReference, SigwebhookError
 from app.core.references import ImageRef, parse_reference
 from app.core.trust.secretkeys import KeySnapshot
 from app.core.verification.trust_groups import Trust
-from app.core.verification.verdicts import ImageVerdict, VerifiedSignature
+from app.core.verification.verdicts import ImageVerdict, VerifiedSignature, furthest
 
 Grants = frozenset[tuple[str, str]]  # (basis, signer trust_id) pairs a policy counts
 
@@ -155,7 +155,7 @@ def judge(
         failures = warnings if p.mode is Mode.WARN else enforced
         words = p.signer_words
         if not signers:
-            why = _why_none(result, words)
+            why = _why_none(result, {basis for basis, _ in granted}, words)
             failures.append(f'no signature verified by the {words} of policy "{p.name}" ({why})')
         elif len(signers) < p.threshold:
             failures.append(
@@ -164,7 +164,7 @@ def judge(
     if enforced or warnings:
         verdict = Verdict.DENIED if enforced else Verdict.WARNED
         reason = "; ".join(enforced + warnings)
-        step = _refused_step(result) if not counted else None
+        step = _refused_step(result, {b for g in grants for b, _ in g}) if not counted else None
         return ImageOutcome(
             container, verdict, reason, reference, result.digest, names, tuple(counted), step=step
         )
@@ -180,24 +180,25 @@ def judge(
     )
 
 
-def _why_none(result: ImageVerdict, words: str) -> str:
-    """Why none of a policy's signers signed: no signatures at all, signatures by signers of other
-    matching policies only, or signatures that failed their checks (their distinct reasons, already
-    safe to show; the deny line is escaped as a whole by `app.core.admission.decision`)."""
-    if result.verified:
+def _why_none(result: ImageVerdict, bases: set[str], words: str) -> str:
+    """Why none of a policy's signers signed, under its own trust bases: no signatures at all,
+    signatures by signers of other matching policies only, or signatures that failed their checks
+    (their distinct reasons, already safe to show; the deny line is escaped as a whole by
+    `app.core.admission.decision`)."""
+    if any(v.basis in bases for v in result.verified):
         return f"signed only by {words} this policy does not trust"
-    if not result.rejected:
-        return "no signatures found"
-    reasons = "; ".join(dict.fromkeys(r.reason for r in result.rejected))
+    rejected = [r for r in result.rejected if r.concerns(bases)]
+    if not rejected:
+        return "signed only by signers of other policies" if result.verified else "no signatures found"
+    reasons = "; ".join(dict.fromkeys(r.reason for r in rejected))
     if len(reasons) > MAX_REASONS_CHARS:
         reasons = reasons[: MAX_REASONS_CHARS - 1].rstrip() + "…"
-    return f"{len(result.rejected)} signature(s) found: {reasons}"
+    return f"{len(rejected)} signature(s) found: {reasons}"
 
 
-def _refused_step(result: ImageVerdict) -> str | None:
-    """The verification step that refused the most signatures found (None when none said)."""
-    steps = [r.step for r in result.rejected if r.step is not None]
-    return max(dict.fromkeys(steps), key=steps.count) if steps else None
+def _refused_step(result: ImageVerdict, bases: set[str]) -> str | None:
+    """The step furthest along that refused a signature found under `bases` (None when none said)."""
+    return furthest(r.step for r in result.rejected if r.step is not None and r.concerns(bases))
 
 
 def error_reason(error: BaseException) -> str:

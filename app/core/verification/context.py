@@ -31,15 +31,14 @@ from app.core.references import ImageRef
 from app.core.verification.entities import SignedEntity
 from app.core.verification.entity_checks import NOT_VERIFIED, EntityVerdict, verify_entity
 from app.core.verification.trust_groups import Trust, TrustGroup
-from app.core.verification.verdicts import RejectedSignature, SignatureFormat, VerifiedSignature
+from app.core.verification.verdicts import RejectedSignature, SignatureFormat, VerifiedSignature, furthest
 
 __all__ = ["NOT_VERIFIED"]
 
 MAX_CONCURRENT_FETCHES = 16
-Outcome = list[VerifiedSignature] | RejectedSignature  # what checking one signature object found
-# When every trust group refuses a signature, the reason shown is the one from the step furthest
-# along: "the identity does not match" says more than "no key of the other group verifies it".
-_STEP_ORDER = ("material", "key", "signature", "tlog", "timestamp", "certificate", "sct", "identity")
+# What checking one signature object found: the signers that recognised it (and, beside them, why it
+# failed under the other trust groups), or why it counts under none.
+Outcome = list[VerifiedSignature | RejectedSignature] | RejectedSignature
 
 
 @dataclass(frozen=True)
@@ -140,21 +139,24 @@ class CheckContext:
         return data
 
     def verify_entity(self, fmt: SignatureFormat, location: str, entity: SignedEntity) -> Outcome:
-        """The signers that recognise `entity`, each group checked on its own (`entity_checks`); when
-        none does, the rejection from the step that got furthest."""
+        """The signers that recognise `entity`, each group checked on its own (`entity_checks`), with
+        the reasons it failed under the other groups; when no group accepts it, the rejection from
+        the step that got furthest."""
         verified: list[VerifiedSignature] = []
-        refusals: list[NotVerified] = []
+        refusals: list[tuple[TrustGroup, NotVerified]] = []
         for group in self.trust.groups:
             try:
                 verdict = verify_entity(entity, group.root, group.signers, group.requirements, self.now)
             except NotVerified as exc:
-                refusals.append(exc)
+                refusals.append((group, exc))
                 continue
             verified.extend(verified_by(fmt, location, group, verdict))
         if verified or not refusals:
-            return verified
-        furthest = max(refusals, key=lambda exc: _STEP_ORDER.index(exc.step))
-        return RejectedSignature(fmt, location, furthest.reason, furthest.step)
+            others = [RejectedSignature(fmt, location, e.reason, e.step, g.basis) for g, e in refusals]
+            return [*verified, *others]
+        step = furthest(exc.step for _, exc in refusals)
+        chosen = next(exc for _, exc in refusals if exc.step == step)
+        return RejectedSignature(fmt, location, chosen.reason, chosen.step)
 
     async def _fetch_blob(self, descriptor: Descriptor, limit: int) -> bytes:
         async with self._gate:

@@ -23,7 +23,7 @@ from app.core.formats.simplesigning import parse_payload
 from app.core.ports import MAX_PAYLOAD_BYTES
 from app.core.verification.context import Broken, CheckContext, Findings, Outcome, garbage, gather
 from app.core.verification.layer_entities import entity_from_layer
-from app.core.verification.verdicts import RejectedSignature, SignatureFormat
+from app.core.verification.verdicts import RejectedSignature, SignatureFormat, VerifiedSignature
 
 V2 = SignatureFormat.COSIGN_V2_SIG_TAG
 
@@ -56,7 +56,7 @@ async def _check_layer(context: CheckContext, tag: str, layer: SignatureLayer | 
     except (SignatureFormatError, Broken) as exc:
         return RejectedSignature(V2, location, garbage(exc))
     found = context.verify_entity(V2, location, entity)
-    if not found or isinstance(found, RejectedSignature):
+    if isinstance(found, RejectedSignature) or not any(isinstance(f, VerifiedSignature) for f in found):
         return found
     try:
         problem = parse_payload(payload).claims_problem(context.digest)

@@ -28,7 +28,7 @@ from app.core.formats.layouts import is_bundle_artifact, parse_referrer_manifest
 from app.core.ports import MAX_BUNDLE_BYTES, Descriptor
 from app.core.verification.bundle_entities import entity_from_bundle
 from app.core.verification.context import Broken, CheckContext, Findings, Outcome, garbage, gather
-from app.core.verification.verdicts import RejectedSignature, SignatureFormat
+from app.core.verification.verdicts import RejectedSignature, SignatureFormat, VerifiedSignature
 
 V3 = SignatureFormat.COSIGN_V3_BUNDLE
 OLDEST_IMAGE_BUNDLE = (0, 3)  # cosign requires bundle v0.3+ for image signatures
@@ -87,7 +87,7 @@ def _check_envelope(context: CheckContext, bundle: Bundle, envelope: Envelope, l
     except NotVerified as exc:  # raised for a message signature's digest hint; here for completeness
         return RejectedSignature(V3, location, exc.reason, exc.step)
     found = context.verify_entity(V3, location, entity)
-    if not found or isinstance(found, RejectedSignature):
+    if isinstance(found, RejectedSignature) or not any(isinstance(f, VerifiedSignature) for f in found):
         return found
     try:
         statement = parse_statement(envelope.payload)

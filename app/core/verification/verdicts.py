@@ -8,6 +8,7 @@ certificate's identity, and the log entries and times that proved it.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -21,6 +22,18 @@ TLOG_NOTICE = (
     "a transparency log entry is NOT required (like cosign verify --insecure-ignore-tlog); "
     "entries that are present are still checked"
 )
+
+
+# The verification steps (`NotVerified.STEPS`) in the order a signature meets them. When several
+# signatures (or trust groups) were refused, the step furthest along says the most: "the identity
+# does not match" tells more than "no key of another group verifies it".
+STEP_ORDER = ("material", "key", "signature", "tlog", "timestamp", "certificate", "sct", "identity")
+
+
+def furthest(steps: Iterable[str]) -> str | None:
+    """The step furthest along among `steps` (None when there is none)."""
+    known = [s for s in steps if s in STEP_ORDER]
+    return max(known, key=STEP_ORDER.index) if known else None
 
 
 class SignatureFormat(StrEnum):
@@ -64,12 +77,19 @@ class VerifiedSignature:
 @dataclass(frozen=True)
 class RejectedSignature:
     """One signature object that was found but did not count, and why (safe to show). `step` is the
-    verification step that failed (`NotVerified.STEPS`), when one did: a bounded metric label."""
+    verification step that failed (`NotVerified.STEPS`), when one did: a bounded metric label.
+    `basis` is set when the signature failed under that trust basis only (it verified under
+    another); None means it counts under none."""
 
     format: SignatureFormat
     location: str
     reason: str
     step: str | None = None
+    basis: str | None = None
+
+    def concerns(self, bases: Collection[str]) -> bool:
+        """Whether this rejection is about a signature that could have counted under `bases`."""
+        return self.basis is None or self.basis in bases
 
 
 @dataclass(frozen=True)
@@ -84,6 +104,11 @@ class ImageVerdict:
     @property
     def ok(self) -> bool:
         return bool(self.verified)
+
+    @property
+    def refused(self) -> tuple[RejectedSignature, ...]:
+        """The signatures that counted under no trust basis (what a single-basis reader reports)."""
+        return tuple(r for r in self.rejected if r.basis is None)
 
     @property
     def signers(self) -> frozenset[str]:
