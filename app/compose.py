@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.admission.decision import ImageVerifier
+from app.core.admission.policy import AdmissionPolicy
 from app.core.errors import ConfigError
 from app.core.ports import KeyStore, Lifecycle, VerdictCache
-from app.core.trust.secretkeys import SecretRef, StaticKeyStore
+from app.core.trust.secretkeys import KeySnapshot, SecretRef, StaticKeyStore
 from app.core.verification.verifier import Verifier, VerifyOptions
 from app.registry import OciRegistry
 from app.registry.credentials import Credential
+from app.registry.redaction import keep_response_headers_out_of_logs
 from app.registry.settings import RegistrySettings, Timeouts
 
 if TYPE_CHECKING:  # pydantic settings and the webhook's TLS: imported when the webhook is built
@@ -53,6 +55,7 @@ def registry_settings_from_cli(
 
 def build_registry(settings: RegistrySettings) -> OciRegistry:
     """A registry client (not yet connected); close it with `aclose()` or use `open_registry`."""
+    keep_response_headers_out_of_logs()
     return OciRegistry(settings)
 
 
@@ -124,6 +127,7 @@ def build_webhook(
     from app.webhook.review import Reviewer, write_stdout
     from app.webhook.tls import configured_certificate, self_signed_certificate
 
+    keep_response_headers_out_of_logs()
     policies = policy_source(settings)
     policy = policies.current()
     watched = policy.secrets()
@@ -271,3 +275,48 @@ class _LiveCredentials(Mapping[str, Credential]):
 
     def __len__(self) -> int:
         return len(self._current())
+
+
+# --- the cluster scan (`sigwebhook audit scan`) --------------------------------------------------
+# The webhook's config → the same policy, keys read once from their Secrets, the same registry
+# settings (pull Secret read once), verifier options and verdict cache → the core's scan.
+
+
+@dataclasses.dataclass
+class ClusterScan:
+    """What `audit scan` runs: the webhook's policy, the keys as they are now, its verifier and
+    deadline, and the API server to list from. `aclose()` closes the registry client."""
+
+    policy: AdmissionPolicy
+    snapshot: KeySnapshot
+    verifier: ImageVerifier
+    deadline_seconds: float
+    api: KubeApi
+    aclose: Callable[[], Awaitable[None]]
+
+
+def build_scan(settings: Settings, kubeconfig: Path | None, kube_api: KubeApi | None = None) -> ClusterScan:
+    """The scan's parts from the webhook's validated settings. The API server is the one `kubeconfig`
+    names (None: the in-cluster service account), not the config's: the scan runs where its user is.
+    Key and pull Secrets are read once; one that cannot be read stops the scan (`ConfigError`)."""
+    from app.config import admission_policy
+    from app.kube.client import connect
+    from app.kube.keystore import SecretKeyStore
+    from app.kube.pullsecrets import PullSecretStore
+    from app.webhook.cache import TtlVerdictCache
+
+    policy = admission_policy(settings)
+    api = kube_api or connect(kubeconfig)
+    snapshot = SecretKeyStore(api, policy.secrets()).load() if policy.secrets() else KeySnapshot()
+    credentials: Callable[[], Mapping[str, Credential]] | None = None
+    pull_secret = settings.registries.pull_secret
+    if pull_secret is not None:
+        pulls = PullSecretStore(api, [SecretRef.parse(str(pull_secret))])
+        pulls.load()
+        credentials = pulls.credentials
+    registry = OciRegistry(webhook_registry_settings(settings, credentials))
+    options = VerifyOptions(accepted_predicate_types=frozenset(settings.signatures.accepted_predicate_types))
+    caching = settings.verdict_cache
+    cache = TtlVerdictCache(caching.ttl_seconds, caching.max_entries) if caching.ttl_seconds > 0 else None
+    verifier = build_verifier(registry, cache, options)
+    return ClusterScan(policy, snapshot, verifier, settings.deadline_seconds, api, registry.aclose)

@@ -1,4 +1,4 @@
-"""`sigwebhook`: the command line (`verify`, `sign`, `generate-key-pair`).
+"""`sigwebhook`: the command line (`verify`, `sign`, `generate-key-pair`, `serve`, `audit`).
 
 This module parses arguments and owns the one place where failures become exit codes and one line on
 stderr: a `UsageError` (or an argparse error) exits 2, any other `SigwebhookError` exits 1, and anything
@@ -31,6 +31,7 @@ COMMANDS = {
     "sign": "app.cli.sign",
     "generate-key-pair": "app.cli.keygen",
     "serve": "app.cli.serve",
+    "audit": "app.cli.audit",
 }
 
 

@@ -4,6 +4,8 @@ AdmissionReview to allow or deny.
 Rooms, in the order a review flows through them (each may use the ones below it, never above; the
 import-linter `layers` contracts in `pyproject.toml` enforce this):
 
+- `audits/`: the audit record's schema, reading audit lines back and summarising them, checking
+  what runs in the cluster against the policies;
 - `admission/`: the review in and out, where pod specs keep their images, policies, the decision,
   digest pinning, the audit record;
 - `verification/`: verify one image: resolve, look for both cosign layouts, check each signature;

@@ -138,5 +138,7 @@ def test_an_object_listing_absurdly_many_containers_is_refused_before_they_are_r
         MAX_CONTAINERS + 1
     )
     started = time.monotonic()
-    _refused(body, f"request.object lists {MAX_CONTAINERS + 2} containers, more than {MAX_CONTAINERS}")
+    _refused(
+        body, f"request.object lists {MAX_CONTAINERS + 2} containers and volumes, more than {MAX_CONTAINERS}"
+    )
     assert time.monotonic() - started < 0.5

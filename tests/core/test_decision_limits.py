@@ -51,7 +51,10 @@ async def test_a_pod_with_5000_containers_is_denied_in_one_line_without_registry
     assert time.monotonic() - started < 1.0
     assert not decision.allowed and verifier.calls == []
     assert decision.message is not None and len(decision.message.splitlines()) == 1
-    assert f"it has 5000 containers, more than the {MAX_CONTAINERS_PER_REVIEW}" in decision.message
+    assert (
+        f"it has 5000 containers and image volumes, more than the {MAX_CONTAINERS_PER_REVIEW}"
+        in decision.message
+    )
 
 
 async def test_more_distinct_images_than_the_limit_are_denied_without_registry_calls() -> None:

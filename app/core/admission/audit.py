@@ -1,7 +1,10 @@
 """The audit record: one JSON line per review, the record a security team audits.
 
-Fields (documented for the README):
+Fields (documented for the README; the JSON Schema `app/core/audits/audit-record.schema.json` is
+the contract, and the webhook's tests hold every line to it):
 
+- `version`: the format's version (`AUDIT_VERSION`). Fields may be added within a version, never
+  removed, renamed or retyped.
 - `time`: when the decision was made, RFC 3339 UTC.
 - `uid`: the AdmissionReview request uid (the API server's audit log carries the same uid).
 - `webhook`: `validate` (the gate) or `mutate` (digest pinning; it always answers allow, so count
@@ -13,8 +16,8 @@ Fields (documented for the README):
 - `decision`: `allow` or `deny`, as answered; `summary`: why, in a few words; `message`: the deny
   message sent back; `would_deny`: true when warn-mode policies refused some image (enforced, this
   would have been a deny) and `warnings`: the warning lines sent back.
-- `images`: one entry per container image: `container` (`spec.containers[0] (app)`), `image` (as
-  written), `reference` (normalised), `digest` (the manifest digest verified), `verdict` (`verified`,
+- `images`: one entry per image of a container or image volume: `container` (`spec.containers[0] (app)`,
+  `spec.volumes[3].image (tools)`), `image` (as written), `reference` (normalised), `digest` (the manifest digest verified), `verdict` (`verified`,
   `denied`, `warned`, `exempt`, `unmatched-allowed`, `unchanged`), `policies` (names), `signatures`
   (one per signature that counted: `format`; `key_fingerprint` and `key`, the key's name — a file
   path, `inline` or a `k8s://` Secret — for a key, both null for keyless; `identity` and `issuer` from
@@ -28,6 +31,8 @@ A review that could not be read (HTTP 400) gets a record too, with `decision: re
 and the `uid` when one could be found (`malformed_record`): probes and broken callers are on record.
 
 Built only from the decision's data: it holds fingerprints, never a key, a password or a token.
+What the sender wrote is bounded (`app.core.printable.clipped`: names at Kubernetes' limits, images
+at the longest reference, the review's fields when it is parsed), so no review makes a huge line.
 Pure: writing the line is the caller's job.
 """
 
@@ -45,6 +50,7 @@ from app.core.admission.pinning import summary as pin_summary
 from app.core.admission.review import AdmissionRequest, ContainerImage
 from app.core.verification.verdicts import VerifiedSignature
 
+AUDIT_VERSION = 1
 _UNSAFE_IN_A_LINE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
@@ -60,6 +66,7 @@ def audit_record(
     mutate = pinned is not None
     pins = {p.container: p.pinned for p in pinned or ()}
     return {
+        "version": AUDIT_VERSION,
         "time": _timestamp(at),
         "uid": request.uid,
         "webhook": "mutate" if mutate else "validate",
@@ -89,6 +96,7 @@ def malformed_record(
     request = body.get("request") if isinstance(body, dict) else None
     uid = request.get("uid") if isinstance(request, dict) else None
     return {
+        "version": AUDIT_VERSION,
         "time": _timestamp(at),
         "uid": uid if isinstance(uid, str) and len(uid) <= 128 else None,
         "webhook": webhook,
@@ -118,7 +126,7 @@ def _timestamp(at: datetime) -> str:
 def _image(outcome: ImageOutcome, pins: dict[ContainerImage, str] | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "container": outcome.container.label,
-        "image": outcome.container.image,
+        "image": outcome.container.shown,
         "reference": str(outcome.reference) if outcome.reference is not None else None,
         "digest": str(outcome.digest) if outcome.digest is not None else None,
         "verdict": outcome.verdict.value,

@@ -3,8 +3,8 @@
 `decide` plans each image (`app.core.admission.outcomes.plan`), runs the verifier for every image of the pod
 or workload template concurrently (at most `MAX_CONCURRENT_VERIFICATIONS` at a time; an object naming more than
 `MAX_IMAGES_PER_REVIEW` distinct images to verify, or listing more than `MAX_CONTAINERS_PER_REVIEW`
-containers, is denied unverified with one line saying so), inside a deadline, and judges each answer (`judge`); the object
-is allowed only when every image is. Images that only warn-mode policies refuse are admitted and
+containers and image volumes, is denied unverified with one line saying so), inside a deadline, and judges each
+answer (`judge`); the object is allowed only when every image is (image volumes are images like containers'). Images that only warn-mode policies refuse are admitted and
 listed in `warnings`. A deny message has one line per failing container, naming the container, the
 image as written and why (prefixed by the object for a workload: `Deployment web: spec.template…`):
 
@@ -123,7 +123,7 @@ async def decide(
             results[str(planned.reference)],
             planned.warned,
         )
-    ordered = tuple(outcomes[c] for c in request.images)  # pod order: containers, init, ephemeral
+    ordered = tuple(outcomes[c] for c in request.images)  # pod order: containers, init, ephemeral, volumes
     warnings = tuple(_line(request, o) for o in ordered if o.verdict is Verdict.WARNED)
     failing = [o for o in ordered if not o.allowed]
     if failing:
@@ -141,7 +141,10 @@ def _too_many(request: AdmissionRequest) -> str | None:
     one per container: the answer and the audit record stay small whatever the object lists."""
     distinct = len({c.image for c in request.images_to_verify()})
     if len(request.images) > MAX_CONTAINERS_PER_REVIEW:
-        why = f"it has {len(request.images)} containers, more than the {MAX_CONTAINERS_PER_REVIEW}"
+        why = (
+            f"it has {len(request.images)} containers and image volumes, "
+            f"more than the {MAX_CONTAINERS_PER_REVIEW}"
+        )
     elif distinct > MAX_IMAGES_PER_REVIEW:
         why = f"it names {distinct} distinct images to verify, more than the {MAX_IMAGES_PER_REVIEW}"
     else:

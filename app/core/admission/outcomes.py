@@ -66,7 +66,7 @@ class ImageOutcome:
         return self.verdict is not Verdict.DENIED
 
     def line(self) -> str:
-        return f"{self.container.label} {self.container.image}: {self.reason}"
+        return f"{self.container.label} {self.container.shown}: {self.reason}"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ verified (`Verdict.VERIFIED`) and was written with a tag only is replaced by `na
 - **Only verified images are pinned**: exempt, unmatched-allowed, warned, denied and unchanged ones
   never are. A policy's `pinning` says for which objects; an image is pinned only when every policy
   matching it wants it pinned for this object (pods, or workload templates too).
+- **Only when the pinned form meets the same policies**: a tag-scoped pattern (`app:1.*`) does not
+  match `app@sha256:…` (`app.core.admission.policy`), so pinning an image such a policy governs would
+  hand the validating webhook an image judged by other policies or `unmatched`; it is left by tag.
 
 Each replacement is preceded by a `test` operation on the old value, so the patch applies only to
 the object it was computed for. The mutating endpoint never denies: the validating webhook, which
@@ -43,11 +46,13 @@ from app.core.admission.policy import AdmissionPolicy
 from app.core.admission.review import AdmissionRequest
 from app.core.admission.workloads import ContainerImage
 from app.core.digests import Digest
+from app.core.references import parse_reference
 
 
 @dataclass(frozen=True)
 class Pin:
-    """One image to rewrite: the container (its `pointer` locates the `image` field) and the new value."""
+    """One image to rewrite: the container or image volume (its `pointer` locates the `image` or
+    `image.reference` field) and the new value."""
 
     container: ContainerImage
     pinned: str
@@ -64,7 +69,10 @@ def pins(request: AdmissionRequest, decision: Decision, policy: AdmissionPolicy)
         policies = policy.named(outcome.policies)
         if not policies or not all(p.pinning.pins(request.is_pod) for p in policies):
             continue
-        found.append(Pin(outcome.container, pinned_image(outcome.container.image, outcome.digest)))
+        pinned = pinned_image(outcome.container.image, outcome.digest)
+        if policy.policies_for(parse_reference(pinned)) != policies:
+            continue  # /validate would judge the pinned image by other policies (a tag-scoped one)
+        found.append(Pin(outcome.container, pinned))
     return tuple(found)
 
 

@@ -11,11 +11,17 @@ normalised the way distribution normalises a reference (`nginx` → `docker.io/l
 `index.docker.io` → `docker.io`), so a pattern and an image written differently still meet; registry
 hosts are compared without case, as DNS compares them.
 
+What a pattern names decides what it matches (`PatternScope`): without a tag or digest, the
+repository, whatever the image carries; with a tag (`:v1`, `:1.*`), only an image with such a tag
+**and no digest** (the runtime pulls the digest: `app:v1` matching `app:v1@sha256:<any>` would
+stretch an exemption or policy for one tag to every manifest of the repository); with a digest, only
+an image carrying that digest.
+
 Every policy whose patterns match an image applies, and all of them must pass: adding a policy can
 only make admission stricter (sigstore policy-controller's ClusterImagePolicy semantics), except
 that a failure of a `warn`-mode policy only warns. An image no policy matches is denied unless
-`unmatched` is `allow`. Exemptions and skipped namespaces are
-explicit. This module builds and queries the policy; it does no I/O and verifies nothing.
+`unmatched` is `allow`. Exemptions and skipped namespaces are explicit. This module builds and
+queries the policy; it does no I/O and verifies nothing.
 """
 
 from __future__ import annotations
@@ -73,22 +79,33 @@ class Unmatched(StrEnum):
     ALLOW = "allow"
 
 
+class PatternScope(StrEnum):
+    """What a pattern names besides the repository, and so which forms of a reference it is matched to."""
+
+    REPOSITORY = "repository"  # `registry/path`: any tag, any digest
+    TAG = "tag"  # `registry/path:tag`: only references with such a tag and no digest
+    DIGEST = "digest"  # `registry/path@digest` or `…:tag@digest`: only references carrying that digest
+
+
 @dataclass(frozen=True)
 class ImagePattern:
-    """A glob over normalised image references. `text` is as written; `normalised` is what matches."""
+    """A glob over normalised references: `text` as written, `normalised` matched, `scope` what it names."""
 
     text: str
     normalised: str = field(init=False)
+    scope: PatternScope = field(init=False)
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         normalised = normalise_pattern(self.text)
         object.__setattr__(self, "normalised", normalised)
+        object.__setattr__(self, "scope", _scope(normalised))
         object.__setattr__(self, "_regex", _compile(normalised))
 
     def matches(self, ref: ImageRef) -> bool:
-        """True when the pattern matches the repository (`registry/path`) or the full reference
-        (`registry/path:tag`, `registry/path@digest`, `registry/path:tag@digest`)."""
+        """True when the pattern matches `ref` in its scope: `registry/path` (repository pattern),
+        `registry/path:tag` of a `ref` without digest (tag pattern), `registry/path@digest` or
+        `registry/path:tag@digest` (digest pattern)."""
         # Host names are case-insensitive (RFC 4343): `REGISTRY.example.com` is the registry the
         # kubelet pulls from for `registry.example.com`, so it must meet the same patterns.
         registry = ref.repository.registry.lower()
@@ -98,10 +115,15 @@ class ImagePattern:
             registry = DOCKER_HUB
             path = path if "/" in path else "library/" + path
         repository = f"{registry}/{path}"
+        if self.scope is PatternScope.REPOSITORY:
+            return self._regex.fullmatch(repository) is not None
+        if self.scope is PatternScope.TAG:  # a reference with a digest runs that digest, whatever its tag
+            return ref.digest is None and self._regex.fullmatch(f"{repository}:{ref.tag}") is not None
+        if ref.digest is None:
+            return False
         tag = f":{ref.tag}" if ref.tag is not None else ""
-        digest = f"@{ref.digest}" if ref.digest is not None else ""
-        candidates = {repository, repository + tag + digest, repository + tag, repository + digest}
-        return any(self._regex.fullmatch(candidate) for candidate in candidates)
+        forms = (f"{repository}@{ref.digest}", f"{repository}{tag}@{ref.digest}")
+        return any(self._regex.fullmatch(form) for form in forms)
 
     def __str__(self) -> str:
         return self.text
@@ -145,6 +167,16 @@ def normalise_pattern(text: str) -> str:
     if remainder != remainder.lower() and "@" not in remainder and ":" not in remainder:
         raise ConfigError(f"image pattern {text!r}: repository names are lower-case")
     return f"{domain}/{remainder}"
+
+
+def _scope(normalised: str) -> PatternScope:
+    """A `@` names a digest; a `:` in the last path component names a tag (a `:` before the last `/`
+    is a registry port)."""
+    if "@" in normalised:
+        return PatternScope.DIGEST
+    if ":" in normalised.rpartition("/")[2]:
+        return PatternScope.TAG
+    return PatternScope.REPOSITORY
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
