@@ -23,8 +23,9 @@ JSON_HELP = """--output json prints a list, one object per IMAGE in order, with 
   digest        the manifest digest that was verified (null if none was resolved)
   verified      true when a signature verified under one of the keys or identities
   signatures    [{format, key, fingerprint, identity, issuer, location, tlog, timestamps}] that
-                verified; key and fingerprint for a key (null for keyless), identity and issuer
-                from the certificate for keyless (null for a key); tlog: [{url, log_id, log_index,
+                verified; key: the key's name or the identity flags; fingerprint: the signing
+                key's (for keyless, the key in the certificate); identity and issuer from the
+                certificate for keyless (null for a key); tlog: [{url, log_id, log_index,
                 integrated_time}] the verified log entries; timestamps: RFC 3161 times
   rejected      [{format, location, reason}] found but not counted
   error         why the image could not be checked at all (null otherwise)
@@ -82,7 +83,7 @@ def _signature(signature: VerifiedSignature) -> dict[str, Any]:
     identity = signature.identity
     return {
         "format": signature.format.value,
-        "key": signature.signer_label if identity is None else None,
+        "key": signature.signer_label,
         "fingerprint": signature.key_fingerprint,
         "identity": identity.subject if identity is not None else None,
         "issuer": identity.issuer if identity is not None else None,

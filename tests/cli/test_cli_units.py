@@ -95,6 +95,7 @@ def _outcomes() -> list[ImageOutcome]:
         "keyless:…",
         "~/.*/ (issuer https://issuer.example)",
         "layer 1",
+        key_fingerprint="sha256:" + "ef" * 32,
         identity=CertificateIdentity("https://ci.example/release", "https://issuer.example"),
         times=(STAMPED,),
     )
@@ -135,8 +136,8 @@ def test_json_report_has_the_documented_keys_and_values() -> None:
         },
         {
             "format": "cosign-v2-sig-tag",
-            "key": None,
-            "fingerprint": None,
+            "key": "~/.*/ (issuer https://issuer.example)",
+            "fingerprint": "sha256:" + "ef" * 32,
             "identity": "https://ci.example/release",
             "issuer": "https://issuer.example",
             "location": "layer 1",

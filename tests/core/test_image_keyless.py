@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from app.core.admission.audit import audit_record
+from app.core.admission.audit import audit_line, audit_record
 from app.core.admission.decision import decide
 from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy, TrustedIdentity
 from app.core.admission.review import parse_review
@@ -36,6 +36,7 @@ from app.core.verification.verifier import Verifier
 from app.webhook.metrics import reason_class
 from tests.core.signers import REPO, attach_bundle, by_tag, push_image
 from tests.fakes import InMemoryRegistry
+from tests.support.auditschema import checked_audit_line
 from tests.support.sigstore.fulcio import CertificateAuthority
 from tests.support.sigstore.images import CERTIFICATE, REKOR_BUNDLE, v2_signature, v3_bundle
 from tests.support.sigstore.instance import GITHUB, WORKFLOW, PrivateSigstore, Signing
@@ -105,11 +106,13 @@ async def test_a_keyless_v2_signature_verifies_with_its_certificate_log_entry_an
 ) -> None:
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
-    put_v2(registry, image, sigstore, sigstore.keyless())
+    signing = sigstore.keyless()
+    put_v2(registry, image, sigstore, signing)
     verdict = await verify(registry, trusting(root, IDENTITY))
     (signature,) = verdict.verified
     assert signature.format is V2 and signature.signer == IDENTITY.trust_id
-    assert signature.identity == CertificateIdentity(WORKFLOW, GITHUB) and signature.key_fingerprint is None
+    assert signature.identity == CertificateIdentity(WORKFLOW, GITHUB)
+    assert signature.key_fingerprint == trusted_key_from(signing.key.public_key(), "leaf").fingerprint
     (entry,) = signature.log_entries
     assert entry.log_url == sigstore.rekor.url and entry.log_id == sigstore.rekor.log_id.hex()
     assert entry.log_index == sigstore.rekor.shard_offset + len(sigstore.rekor.entries) - 1
@@ -381,18 +384,19 @@ async def test_the_audit_record_names_the_log_entry_of_each_counted_signature_an
 ) -> None:
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
-    put_v2(registry, image, sigstore, sigstore.keyless())
+    signing = sigstore.keyless()
+    put_v2(registry, image, sigstore, signing)
     policy = _policy("ci", root, identities=(TrustedIdentity(IDENTITY, root),))
     body = review([("app", "registry.test/team/app:v1")])
     request = parse_review(body)
     decision = await decide(request, AdmissionPolicy((policy,)), KeySnapshot(), Verifier(registry))
-    record = audit_record(request, decision, datetime.now(UTC), 1.0)
+    record = checked_audit_line(audit_line(audit_record(request, decision, datetime.now(UTC), 1.0)))
     (signature,) = record["images"][0]["signatures"]
     entry = sigstore.rekor.entries[-1]
     assert signature == {
         "format": "cosign-v2-sig-tag",
-        "key_fingerprint": None,
-        "key": None,
+        "key_fingerprint": key_of(signing).fingerprint,
+        "key": IDENTITY.label,
         "identity": WORKFLOW,
         "issuer": GITHUB,
         "tlog": [

@@ -19,12 +19,13 @@ the contract, and the webhook's tests hold every line to it):
 - `images`: one entry per image of a container or image volume: `container` (`spec.containers[0] (app)`,
   `spec.volumes[3].image (tools)`), `image` (as written), `reference` (normalised), `digest` (the manifest digest verified), `verdict` (`verified`,
   `denied`, `warned`, `exempt`, `unmatched-allowed`, `unchanged`), `policies` (names), `signatures`
-  (one per signature that counted: `format`; `key_fingerprint` and `key`, the key's name — a file
-  path, `inline` or a `k8s://` Secret — for a key, both null for keyless; `identity` and `issuer` from
-  the certificate for keyless, null for a key; `tlog`: the verified log entries, each `log_id` (hex),
-  `log_index` and `integrated_time` (RFC 3339, null for a Rekor v2 entry); `timestamps`: the RFC 3161
-  times), `reason`, and on `mutate` records `pinned`: the image it was rewritten to (null when not
-  pinned).
+  (one per signature that counted: `format`; `key_fingerprint`, the signing key's — a trusted key's,
+  or for keyless the key in the certificate; `key`, how the policy names the signer — a key's file
+  path, `inline` or `k8s://` Secret, or a keyless identity pattern; `identity` and `issuer` from the
+  certificate for keyless, null for a key; `tlog`: the verified log entries, each `log_id` (hex),
+  `log_index` and `integrated_time` (RFC 3339, null for a Rekor v2 entry); `timestamps`: the RFC
+  3161 times), `reason`, and on `mutate` records `pinned`: the image it was rewritten to (null when
+  not pinned).
 - `duration_ms`: time from receiving the review to the answer.
 
 A review that could not be read (HTTP 400) gets a record too, with `decision: refused`, the reason
@@ -131,7 +132,7 @@ def _image(outcome: ImageOutcome, pins: dict[ContainerImage, str] | None) -> dic
         "digest": str(outcome.digest) if outcome.digest is not None else None,
         "verdict": outcome.verdict.value,
         "policies": list(outcome.policies),
-        "signatures": [_signature(s) for s in outcome.signatures],
+        "signatures": [signature_record(s) for s in outcome.signatures],
         "reason": outcome.reason,
     }
     if pins is not None:
@@ -139,12 +140,12 @@ def _image(outcome: ImageOutcome, pins: dict[ContainerImage, str] | None) -> dic
     return entry
 
 
-def _signature(signature: VerifiedSignature) -> dict[str, Any]:
+def signature_record(signature: VerifiedSignature) -> dict[str, Any]:
     identity = signature.identity
     return {
         "format": signature.format.value,
-        "key_fingerprint": signature.key_fingerprint,
-        "key": signature.signer_label if identity is None else None,
+        "key_fingerprint": signature.key_fingerprint or "",
+        "key": signature.signer_label,
         "identity": identity.subject if identity is not None else None,
         "issuer": identity.issuer if identity is not None else None,
         "tlog": [

@@ -13,9 +13,13 @@ crash. No I/O but the `Registry` port; no policy here.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from app.core.digests import Digest
 from app.core.errors import (
@@ -64,9 +68,11 @@ def garbage(exc: SignatureFormatError | RegistryProtocolError | Broken) -> str:
 
 
 def verified_by(
-    fmt: SignatureFormat, location: str, group: TrustGroup, verdict: EntityVerdict
+    fmt: SignatureFormat, location: str, group: TrustGroup, entity: SignedEntity, verdict: EntityVerdict
 ) -> list[VerifiedSignature]:
-    """One `VerifiedSignature` per signer of `group` that recognised the entity at `location`."""
+    """One `VerifiedSignature` per signer of `group` that recognised the entity at `location`. The
+    fingerprint is the signing key's: the trusted key, or the key in the Fulcio certificate."""
+    certificate_key = fingerprint_of(entity.certificate) if entity.certificate is not None else None
     found = []
     for signer in verdict.signers:
         evidence = next(e for e in verdict.evidence if signer.recognises(e))
@@ -77,13 +83,19 @@ def verified_by(
                 signer.label,
                 location,
                 group.basis,
-                key_fingerprint=evidence.key.fingerprint if evidence.key is not None else None,
+                key_fingerprint=evidence.key.fingerprint if evidence.key is not None else certificate_key,
                 identity=evidence.identity,
                 log_entries=verdict.log_entries,
                 times=verdict.times,
             )
         )
     return found
+
+
+def fingerprint_of(certificate: x509.Certificate) -> str:
+    """sha256:<hex> of the certificate's SubjectPublicKeyInfo, as a key's fingerprint."""
+    spki = certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return "sha256:" + hashlib.sha256(spki).hexdigest()
 
 
 class CheckContext:
@@ -150,7 +162,7 @@ class CheckContext:
             except NotVerified as exc:
                 refusals.append((group, exc))
                 continue
-            verified.extend(verified_by(fmt, location, group, verdict))
+            verified.extend(verified_by(fmt, location, group, entity, verdict))
         if verified or not refusals:
             others = [RejectedSignature(fmt, location, e.reason, e.step, g.basis) for g, e in refusals]
             return [*verified, *others]

@@ -60,7 +60,7 @@ class VerifiedSignature:
     signer_label: str  # a key's name, or the identity pattern
     location: str  # e.g. "sha256-….sig layer 0" or "referrer sha256:…"
     basis: str = ""  # `trust_groups.basis_of`: the root and requirements it verified under
-    key_fingerprint: str | None = None  # for a key signature
+    key_fingerprint: str | None = None  # the signing key's: the trusted key, or the certificate's
     identity: CertificateIdentity | None = None  # for a keyless signature
     log_entries: tuple[VerifiedLogEntry, ...] = ()
     times: tuple[TrustedTime, ...] = ()
