@@ -106,11 +106,6 @@ class ImageVerdict:
         return bool(self.verified)
 
     @property
-    def refused(self) -> tuple[RejectedSignature, ...]:
-        """The signatures that counted under no trust basis (what a single-basis reader reports)."""
-        return tuple(r for r in self.rejected if r.basis is None)
-
-    @property
     def signers(self) -> frozenset[str]:
         """Distinct signers (`trust_id`) with at least one valid signature (for thresholds)."""
         return frozenset(v.signer for v in self.verified)
