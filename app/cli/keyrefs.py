@@ -67,7 +67,7 @@ def _secret_keys(
         raise UsageError(f"--key {reference}: {exc.reason}") from exc
     config = kubeconfig_path(kubeconfig, environ)
     from app.kube.client import connect
-    from app.kube.keystore import parse_secret_keys
+    from app.kube.keysecrets import parse_secret_keys
 
     secret, _ = connect(config).list_secret(ref)
     if secret is None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from app.cli.trustopts import (
     requirements,
 )
 from app.cli.usage import EXIT_OK, UsageError
+from app.clock import SYSTEM_CLOCK
 from app.core.digests import Digest
 from app.core.ports import MAX_BUNDLE_BYTES
 from app.core.trust.signers import KeySigner, TrustedSigner
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     bundle = read_file(args.bundle, MAX_BUNDLE_BYTES, "bundle")
     digest, data = _artifact(args.artifact)
     verdict = verify_bundle_for_artifact(
-        bundle, digest, data, root, signers, requirements(args), datetime.now(UTC)
+        bundle, digest, data, root, signers, requirements(args), SYSTEM_CLOCK.now()
     )
     print(_report(verdict))
     return EXIT_OK

@@ -18,7 +18,7 @@ from app.core.references import ImageRef
 from app.core.trust.secretkeys import KeySnapshot
 from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
-from tests.core.test_decision import ALICE, PROD, ScriptedVerifier, policy
+from tests.core.decisions import ALICE, PROD, ScriptedVerifier, policy
 from tests.webhook.reviews import pod, review
 
 

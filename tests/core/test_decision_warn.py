@@ -1,4 +1,4 @@
-"""Warn mode and workloads in the pure decision (scripted verifier, as in `test_decision`)."""
+"""Warn mode and workloads in the pure decision (the scripted verifier of `tests.core.decisions`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from app.core.admission.policy import ImagePattern, Mode, Policy
 from app.core.admission.review import parse_review
 from app.core.errors import RegistryUnavailable
 from app.core.trust.secretkeys import KeySnapshot, SecretRef
-from tests.core.test_decision import ALICE, APP, BOB, DB, PROD, ScriptedVerifier, policy, run
+from tests.core.decisions import ALICE, APP, BOB, DB, PROD, ScriptedVerifier, policy, run
 from tests.webhook.reviews import review, workload, workload_review
 
 PROD_WARN = Policy("prod", (ImagePattern("registry.example.com/**"),), (ALICE,), mode=Mode.WARN)

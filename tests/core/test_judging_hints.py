@@ -13,7 +13,7 @@ from app.core.references import ImageRef, parse_reference
 from app.core.trust.secretkeys import KeySnapshot
 from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict, RejectedSignature, SignatureFormat, VerifiedSignature
-from tests.core.test_decision import ALICE, APP, BOB, PROD, policy
+from tests.core.decisions import ALICE, APP, BOB, PROD, policy
 from tests.webhook.reviews import review
 
 V2 = SignatureFormat.COSIGN_V2_SIG_TAG

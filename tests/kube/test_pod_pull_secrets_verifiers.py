@@ -17,6 +17,7 @@ from app.core.verification.verdicts import ImageVerdict
 from app.registry.credentials import Credential
 from app.registry.settings import RegistrySettings
 from app.webhook.podverifiers import CLOSE_GRACE_SECONDS, PodVerifiers
+from tests.fakes import ManualClock
 
 CONFIGURED = Credential("configured", "c")
 ALICE = Credential("alice", "alice-secret-pw")
@@ -60,13 +61,13 @@ class Built:
 
 class Harness:
     def __init__(self, source: Source | None, max_sets: int = 32) -> None:
-        self.now = 0.0
+        self.clock = ManualClock()
         self.built: list[Built] = []
         self.base = Built(
             RegistrySettings.build(credentials={"reg.example": CONFIGURED, "other.example": CONFIGURED})
         )
         self.verifiers = PodVerifiers(
-            self.base, self.base.settings, self._build, source, max_sets=max_sets, clock=lambda: self.now
+            self.base, self.base.settings, self._build, source, max_sets=max_sets, clock=self.clock
         )
 
     def _build(self, settings: RegistrySettings) -> tuple[Any, Any]:
@@ -141,7 +142,7 @@ async def test_a_dropped_client_is_closed_after_the_grace_time_and_all_at_shutdo
     await harness.verifiers.choose(request("b"))  # drops a's client: a review may still use it
     alice, bob = harness.built
     assert not alice.closed
-    harness.now += CLOSE_GRACE_SECONDS + 1
+    harness.clock.advance(CLOSE_GRACE_SECONDS + 1)
     await harness.verifiers.choose(request("b"))
     assert alice.closed and not bob.closed
     await harness.verifiers.aclose()

@@ -24,7 +24,7 @@ from app.signing.keyfiles import generate_ecdsa_key
 from app.signing.signer import docker_reference, sign_image
 from app.signing.signingkey import SigningKey
 from tests.core.signers import REPO, by_tag, push_image, unlogged
-from tests.fakes import InMemoryRegistry
+from tests.fakes import InMemoryRegistry, ManualClock
 
 CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 V2, V3 = SignatureFormat.COSIGN_V2_SIG_TAG, SignatureFormat.COSIGN_V3_BUNDLE
@@ -102,7 +102,7 @@ async def test_bundle_is_a_referrer_with_the_fallback_index_only_without_the_api
     registry = InMemoryRegistry(referrers_api=referrers_api)
     image = push_image(registry, "v1")
     key = _key()
-    outcome = await sign_image(registry, by_tag("v1"), key, bundle=True, now=CREATED)
+    outcome = await sign_image(registry, by_tag("v1"), key, bundle=True, clock=ManualClock(CREATED))
     assert outcome.format is V3 and outcome.fallback_index is not referrers_api
     index = registry.get_manifest(REPO, image.digest.tag_prefix)
     assert (index is not None) is not referrers_api
@@ -115,7 +115,7 @@ async def test_bundle_carries_the_key_hint_the_cosign_predicate_and_no_tlog_entr
     registry = InMemoryRegistry(referrers_api=False)
     image = push_image(registry, "v1")
     key = _key()
-    await sign_image(registry, by_tag("v1"), key, bundle=True, now=CREATED)
+    await sign_image(registry, by_tag("v1"), key, bundle=True, clock=ManualClock(CREATED))
     index = parse_index(registry.get_manifest(REPO, image.digest.tag_prefix) or b"")
     manifest = await registry.fetch_manifest(REPO, index[0].digest)
     assert manifest is not None
@@ -138,8 +138,8 @@ async def test_a_second_bundle_is_appended_to_the_fallback_index() -> None:
     registry = InMemoryRegistry(referrers_api=False)
     image = push_image(registry, "v1")
     first, second = _key("a.key"), _key("b.key", ec.generate_private_key(ec.SECP384R1()))
-    await sign_image(registry, by_tag("v1"), first, bundle=True, now=CREATED)
-    await sign_image(registry, by_tag("v1"), second, bundle=True, now=CREATED)
+    await sign_image(registry, by_tag("v1"), first, bundle=True, clock=ManualClock(CREATED))
+    await sign_image(registry, by_tag("v1"), second, bundle=True, clock=ManualClock(CREATED))
     assert len(parse_index(registry.get_manifest(REPO, image.digest.tag_prefix) or b"")) == 2
     verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(first.public, second.public))
     assert {v.key_fingerprint for v in verdict.verified} == {
@@ -152,7 +152,7 @@ async def test_signing_a_digest_reference_needs_no_tag() -> None:
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
     ref = ImageRef(REPO, None, image.digest)
-    outcome = await sign_image(registry, ref, _key(), bundle=True, now=CREATED)
+    outcome = await sign_image(registry, ref, _key(), bundle=True, clock=ManualClock(CREATED))
     assert outcome.reference.pinned() == f"{REPO}@{image.digest}"
 
 

@@ -20,7 +20,7 @@ from app.core.trust.secretkeys import KeySnapshot, StaticKeyStore
 from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 from app.webhook.review import Reviewer
-from tests.core.test_decision import PROD, ScriptedVerifier, policy
+from tests.core.decisions import PROD, ScriptedVerifier, policy
 from tests.fixtures.registry import TestRegistry, push_image
 from tests.fixtures.signing import KeyPair, sign_image
 from tests.fixtures.webhook import RunningWebhook

@@ -1,40 +1,13 @@
-"""The audit record: one JSON line per review, the record a security team audits.
+"""The audit record: one JSON line per review, the record a security team audits (its fields:
+README "The audit log").
 
-Fields (documented for the README; the JSON Schema `app/core/audits/audit-record.schema.json` is
-the contract, and the webhook's tests hold every line to it):
-
-- `version`: the format's version (`AUDIT_VERSION`). Fields may be added within a version, never
-  removed, renamed or retyped.
-- `time`: when the decision was made, RFC 3339 UTC.
-- `uid`: the AdmissionReview request uid (the API server's audit log carries the same uid).
-- `webhook`: `validate` (the gate) or `mutate` (digest pinning; it always answers allow, so count
-  decisions on `validate` records).
-- `namespace`, `kind` (`Pod`, `apps/v1 Deployment`, …), `name` (the object's name, or the
-  `generateName` prefix when the API server has not named it yet), `pod` (the same, for pods only;
-  null for workloads), `operation` (CREATE, UPDATE, …), `subresource` (e.g. `ephemeralcontainers`),
-  `user` (the requesting user), `dry_run`.
-- `decision`: `allow` or `deny`, as answered; `summary`: why, in a few words; `message`: the deny
-  message sent back; `would_deny`: true when warn-mode policies refused some image (enforced, this
-  would have been a deny) and `warnings`: the warning lines sent back.
-- `images`: one entry per image of a container or image volume: `container` (`spec.containers[0] (app)`,
-  `spec.volumes[3].image (tools)`), `image` (as written), `reference` (normalised), `digest` (the manifest digest verified), `verdict` (`verified`,
-  `denied`, `warned`, `exempt`, `unmatched-allowed`, `unchanged`), `policies` (names), `signatures`
-  (one per signature that counted: `format`; `key_fingerprint`, the signing key's — a trusted key's,
-  or for keyless the key in the certificate; `key`, how the policy names the signer — a key's file
-  path, `inline` or `k8s://` Secret, or a keyless identity pattern; `identity` and `issuer` from the
-  certificate for keyless, null for a key; `tlog`: the verified log entries, each `log_id` (hex),
-  `log_index` and `integrated_time` (RFC 3339, null for a Rekor v2 entry); `timestamps`: the RFC
-  3161 times), `reason`, and on `mutate` records `pinned`: the image it was rewritten to (null when
-  not pinned).
-- `duration_ms`: time from receiving the review to the answer.
-
-A review that could not be read (HTTP 400) gets a record too, with `decision: refused`, the reason
-and the `uid` when one could be found (`malformed_record`): probes and broken callers are on record.
-
-Built only from the decision's data: it holds fingerprints, never a key, a password or a token.
-What the sender wrote is bounded (`app.core.printable.clipped`: names at Kubernetes' limits, images
-at the longest reference, the review's fields when it is parsed), so no review makes a huge line.
-Pure: writing the line is the caller's job.
+`audit_record` is built only from the decision's data, so it holds key fingerprints, never a key,
+a password or a token; `malformed_record` puts a review that could not be read (HTTP 400) on record
+too. Every line carries `AUDIT_VERSION`, and the JSON Schema `app/core/audits/audit-record.schema.json`
+is the contract the webhook's tests hold each line to. What the sender wrote is bounded
+(`app.core.printable.clipped`: names at Kubernetes' limits, images at the longest reference, the
+review's fields when it is parsed), so no review makes a huge line. Pure: writing the line is the
+caller's job.
 """
 
 from __future__ import annotations
