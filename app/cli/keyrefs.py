@@ -30,7 +30,7 @@ def add_key_options(parser: argparse.ArgumentParser) -> None:
         dest="keys",
         metavar="FILE|k8s://NS/NAME",
         action="append",
-        required=True,
+        default=[],
         help="public key to trust: a PEM file, or a Secret's cosign.pub (k8s://namespace/name); "
         "repeatable: an image passes when any key verifies it",
     )

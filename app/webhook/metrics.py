@@ -44,14 +44,17 @@ _OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
 # Reason classes of an image verdict, from the deny/warn reasons the core writes (`app.core.admission.outcomes`).
 _POLICY_REASONS = (
     ("no policy matches", "unmatched"),
-    ("(signed only by keys this policy does not trust)", "untrusted-key"),
-    ("no signature verified by the keys of policy", "unsigned"),
-    ("distinct keys policy", "threshold"),
-    ("has no usable keys", "no-keys"),
+    ("this policy does not trust)", "untrusted-key"),
+    ("no signature verified by the ", "unsigned"),
+    ('" requires signed', "threshold"),
+    ("has no usable ", "no-keys"),
     ('" has only ', "no-keys"),
     ("did not answer in time", "deadline"),
     ("internal error", "internal"),
 )
+# The verification steps (`NotVerified.STEPS`) that name a class of their own when they refused the
+# signatures an image had: the keyless and transparency-log failures an operator watches for.
+_STEP_REASONS = frozenset({"tlog", "timestamp", "certificate", "sct", "identity"})
 _ERRORS: tuple[tuple[type[BaseException], str], ...] = (
     (DeadlineExceeded, "deadline"),
     (RequestLimitReached, "request-limit"),
@@ -65,8 +68,8 @@ _ERRORS: tuple[tuple[type[BaseException], str], ...] = (
 def reason_class(outcome: ImageOutcome) -> str:
     """A bounded label for why an image got its verdict: `signed`, `exempt`, `unmatched`,
     `unchanged`, `skipped-namespace`, `untrusted-key`, `unsigned`, `threshold`, `no-keys`,
-    `invalid-reference`, `deadline`, `request-limit`, `not-found`, `registry-auth`, `registry-unavailable`,
-    `registry-error`, `internal` or `other`."""
+    `tlog`, `timestamp`, `certificate`, `sct`, `identity`, `invalid-reference`, `deadline`,
+    `request-limit`, `not-found`, `registry-auth`, `registry-unavailable`, `registry-error`, `internal` or `other`."""
     if outcome.verdict is Verdict.VERIFIED:
         return "signed"
     if outcome.verdict is Verdict.EXEMPT:
@@ -81,6 +84,8 @@ def reason_class(outcome: ImageOutcome) -> str:
         return "invalid-reference"
     if outcome.error is not None:
         return next((label for kind, label in _ERRORS if isinstance(outcome.error, kind)), "internal")
+    if outcome.step in _STEP_REASONS:
+        return outcome.step
     return next((label for text, label in _POLICY_REASONS if text in outcome.reason), "other")
 
 

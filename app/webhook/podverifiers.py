@@ -26,7 +26,7 @@ from app.core.admission.review import AdmissionRequest
 from app.core.kits import Overlay, collect
 from app.core.ports import Clock
 from app.core.references import ImageRef
-from app.core.trust.keys import TrustedKey
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 from app.registry.credentials import Credential
 from app.registry.settings import RegistrySettings
@@ -138,10 +138,10 @@ class _PodVerifier:
         self._owner, self._request = owner, request
         self._chosen: asyncio.Future[ImageVerifier] | None = None
 
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
         if self._chosen is None:
             self._chosen = asyncio.ensure_future(self._owner.choose(self._request))
             self._chosen.add_done_callback(collect)  # raised to every image waiting, or to none
         # shield: an image given up at the deadline must not cancel the look-up the others share.
         verifier = await asyncio.shield(self._chosen)
-        return await verifier.verify(ref, keys)
+        return await verifier.verify(ref, trust)

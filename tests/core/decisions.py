@@ -16,6 +16,7 @@ from app.core.digests import Digest
 from app.core.references import ImageRef, parse_reference
 from app.core.trust.keys import TrustedKey
 from app.core.trust.secretkeys import KeySnapshot
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict, RejectedSignature, SignatureFormat, VerifiedSignature
 from tests.core.signers import ecdsa
 
@@ -42,18 +43,23 @@ class ScriptedVerifier:
     hang: set[str] = field(default_factory=set)
     calls: list[tuple[str, frozenset[str]]] = field(default_factory=list)
 
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
         name = str(ref)
-        self.calls.append((name, frozenset(k.name for k in keys)))
+        self.calls.append((name, frozenset(s.label for s in trust.signers)))
         if name in self.hang:
             await asyncio.Event().wait()
         if name in self.errors:
             raise self.errors[name]
-        trusted = {k.fingerprint: k for k in keys}
         verified, rejected = [], []
         for signer in self.signed.get(name, ()):
-            if signer.fingerprint in trusted:
-                verified.append(VerifiedSignature(V2, signer.fingerprint, signer.name, "sig layer"))
+            found = [
+                VerifiedSignature(V2, s.trust_id, s.label, "sig layer", g.basis, signer.fingerprint)
+                for g in trust.groups
+                for s in g.signers
+                if any(k.fingerprint == signer.fingerprint for k in s.keys)
+            ]
+            if found:
+                verified.extend(found)
             else:
                 rejected.append(
                     RejectedSignature(V2, "sig layer", "signature does not verify with any trusted key")

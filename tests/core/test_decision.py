@@ -17,6 +17,7 @@ from app.core.errors import ImageNotFound
 from app.core.references import ImageRef
 from app.core.trust.keys import TrustedKey
 from app.core.trust.secretkeys import KeySnapshot, SecretRef
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 from tests.core.decisions import (
     ALICE,
@@ -216,13 +217,13 @@ async def test_images_of_a_pod_are_verified_concurrently() -> None:
     running = 0
 
     class Concurrent(ScriptedVerifier):
-        async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+        async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
             nonlocal running
             running += 1
             if running == 3:
                 started.set()
             await started.wait()  # only returns once all three run at the same time
-            return await super().verify(ref, keys)
+            return await super().verify(ref, trust)
 
     images = [(f"c{i}", f"registry.example.com/team/app{i}:1") for i in range(3)]
     verifier = Concurrent({norm(i): (ALICE,) for _, i in images})

@@ -43,7 +43,7 @@ async def test_an_image_passing_enforce_but_failing_a_warn_policy_is_warned() ->
         f"spec.containers[0] (db) {DB}: "
         'no signature verified by the keys of policy "db-audit" (signed only by keys this policy does not trust)',
     )
-    assert [s.key_name for s in decision.images[0].signatures] == [ALICE.name]
+    assert [s.signer_label for s in decision.images[0].signatures] == [ALICE.name]
 
 
 async def test_warned_and_denied_images_of_one_pod_give_a_deny_with_warnings() -> None:

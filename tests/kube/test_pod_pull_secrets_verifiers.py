@@ -12,7 +12,7 @@ from typing import Any
 from app.core.admission.review import AdmissionRequest, Operation
 from app.core.digests import Digest
 from app.core.references import ImageRef, parse_reference
-from app.core.trust.keys import TrustedKey
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 from app.registry.credentials import Credential
 from app.registry.settings import RegistrySettings
@@ -51,7 +51,7 @@ class Built:
         self.settings, self.closed = settings, False
         self.verified: list[ImageRef] = []
 
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
         self.verified.append(ref)
         return ImageVerdict(ref, Digest.of(b"x"), (), ())
 
@@ -109,7 +109,7 @@ async def test_credentials_are_looked_up_only_when_an_image_is_verified_and_once
     verifier = await harness.verifiers.for_request(request("team"))
     assert source.calls == []  # a skipped namespace or an exempt image never gets further
     refs = [parse_reference(f"reg.example/app{i}:1") for i in range(3)]
-    verdicts = await asyncio.gather(*(verifier.verify(ref, ()) for ref in refs))
+    verdicts = await asyncio.gather(*(verifier.verify(ref, Trust(())) for ref in refs))
     assert len(source.calls) == 1
     (alice,) = harness.built
     assert alice.verified == refs and [v.reference for v in verdicts] == refs

@@ -20,11 +20,11 @@ import pytest
 
 from app.core.admission.policy import FixedPolicySource
 from app.core.references import ImageRef
-from app.core.trust.keys import TrustedKey
 from app.core.trust.secretkeys import StaticKeyStore
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 from app.webhook.review import Reviewer
-from tests.core.test_decision import PROD, policy
+from tests.core.decisions import PROD, policy
 from tests.fixtures.registry import TestRegistry
 from tests.fixtures.signing import KeyPair
 from tests.reliability.conftest import lane_config, push_signed
@@ -70,7 +70,7 @@ def test_a_review_in_flight_at_sigterm_is_answered_and_audited_before_the_proces
 class Endless:
     """A verifier that never finishes (a registry that never answers, and code that waits for it)."""
 
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
         await asyncio.Event().wait()
         raise AssertionError("never")
 

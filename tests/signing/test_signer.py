@@ -23,7 +23,7 @@ from app.core.verification.verifier import Verifier
 from app.signing.keyfiles import generate_ecdsa_key
 from app.signing.signer import docker_reference, sign_image
 from app.signing.signingkey import SigningKey
-from tests.core.signers import REPO, by_tag, push_image
+from tests.core.signers import REPO, by_tag, push_image, unlogged
 from tests.fakes import InMemoryRegistry, ManualClock
 
 CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -58,7 +58,7 @@ async def test_legacy_signature_of_a_tag_is_stored_at_the_digest_sig_tag_and_ver
         },
         "optional": None,
     }
-    verdict = await Verifier(registry).verify(by_tag("v1"), [key.public])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(key.public))
     assert [(v.format, v.key_fingerprint) for v in verdict.verified] == [(V2, key.public.fingerprint)]
 
 
@@ -81,8 +81,11 @@ async def test_a_second_key_appends_a_layer_and_both_keys_verify() -> None:
     layers = _sig_layers(registry, image.digest.signature_tag)
     assert len(layers) == 2
     assert all(SIGNATURE_ANNOTATION in layer["annotations"] for layer in layers)  # type: ignore[operator]
-    verdict = await Verifier(registry).verify(by_tag("v1"), [first.public, second.public])
-    assert verdict.signer_fingerprints == {first.public.fingerprint, second.public.fingerprint}
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(first.public, second.public))
+    assert {v.key_fingerprint for v in verdict.verified} == {
+        first.public.fingerprint,
+        second.public.fingerprint,
+    }
 
 
 async def test_annotations_are_signed_into_the_optional_section() -> None:
@@ -104,7 +107,7 @@ async def test_bundle_is_a_referrer_with_the_fallback_index_only_without_the_api
     index = registry.get_manifest(REPO, image.digest.tag_prefix)
     assert (index is not None) is not referrers_api
     assert registry.get_manifest(REPO, image.digest.signature_tag) is None  # no v2 signature written
-    verdict = await Verifier(registry).verify(by_tag("v1"), [key.public])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(key.public))
     assert [v.format for v in verdict.verified] == [V3]
 
 
@@ -138,8 +141,11 @@ async def test_a_second_bundle_is_appended_to_the_fallback_index() -> None:
     await sign_image(registry, by_tag("v1"), first, bundle=True, clock=ManualClock(CREATED))
     await sign_image(registry, by_tag("v1"), second, bundle=True, clock=ManualClock(CREATED))
     assert len(parse_index(registry.get_manifest(REPO, image.digest.tag_prefix) or b"")) == 2
-    verdict = await Verifier(registry).verify(by_tag("v1"), [first.public, second.public])
-    assert verdict.signer_fingerprints == {first.public.fingerprint, second.public.fingerprint}
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(first.public, second.public))
+    assert {v.key_fingerprint for v in verdict.verified} == {
+        first.public.fingerprint,
+        second.public.fingerprint,
+    }
 
 
 async def test_signing_a_digest_reference_needs_no_tag() -> None:

@@ -22,6 +22,7 @@ from app.core.admission.decision import Decision, ImageOutcome
 from app.core.admission.pinning import Pin
 from app.core.admission.pinning import summary as pin_summary
 from app.core.admission.review import AdmissionRequest, ContainerImage
+from app.core.verification.verdicts import VerifiedSignature
 
 AUDIT_VERSION = 1
 _UNSAFE_IN_A_LINE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -104,12 +105,29 @@ def _image(outcome: ImageOutcome, pins: dict[ContainerImage, str] | None) -> dic
         "digest": str(outcome.digest) if outcome.digest is not None else None,
         "verdict": outcome.verdict.value,
         "policies": list(outcome.policies),
-        "signatures": [
-            {"format": s.format.value, "key_fingerprint": s.key_fingerprint, "key": s.key_name}
-            for s in outcome.signatures
-        ],
+        "signatures": [signature_record(s) for s in outcome.signatures],
         "reason": outcome.reason,
     }
     if pins is not None:
         entry["pinned"] = pins.get(outcome.container)
     return entry
+
+
+def signature_record(signature: VerifiedSignature) -> dict[str, Any]:
+    identity = signature.identity
+    return {
+        "format": signature.format.value,
+        "key_fingerprint": signature.key_fingerprint or "",
+        "key": signature.signer_label,
+        "identity": identity.subject if identity is not None else None,
+        "issuer": identity.issuer if identity is not None else None,
+        "tlog": [
+            {
+                "log_id": entry.log_id,
+                "log_index": entry.log_index,
+                "integrated_time": _timestamp(entry.integrated_time) if entry.integrated_time else None,
+            }
+            for entry in signature.log_entries
+        ],
+        "timestamps": [_timestamp(t.moment) for t in signature.times if t.source.startswith("timestamp")],
+    }

@@ -6,10 +6,11 @@ ConfigMap, the RBAC and the Deployment cannot disagree.
 
 {{/*
 The config file the server reads (app/config is its authority). `config` from values, with
-`{{ .Release.Namespace }}` expanded, plus what the chart owns: the server block (the TLS files and
-server.maxConnections), in-cluster Kubernetes access, the metrics block (from `metrics`, as the
-container and Service ports must agree with it), and the release namespace and kube-system always
-in skipNamespaces. Fails when the deadline is not at least 1 s below the webhook timeout: the
+`{{ .Release.Namespace }}` expanded, plus what the chart owns: the server block (the TLS files
+mounted from the Secret, server.maxConnections), in-cluster Kubernetes access, the metrics block (from `metrics`, as the
+container and Service ports must agree with it), `trustedRoots` (the files the top-level
+`trustedRoots` values are mounted as), and the release namespace and kube-system always in
+skipNamespaces. Fails when the deadline is not at least 1 s below the webhook timeout: the
 server must answer (deny) before the API server gives up on it.
 */}}
 {{- define "sigwebhook.config" -}}
@@ -20,6 +21,13 @@ server must answer (deny) before the API server gives up on it.
 {{- $_ := set $cfg "server" (dict "host" "0.0.0.0" "port" 8443 "tls" $tls "docs" false "maxConnections" (int .Values.server.maxConnections)) }}
 {{- $_ := set $cfg "kubernetes" (dict "kubeconfig" nil) }}
 {{- $_ := set $cfg "metrics" (dict "enabled" .Values.metrics.enabled "host" "0.0.0.0" "port" (int .Values.metrics.port)) }}
+{{- $roots := dict }}
+{{- range $name, $root := .Values.trustedRoots }}
+{{- $_ := set $roots $name (dict "file" (printf "%s/%s.json" (include "sigwebhook.trustedRootsDir" $) $name)) }}
+{{- end }}
+{{- if $roots }}
+{{- $_ := set $cfg "trustedRoots" $roots }}
+{{- end }}
 {{- /* at least 1 s of headroom: the server answers up to 0.5 s after its deadline, and the answer
 still has to reach the API server (with failurePolicy Ignore, a late answer would admit the pod) */}}
 {{- if gt (addf (float64 $cfg.deadlineSeconds) 1.0) (float64 .Values.webhook.timeoutSeconds) }}
@@ -41,8 +49,15 @@ SIGWEBHOOK_REVISION and reported by /readyz, so the registration gate of an upgr
 of the new release (old pods keep answering /readyz through the Service while the rollout runs).
 */}}
 {{- define "sigwebhook.revision" -}}
-{{- printf "%s\n%s" (include "sigwebhook.image" .) (include "sigwebhook.config" .) | sha256sum | trunc 16 }}
+{{- printf "%s\n%s\n%s" (include "sigwebhook.image" .) (include "sigwebhook.config" .) (toJson .Values.trustedRoots) | sha256sum | trunc 16 }}
 {{- end }}
+
+{{/*
+Where the trusted roots of `trustedRoots` are mounted in the pod: one file <name>.json each, from the
+config ConfigMap (inline `json`, key trusted-root-<name>.json) or the ConfigMap an entry names
+(`configMap: {name, key}`).
+*/}}
+{{- define "sigwebhook.trustedRootsDir" -}}/etc/sigwebhook/trusted-roots{{- end }}
 
 {{/*
 The Secrets the webhook reads, as YAML {namespace: [name, ...]}: every `k8s://namespace/name` key
