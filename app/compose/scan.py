@@ -14,11 +14,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.compose import build_verifier, verdict_cache, verify_options, webhook_registry_settings
+from app.compose import (
+    build_registry,
+    build_verifier,
+    verdict_cache,
+    verify_options,
+    webhook_registry_settings,
+)
 from app.core.admission.decision import ImageVerifier
 from app.core.admission.policy import AdmissionPolicy
 from app.core.trust.secretkeys import KeySnapshot, SecretRef
-from app.registry import OciRegistry
 from app.registry.credentials import Credential
 
 if TYPE_CHECKING:
@@ -57,6 +62,6 @@ def build_scan(settings: Settings, kubeconfig: Path | None, kube_api: KubeApi | 
         pulls = PullSecretStore(api, [SecretRef.parse(str(pull_secret))])
         pulls.load()
         credentials = pulls.credentials
-    registry = OciRegistry(webhook_registry_settings(settings, credentials))
+    registry = build_registry(webhook_registry_settings(settings, credentials))  # httpcore traces off
     verifier = build_verifier(registry, verdict_cache(settings), verify_options(settings))
     return ClusterScan(policy, snapshot, verifier, settings.deadline_seconds, api, registry.aclose)
