@@ -4,7 +4,8 @@
 match and which keys they have now. `judge` turns the verifier's verdict (or error) into the image's
 outcome: every matching policy must count at least its `threshold` of distinct keys of its own among
 the signatures that verified. A failure of an `enforce` policy denies the image; a failure of only
-`warn` policies admits it as `warned`, with the same reasons. Pure: no I/O, no clock.
+`warn` policies admits it as `warned`, with the same reasons. A denied or warned outcome carries the
+class of its reason (`app.core.admission.refusals.Refusal`) next to the text. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from app.core.admission.policy import AdmissionPolicy, Mode, Policy, Unmatched
+from app.core.admission.refusals import Refusal, refusal_of
 from app.core.admission.workloads import ContainerImage
 from app.core.digests import Digest
 from app.core.errors import InvalidReference, SigwebhookError
@@ -44,7 +46,8 @@ class ImageOutcome:
     """One container image: what it resolved to, which policies applied, and why it passed or not.
 
     `signatures` are the verified signatures by keys of the matching policies (format + fingerprint,
-    never key material); `reason` is the line shown to the user on a deny or a warning."""
+    never key material); `reason` is the line shown to the user on a deny or a warning, and
+    `refusal` its class (set on every denied or warned outcome the core makes)."""
 
     container: ContainerImage
     verdict: Verdict
@@ -54,6 +57,7 @@ class ImageOutcome:
     policies: tuple[str, ...] = ()
     signatures: tuple[VerifiedSignature, ...] = ()
     error: BaseException | None = field(default=None, compare=False, repr=False)  # what failed, if any
+    refusal: Refusal | None = None
 
     @property
     def allowed(self) -> bool:
@@ -80,7 +84,7 @@ def plan(container: ContainerImage, policy: AdmissionPolicy, snapshot: KeySnapsh
     try:
         reference = parse_reference(container.image)
     except InvalidReference as exc:
-        return ImageOutcome(container, Verdict.DENIED, exc.reason)
+        return ImageOutcome(container, Verdict.DENIED, exc.reason, refusal=Refusal.INVALID_REFERENCE)
     exemption = policy.exemption_for(reference)
     if exemption is not None:
         return ImageOutcome(container, Verdict.EXEMPT, f"exempt by pattern {exemption}", reference)
@@ -91,8 +95,9 @@ def plan(container: ContainerImage, policy: AdmissionPolicy, snapshot: KeySnapsh
                 container, Verdict.UNMATCHED_ALLOWED, "no policy matches (unmatched: allow)", reference
             )
         return ImageOutcome(
-            container, Verdict.DENIED, "no policy matches this image (unmatched: deny)", reference
-        )
+            container, Verdict.DENIED, "no policy matches this image (unmatched: deny)", reference,
+            refusal=Refusal.UNMATCHED,
+        )  # fmt: skip
     keys: dict[str, TrustedKey] = {}
     checkable: list[Policy] = []
     keys_by_policy: list[frozenset[str]] = []
@@ -110,11 +115,13 @@ def plan(container: ContainerImage, policy: AdmissionPolicy, snapshot: KeySnapsh
         for key in found.keys:
             keys.setdefault(key.fingerprint, key)
     names = tuple(p.name for p in matching)
+    no_keys = Refusal.NO_USABLE_KEYS
     if problems:
         reason = "; ".join(problems + warned)
-        return ImageOutcome(container, Verdict.DENIED, reason, reference, policies=names)
+        return ImageOutcome(container, Verdict.DENIED, reason, reference, policies=names, refusal=no_keys)
     if not checkable:  # only warn-mode policies, none of which can be checked
-        return ImageOutcome(container, Verdict.WARNED, "; ".join(warned), reference, policies=names)
+        warning = "; ".join(warned)
+        return ImageOutcome(container, Verdict.WARNED, warning, reference, policies=names, refusal=no_keys)
     return Plan(reference, tuple(checkable), tuple(keys_by_policy), tuple(keys.values()), tuple(warned))
 
 
@@ -128,15 +135,18 @@ def judge(
 ) -> ImageOutcome:
     """One image's outcome: every matching policy must count at least `threshold` distinct keys of
     its own among the keys whose signatures verified. A failure of an `enforce` policy denies; when
-    only `warn` policies failed (`warned` carries those already known to), the image is WARNED."""
+    only `warn` policies failed (`warned` carries those already known to: policies without usable
+    keys), the image is WARNED."""
     names = tuple(p.name for p in policies)
     if isinstance(result, BaseException):
         # The error stands for every policy: it only warns when every policy only warns.
         verdict = Verdict.WARNED if all(p.mode is Mode.WARN for p in policies) else Verdict.DENIED
         reason = "; ".join([error_reason(result), *warned])
-        return ImageOutcome(container, verdict, reason, reference, policies=names, error=result)
-    enforced: list[str] = []
-    warnings: list[str] = list(warned)
+        return ImageOutcome(
+            container, verdict, reason, reference, policies=names, error=result, refusal=refusal_of(result)
+        )
+    enforced: list[tuple[str, Refusal]] = []
+    warnings: list[tuple[str, Refusal]] = [(w, Refusal.NO_USABLE_KEYS) for w in warned]
     counted: list[VerifiedSignature] = []
     for p, fingerprints in zip(policies, keys_by_policy, strict=True):
         mine = [s for s in result.verified if s.key_fingerprint in fingerprints]
@@ -144,15 +154,22 @@ def judge(
         counted.extend(s for s in mine if s not in counted)
         failures = warnings if p.mode is Mode.WARN else enforced
         if not signers:
-            failures.append(f'no signature verified by the keys of policy "{p.name}" ({_why_none(result)})')
+            why, refusal = _why_none(result)
+            failures.append((f'no signature verified by the keys of policy "{p.name}" ({why})', refusal))
         elif len(signers) < p.threshold:
             failures.append(
-                f'{len(signers)} of the {p.threshold} distinct keys policy "{p.name}" requires signed'
+                (
+                    f'{len(signers)} of the {p.threshold} distinct keys policy "{p.name}" requires signed',
+                    Refusal.TOO_FEW_SIGNERS,
+                )
             )
     if enforced or warnings:
         verdict = Verdict.DENIED if enforced else Verdict.WARNED
-        reason = "; ".join(enforced + warnings)
-        return ImageOutcome(container, verdict, reason, reference, result.digest, names, tuple(counted))
+        failed = enforced + warnings
+        reason = "; ".join(text for text, _ in failed)
+        return ImageOutcome(
+            container, verdict, reason, reference, result.digest, names, tuple(counted), refusal=failed[0][1]
+        )
     signed_by = ", ".join(dict.fromkeys(s.key_name for s in counted))
     return ImageOutcome(
         container,
@@ -165,18 +182,18 @@ def judge(
     )
 
 
-def _why_none(result: ImageVerdict) -> str:
-    """Why none of a policy's keys signed: no signatures at all, signatures by keys of other matching
-    policies only, or signatures that failed their checks (their distinct reasons, already safe to show;
-    the deny line is escaped as a whole by `app.core.admission.decision`)."""
+def _why_none(result: ImageVerdict) -> tuple[str, Refusal]:
+    """Why none of a policy's keys signed, and its class: no signatures at all, signatures by keys of
+    other matching policies only, or signatures that failed their checks (their distinct reasons, already
+    safe to show; the deny line is escaped as a whole by `app.core.admission.decision`)."""
     if result.verified:
-        return "signed only by keys this policy does not trust"
+        return "signed only by keys this policy does not trust", Refusal.UNTRUSTED_SIGNER
     if not result.rejected:
-        return "no signatures found"
+        return "no signatures found", Refusal.UNSIGNED
     reasons = "; ".join(dict.fromkeys(r.reason for r in result.rejected))
     if len(reasons) > MAX_REASONS_CHARS:
         reasons = reasons[: MAX_REASONS_CHARS - 1].rstrip() + "…"
-    return f"{len(result.rejected)} signature(s) found: {reasons}"
+    return f"{len(result.rejected)} signature(s) found: {reasons}", Refusal.INVALID_SIGNATURE
 
 
 def error_reason(error: BaseException) -> str:
