@@ -94,6 +94,7 @@ def _findings(result: TargetResult) -> list[dict[str, Any]]:
                     "reason_class": reason_class(checked.refusal) if checked.verdict in _SEVERITY else None,
                     "policies": list(checked.policies),
                     "running_verdict": checked.verdict.value,
+                    "running_reason": checked.reason,
                 }
             )
     return found
