@@ -31,8 +31,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from app.core.admission.policy import AdmissionPolicy, FixedPolicySource, ImagePattern, Policy
 from app.core.digests import Digest
 from app.core.references import ImageRef
-from app.core.trust.keys import TrustedKey, load_public_key
+from app.core.trust.keys import load_public_key
 from app.core.trust.secretkeys import StaticKeyStore
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 from app.webhook.app import AsciiJSONResponse
 from app.webhook.review import Reviewer
@@ -44,7 +45,7 @@ APP = "registry.example.com/team/app:1"
 class Unsigned:
     """Answers every image at once: no signatures (so the review is a deny, the longest answer)."""
 
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
         return ImageVerdict(ref, Digest.of(str(ref).encode()), (), ())
 
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.cli.auditlogtext import to_text
 from app.cli.timespans import parse_since
 from app.cli.usage import EXIT_FAILED, EXIT_OK, UsageError
+from app.clock import SYSTEM_CLOCK
 from app.core.audits.lines import ReadLines, read_lines
 from app.core.audits.summary import DECISIONS, Filters, summarise
 
@@ -65,7 +65,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run `audit log`; the exit code."""
-    now = datetime.now(UTC)
+    now = SYSTEM_CLOCK.now()
     filters = Filters(
         namespaces=frozenset(args.namespace),
         images=tuple(args.image),

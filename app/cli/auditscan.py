@@ -18,7 +18,7 @@ import asyncio
 import json
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from app.cli.auditreports import metrics_registry, to_prometheus, to_sarif, to_s
 from app.cli.keyrefs import kubeconfig_path
 from app.cli.timespans import parse_since
 from app.cli.usage import EXIT_FAILED, EXIT_OK, UsageError
+from app.clock import SYSTEM_CLOCK
 from app.compose.scan import ClusterScan, build_scan
 from app.core.audits.report import scan_report
 from app.core.audits.scan import DEFAULT_CONCURRENCY, scan
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.concurrency <= MAX_CONCURRENCY:
         raise UsageError(f"--concurrency must be from 1 to {MAX_CONCURRENCY}, not {args.concurrency}")
-    now = datetime.now(UTC)
+    now = SYSTEM_CLOCK.now()
     since = parse_since(args.since, now) if args.since else None
     settings = load_settings(Path(args.config))
     kubeconfig = kubeconfig_path(args.kubeconfig, os.environ, "audit scan needs")

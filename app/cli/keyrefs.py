@@ -30,7 +30,7 @@ def add_key_options(parser: argparse.ArgumentParser) -> None:
         dest="keys",
         metavar="FILE|k8s://NS/NAME",
         action="append",
-        required=True,
+        default=[],
         help="public key to trust: a PEM file, or a Secret's cosign.pub (k8s://namespace/name); "
         "repeatable: an image passes when any key verifies it",
     )
@@ -67,7 +67,7 @@ def _secret_keys(
         raise UsageError(f"--key {reference}: {exc.reason}") from exc
     config = kubeconfig_path(kubeconfig, environ)
     from app.kube.client import connect
-    from app.kube.keystore import parse_secret_keys
+    from app.kube.keysecrets import parse_secret_keys
 
     secret, _ = connect(config).list_secret(ref)
     if secret is None:

@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.clock import SYSTEM_CLOCK
 from app.core.admission.decision import ImageVerifier
 from app.core.errors import ConfigError
-from app.core.ports import KeyStore, Lifecycle, VerdictCache
+from app.core.ports import Clock, KeyStore, Lifecycle, VerdictCache
 from app.core.trust.secretkeys import SecretRef, StaticKeyStore
 from app.core.verification.verifier import Verifier, VerifyOptions
 from app.registry import OciRegistry
@@ -133,30 +134,31 @@ def build_webhook(
     keys: KeyStore = StaticKeyStore()
     background: list[Lifecycle] = []
     pulls = pod_secrets = None
+    clock: Clock = SYSTEM_CLOCK  # the one time source every part below is handed
     if needs_cluster(settings, watched):  # only then is the kubernetes client imported and configured
         from app.kube.client import connect
-        from app.kube.keystore import SecretKeyStore
-        from app.kube.pullsecrets import PullSecretStore
+        from app.kube.keysecrets import SecretKeyStore
+        from app.kube.webhookpullsecret import PullSecretStore
 
         api = kube_api or connect(settings.kubernetes.kubeconfig)
         if watched:
-            secret_keys = SecretKeyStore(api, watched)
+            secret_keys = SecretKeyStore(api, watched, clock)
             keys = secret_keys
             background.append(secret_keys)
         if settings.registries.pull_secret is not None:
-            pulls = PullSecretStore(api, [settings.registries.pull_secret])
+            pulls = PullSecretStore(api, [settings.registries.pull_secret], clock)
             background.append(pulls)
         if settings.registries.pod_pull_secrets:  # opt-in: needs get on secrets + serviceaccounts
-            from app.kube.podsecrets import PodPullSecrets
+            from app.kube.podpullsecrets import PodPullSecrets
 
-            pod_secrets = PodPullSecrets(api)
+            pod_secrets = PodPullSecrets(api, clock=clock)
     credentials: Callable[[], Mapping[str, Credential]] | None = (
         pulls.credentials if pulls is not None else None
     )
     registry_settings = webhook_registry_settings(settings, credentials)
     # the hosts registry requests go to for the registries the policies name (Docker Hub's API host)
     named = {urllib.parse.urlsplit(registry_settings.base_url(h)).netloc for h in policy.registry_hosts()}
-    metrics, metrics_server = _metrics(settings, keys if watched else None, named)
+    metrics, metrics_server = _metrics(settings, clock, keys if watched else None, named)
     if metrics_server is not None:
         background.append(metrics_server)
     if metrics is not None and pod_secrets is not None:
@@ -173,7 +175,7 @@ def build_webhook(
         return build_verifier(registry, cache, options), registry.aclose
 
     verifier, close_registry = build(registry_settings)
-    verifiers = PodVerifiers(verifier, registry_settings, build, pod_secrets)
+    verifiers = PodVerifiers(verifier, registry_settings, build, pod_secrets, clock=clock)
     reviewer = Reviewer(
         policies, keys, verifier, settings.deadline_seconds, audit or write_stdout,
         verifier_for=verifiers.for_request if pod_secrets is not None else None, observer=metrics,
@@ -183,7 +185,7 @@ def build_webhook(
         certificate = configured_certificate(tls.cert_file, tls.key_file)
     else:
         assert tls.self_signed_dir is not None  # TlsConfig guarantees one of the two
-        certificate = self_signed_certificate(tls.self_signed_dir)
+        certificate = self_signed_certificate(tls.self_signed_dir, clock)
 
     def ready() -> bool:
         return keys.loaded() and (pulls is None or pulls.loaded())
@@ -217,7 +219,7 @@ def needs_cluster(settings: Settings, watched: Collection[SecretRef]) -> bool:
 
 
 def _metrics(
-    settings: Settings, keys: KeyStore | None, registries: Iterable[str] = ()
+    settings: Settings, clock: Clock, keys: KeyStore | None, registries: Iterable[str] = ()
 ) -> tuple[Metrics | None, MetricsServer | None]:
     """The collectors in a registry of their own and the server for them, when `metrics.enabled`;
     the key snapshot age is exported when keys come from Secrets (`keys`); `registries` always get a
@@ -231,7 +233,7 @@ def _metrics(
 
     registry = CollectorRegistry(auto_describe=True)
     taken_at = (lambda: keys.snapshot().taken_at) if keys is not None else None
-    metrics = Metrics(registry, _version(), key_snapshot_taken_at=taken_at, known_registries=registries)
+    metrics = Metrics(registry, _version(), taken_at, clock, registries)
     return metrics, MetricsServer(registry, settings.metrics.host, settings.metrics.port)
 
 

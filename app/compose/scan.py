@@ -50,8 +50,8 @@ def build_scan(settings: Settings, kubeconfig: Path | None, kube_api: KubeApi | 
     Key and pull Secrets are read once; one that cannot be read stops the scan (`ConfigError`)."""
     from app.config import admission_policy
     from app.kube.client import connect
-    from app.kube.keystore import SecretKeyStore
-    from app.kube.pullsecrets import PullSecretStore
+    from app.kube.keysecrets import SecretKeyStore
+    from app.kube.webhookpullsecret import PullSecretStore
 
     policy = admission_policy(settings)
     api = kube_api or connect(kubeconfig)

@@ -18,5 +18,6 @@ import-linter `layers` contracts in `pyproject.toml` enforce this):
 
 Pure: the standard library and `cryptography` only, never httpx, kubernetes, FastAPI, uvicorn,
 pydantic, PyNaCl or YAML, and never another `app` package. All I/O reaches the core through the
-protocols in `ports` (registry, clock, verdict cache, key store), injected by `app.compose`.
+protocols in `ports` (registry, clock, verdict cache, key store, policy source), injected by
+`app.compose`.
 """

@@ -111,7 +111,7 @@ class KubeApi:
 
     def read_secret(self, ref: SecretRef, timeout: float = REQUEST_TIMEOUT_SECONDS) -> Secret | None:
         """GET one Secret (None when it does not exist): a pod's `imagePullSecrets`, read through
-        `app.kube.podsecrets`' cache, never once per review. RBAC: `get` on secrets."""
+        `app.kube.podpullsecrets`' cache, never once per review. RBAC: `get` on secrets."""
         try:
             item = self._core.read_namespaced_secret(ref.name, ref.namespace, _request_timeout=timeout)
             return secret_from(ref, item)

@@ -1,31 +1,18 @@
-"""Prometheus metrics: what the webhook decided, why, how fast, and how its registries answered.
+"""Prometheus metrics: what the webhook decided, why, how fast, and how its registries answered
+(the metrics and their labels: docs/metrics.md).
 
-Every collector lives in a `CollectorRegistry` built by the composition root (no module-level
-registry: two webhooks in one process, as in the tests, never mix their counts), and is served on a
-port of its own (`app.webhook.metrics_server`), never on the admission port.
-
-- `sigwebhook_reviews_total{decision,kind,operation}`: `decision` is allowed, warned (admitted with
-  warnings), denied, malformed (HTTP 400) or error (an internal error denied it).
-- `sigwebhook_image_verdicts_total{verdict,reason}`: per image; `reason` is a class (`reason_class`).
-- `sigwebhook_review_duration_seconds{kind}`: from the body received to the answer.
-- `sigwebhook_registry_requests_total{registry,outcome}`: every HTTP exchange with a registry, its
-  token service or a redirect target (`registry` is that host).
-- `sigwebhook_verdict_cache_requests_total{result}`: hit or miss.
-- `sigwebhook_key_snapshot_age_seconds`: since the trusted keys last changed or were loaded.
-- `sigwebhook_pull_secret_lookups_total{object,result}`: with `registries.podPullSecrets`, reads of
-  pods' pull Secrets and ServiceAccounts answered by the cache (`hit`) or the API server (`api_call`).
-- `sigwebhook_build_info{version,python}`: always 1.
-
-Label values are bounded: kinds and reasons come from fixed sets, and at most `MAX_REGISTRY_LABELS`
-registry hosts get a label of their own (a pod can name any host; the rest count as `other`). An
-image name is never a label. Nothing here blocks or does I/O.
+Every collector lives in a `CollectorRegistry` the composition root builds (no module-level
+registry: two webhooks in one process, as in the tests, never mix their counts) and is served on a
+port of its own (`app.webhook.metrics_server`), never on the admission port. Label values are
+bounded, so no caller can create series: kinds and reasons come from fixed sets, and at most
+`MAX_REGISTRY_LABELS` registry hosts get a label of their own besides those the policies name.
+Nothing here blocks or does I/O.
 """
 
 from __future__ import annotations
 
 import platform
 import threading
-import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Protocol
 
@@ -33,12 +20,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from app.clock import SYSTEM_CLOCK
 from app.core.admission.decision import Decision
 from app.core.admission.outcomes import ImageOutcome, Verdict
 from app.core.admission.refusals import Refusal
 from app.core.admission.review import AdmissionRequest
 from app.core.admission.workloads import WORKLOAD_KINDS
-from app.core.ports import VerdictCache
+from app.core.ports import Clock, VerdictCache
 
 MAX_REGISTRY_LABELS = 50
 OTHER = "other"
@@ -46,8 +34,9 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 8.0
 _KINDS = frozenset({"Pod", "EphemeralContainers", *WORKLOAD_KINDS})
 _OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
 
-# The `reason` label of an image verdict: its verdict when admitted, else the class of its refusal,
-# by table (the label values published since before the core carried `Refusal`).
+# The `reason` label of an image verdict: its verdict when admitted; else the verification step
+# that refused its signatures, for the keyless and transparency-log steps an operator watches for;
+# else the class of its refusal, by table (label values published before the core carried `Refusal`).
 _ADMITTED = {
     Verdict.VERIFIED: "signed",
     Verdict.EXEMPT: "exempt",
@@ -55,12 +44,13 @@ _ADMITTED = {
     Verdict.UNCHANGED: "unchanged",
     Verdict.SKIPPED: "skipped-namespace",
 }
+_STEP_REASONS = frozenset({"tlog", "timestamp", "certificate", "sct", "identity"})  # of NotVerified.STEPS
 REFUSAL_LABELS: Mapping[Refusal, str] = {
     Refusal.INVALID_REFERENCE: "invalid-reference",
     Refusal.UNMATCHED: "unmatched",
     Refusal.NO_USABLE_KEYS: "no-keys",
     Refusal.UNSIGNED: "unsigned",
-    Refusal.INVALID_SIGNATURE: "unsigned",  # no signature verified by the policy's keys
+    Refusal.INVALID_SIGNATURE: "unsigned",  # no signature verified by the policy's signers
     Refusal.UNTRUSTED_SIGNER: "untrusted-key",
     Refusal.TOO_FEW_SIGNERS: "threshold",
     Refusal.DEADLINE: "deadline",
@@ -78,12 +68,14 @@ REFUSAL_LABELS: Mapping[Refusal, str] = {
 def reason_class(outcome: ImageOutcome) -> str:
     """A bounded label for why an image got its verdict: `signed`, `exempt`, `unmatched`,
     `unchanged`, `skipped-namespace`, `untrusted-key`, `unsigned`, `threshold`, `no-keys`,
-    `invalid-reference`, `deadline`, `not-found`, `registry-auth`, `registry-unavailable`,
-    `registry-error`, `internal` or `other` (a refused outcome without a class). Never read from
-    the reason's wording."""
+    `tlog`, `timestamp`, `certificate`, `sct`, `identity`, `invalid-reference`, `deadline`,
+    `not-found`, `registry-auth`, `registry-unavailable`, `registry-error`, `internal` or `other`
+    (a refused outcome without a class). Never read from the reason's wording."""
     admitted = _ADMITTED.get(outcome.verdict)
     if admitted is not None:
         return admitted
+    if outcome.step in _STEP_REASONS:
+        return outcome.step
     return REFUSAL_LABELS[outcome.refusal] if outcome.refusal is not None else OTHER
 
 
@@ -95,7 +87,7 @@ class Metrics:
         registry: CollectorRegistry,
         version: str,
         key_snapshot_taken_at: Callable[[], float] | None = None,
-        monotonic: Callable[[], float] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
         known_registries: Iterable[str] = (),
     ) -> None:
         self.registry = registry
@@ -130,8 +122,7 @@ class Metrics:
                 "Seconds since the trusted keys last changed or were loaded.",
                 registry=registry,
             )
-            now = monotonic or time.monotonic
-            age.set_function(lambda: max(0.0, now() - key_snapshot_taken_at()))
+            age.set_function(lambda: max(0.0, clock.monotonic() - key_snapshot_taken_at()))
         # The hosts the policies name always keep their own label, beyond the first-seen bound, so a
         # pod naming many other hosts cannot push them into `other`.
         self._known = frozenset(known_registries)
@@ -156,7 +147,7 @@ class Metrics:
         self.registry_requests.labels(self._host_label(host), outcome).inc()
 
     def count_lookups(self, caches: Mapping[str, LookupCounts]) -> None:
-        """Export the pull-Secret caches' counts (`app.kube.lookups.TtlLookups`) by object kind as
+        """Export the pull-Secret caches' counts (`app.kube.cachedreads.CachedReads`) by object kind as
         `sigwebhook_pull_secret_lookups_total{object,result}` (`hit` or `api_call`)."""
         self.registry.register(_LookupCollector(caches))
 

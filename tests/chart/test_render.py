@@ -351,9 +351,11 @@ def test_webhook_is_registered_after_the_readiness_gate_and_removed_on_uninstall
     assert weight(job) < weight(vwc)
     # The gate is bounded twice: by the script's own deadline and by the Job's.
     assert job["spec"]["backoffLimit"] == 0
-    env = {e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert int(env["WAIT_SECONDS"]) < job["spec"]["activeDeadlineSeconds"]
-    assert env["SIGWEBHOOK_URL"] == f"https://sigwebhook.{NAMESPACE}.svc:443"
+    gate = job["spec"]["template"]["spec"]["containers"][0]
+    options = dict(arg.removeprefix("--").partition("=")[::2] for arg in gate["args"])
+    assert gate["command"] == ["sigwebhook", "wait-ready"]
+    assert int(options["wait-seconds"]) < job["spec"]["activeDeadlineSeconds"]
+    assert options["url"] == f"https://sigwebhook.{NAMESPACE}.svc:443"
     # Uninstall: same name, no webhooks, deleted again once applied.
     assert cleanup["metadata"]["name"] == vwc["metadata"]["name"]
     assert cleanup["webhooks"] == []

@@ -44,8 +44,14 @@ def lines(
             "registries": {"insecure": [plain_registry.host]},
             "skipNamespaces": ["legacy"],
             "policies": [
-                {"name": "team", "images": [f"{under}/team/**"], "keys": key},
-                {"name": "audit", "images": [f"{under}/audit/**"], "keys": key, "mode": "warn"},
+                {"name": "team", "images": [f"{under}/team/**"], "keys": key, "transparencyLog": "ignore"},
+                {
+                    "name": "audit",
+                    "images": [f"{under}/audit/**"],
+                    "keys": key,
+                    "transparencyLog": "ignore",
+                    "mode": "warn",
+                },
             ],
         }
     )

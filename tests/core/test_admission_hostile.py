@@ -14,7 +14,7 @@ from app.core.admission.review import parse_review
 from app.core.admission.workloads import MAX_CONTAINERS
 from app.core.errors import MalformedReview
 from app.core.trust.secretkeys import KeySnapshot
-from tests.core.test_decision import PROD, ScriptedVerifier, policy
+from tests.core.decisions import PROD, ScriptedVerifier, policy
 from tests.webhook.reviews import pod, review, workload, workload_review
 
 EVIL = "evil.example.com/miner:1"

@@ -15,7 +15,7 @@ from app.core.admission.review import MAX_UID_CHARS, parse_review
 from app.core.admission.workloads import LABEL_LENGTH_MAX, NAME_LENGTH_MAX
 from app.core.errors import InvalidReference, MalformedReview
 from app.core.references import NAME_TOTAL_LENGTH_MAX, REFERENCE_LENGTH_MAX, TAG_LENGTH_MAX, parse_reference
-from tests.core.test_decision import ALICE, APP, PROD, ScriptedVerifier, policy, run
+from tests.core.decisions import ALICE, APP, PROD, ScriptedVerifier, policy, run
 from tests.webhook.reviews import review, workload_review
 
 HUGE = 7 * 1024 * 1024

@@ -18,7 +18,7 @@ from app.core.admission.review import parse_review
 from app.core.admission.workloads import MAX_CONTAINERS
 from app.core.digests import Digest
 from app.core.errors import MalformedReview
-from tests.core.test_decision import ALICE, APP, DB, OTHER, PROD, ScriptedVerifier, policy, run
+from tests.core.decisions import ALICE, APP, DB, OTHER, PROD, ScriptedVerifier, policy, run
 from tests.webhook import rfc6902
 from tests.webhook.reviews import (
     WORKLOAD_SAMPLES,

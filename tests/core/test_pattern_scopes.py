@@ -9,7 +9,7 @@ from app.core.admission.pinning import json_patch, pins
 from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy, Unmatched
 from app.core.admission.review import parse_review
 from app.core.digests import Digest
-from tests.core.test_decision import ALICE, BOB, PROD, ScriptedVerifier, run
+from tests.core.decisions import ALICE, BOB, PROD, ScriptedVerifier, run
 from tests.webhook.reviews import review
 
 DEBUG = "registry.example.com/tools/debug"

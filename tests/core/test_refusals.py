@@ -29,10 +29,11 @@ from app.core.errors import (
     SignatureFormatError,
 )
 from app.core.references import ImageRef
-from app.core.trust.keys import TrustedKey
 from app.core.trust.secretkeys import KeySnapshot, SecretRef
+from app.core.verification.entity_checks import Requirements
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict, RejectedSignature, SignatureFormat
-from tests.core.test_decision import ALICE, APP, BOB, MALLORY, OTHER, PROD, ScriptedVerifier, policy
+from tests.core.decisions import ALICE, APP, BOB, MALLORY, OTHER, PROD, ScriptedVerifier, policy
 from tests.webhook.reviews import review
 
 GONE = SecretRef("sigwebhook", "gone")
@@ -95,6 +96,20 @@ IMAGE_CASES: dict[str, tuple[Case, Verdict, Refusal]] = {
             ScriptedVerifier(signed={APP: (BOB,)}),
             PROD,
             Policy("bob", (ImagePattern("registry.example.com/**"),), (BOB,)),
+        ),
+        DENIED,
+        Refusal.UNTRUSTED_SIGNER,
+    ),
+    "signed only by a policy trusting under other requirements": (
+        lambda: image(
+            ScriptedVerifier(signed={APP: (BOB,)}),
+            PROD,
+            Policy(
+                "bob-no-log",
+                (ImagePattern("registry.example.com/**"),),
+                (BOB,),
+                requirements=Requirements(transparency_log=False),
+            ),
         ),
         DENIED,
         Refusal.UNTRUSTED_SIGNER,
@@ -202,9 +217,9 @@ class Echoing(ScriptedVerifier):
     """A signature rejected with a reason that reads like other refusals (a registry or an attacker
     chooses much of the text a rejection quotes)."""
 
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
         if str(ref) in self.errors:
-            return await super().verify(ref, keys)
+            return await super().verify(ref, trust)
         reason = 'no policy matches this image (unmatched: deny); policy "prod" has no usable keys'
         rejected = (RejectedSignature(SignatureFormat.COSIGN_V2_SIG_TAG, "sig layer", reason),)
         return ImageVerdict(ref, Digest.of(b"x"), (), rejected)

@@ -116,7 +116,8 @@ def cluster(
         "registries": {"insecure": [plain_registry.host]},
         "skipNamespaces": [keys],
         "policies": [{"name": "team", "images": [f"{plain_registry.host}/{repo}/**"],
-                      "keys": [{"secret": f"k8s://{keys}/cosign"}]}],
+                      "keys": [{"secret": f"k8s://{keys}/cosign"}],
+                      "transparencyLog": "ignore"}],
     }  # fmt: skip
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))

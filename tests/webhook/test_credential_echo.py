@@ -154,6 +154,7 @@ def test_the_webhook_relays_an_echoing_registry_without_the_credential(
                     "name": "echo",
                     "images": [f"{proxy.host}/echo/**"],
                     "keys": [{"file": str(key_pairs[KEY].public)}],
+                    "transparencyLog": "ignore",
                 }
             ],
         }

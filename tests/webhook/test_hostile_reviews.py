@@ -16,7 +16,7 @@ from app.core.trust.secretkeys import StaticKeyStore
 from app.webhook.app import create_app
 from app.webhook.review import Reviewer
 from app.webhook.tls import ServingCertificate
-from tests.core.test_decision import ALICE, ScriptedVerifier
+from tests.core.decisions import ALICE, ScriptedVerifier
 from tests.fixtures.webhook import RunningWebhook, serve_in_thread
 from tests.support.auditschema import checked_audit_line
 from tests.support.certs import ServerTls

@@ -61,6 +61,7 @@ def webhook(
                     "name": "team",
                     "images": [f"{plain_registry.host}/volumes/team/**"],
                     "keys": [{"file": str(key_pairs[KEY].public)}],
+                    "transparencyLog": "ignore",
                     "pinDigest": "all",
                 }
             ],

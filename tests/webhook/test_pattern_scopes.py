@@ -50,6 +50,7 @@ def webhook(
                     "name": "canary",
                     "images": [f"{repos['app']}:canary"],
                     "keys": [{"file": str(key_pairs["ecdsa-p256"].public)}],
+                    "transparencyLog": "ignore",
                     "mode": "warn",
                 }
             ],

@@ -61,6 +61,7 @@ def webhook(
                     "name": "app",
                     "images": [f"{proxy.host}/resolution/**"],
                     "keys": [{"file": str(key_pairs[KEY].public)}],
+                    "transparencyLog": "ignore",
                 }
             ],
         }

@@ -31,8 +31,8 @@ from app.core.admission.workloads import WORKLOAD_KINDS
 from app.core.errors import DeadlineExceeded, SigwebhookError
 from app.core.printable import printable
 from app.core.references import ImageRef
-from app.core.trust.keys import TrustedKey
 from app.core.trust.secretkeys import KeySnapshot
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 
 __all__ = [
@@ -52,7 +52,7 @@ MAX_CONTAINERS_PER_REVIEW = 500
 class ImageVerifier(Protocol):
     """What the decision needs from `app.core.verification.verifier.Verifier`."""
 
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict: ...
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict: ...
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ async def decide(
             container,
             planned.reference,
             planned.policies,
-            planned.keys_by_policy,
+            planned.grants,
             results[str(planned.reference)],
             planned.warned,
         )
@@ -175,7 +175,7 @@ async def _verify_all(
 
     async def verify(p: Plan) -> ImageVerdict:
         async with slots:
-            return await verifier.verify(p.reference, p.keys)
+            return await verifier.verify(p.reference, p.trust)
 
     tasks = {text: asyncio.ensure_future(verify(p)) for text, p in unique.items()}
     if tasks:

@@ -1,4 +1,9 @@
-"""Admission policy: which images need which keys, which images and namespaces are left alone.
+"""Admission policy: which images need which signers, which images and namespaces are left alone.
+
+A policy trusts keys (static, or from Secrets), keyless identities (`TrustedIdentity`: an identity
+pattern and the trusted root its certificates chain to), or both; keys are verified under the policy's
+`key_root`, and everything under its `requirements` (`transparencyLog`, `ctLog`). Each verified key or
+identity counts once toward `threshold` (`Policy.trust`).
 
 Image patterns are globs matched against the normalised reference (`docker.io/library/nginx:1.25`):
 `*` matches within one path component (never `/`), `**` matches across components. A pattern is
@@ -28,8 +33,13 @@ from enum import StrEnum
 
 from app.core.errors import ConfigError
 from app.core.references import DOCKER_HUB, ImageRef
+from app.core.trust.builtin import public_good
 from app.core.trust.keys import TrustedKey
+from app.core.trust.roots import TrustedRoot
 from app.core.trust.secretkeys import KeySnapshot, SecretRef
+from app.core.trust.signers import IdentitySigner, KeySigner, TrustedSigner
+from app.core.verification.entity_checks import Requirements
+from app.core.verification.trust_groups import Trust
 
 # Docker Hub answers under these names as well (containerd sends `docker.io` to registry-1.docker.io):
 # an image written with one of them is the same image, and must meet the same patterns.
@@ -217,12 +227,22 @@ class PolicyKeys:
 
 
 @dataclass(frozen=True)
+class TrustedIdentity:
+    """A keyless identity a policy trusts, and the trusted root its signatures are checked against."""
+
+    signer: IdentitySigner
+    root: TrustedRoot = field(default_factory=public_good, compare=False)
+
+
+@dataclass(frozen=True)
 class Policy:
-    """A named policy: images it governs, keys it trusts, and how many distinct keys must have signed.
+    """A named policy: images it governs, signers it trusts, and how many distinct ones must have signed.
 
     `static_keys` were parsed at start-up from files or inline PEM; `secrets` are read from the
-    current `KeySnapshot` at each review. `mode` says whether a failure denies or warns; `pinning`
-    which objects `/mutate` pins to the verified digest (`Pinning`)."""
+    current `KeySnapshot` at each review; `identities` are keyless signers. Keys are checked against
+    `key_root` (default: the built-in public-good root), and every signature under `requirements`.
+    `mode` says whether a failure denies or warns; `pinning` which objects `/mutate` pins to the
+    verified digest (`Pinning`)."""
 
     name: str
     patterns: tuple[ImagePattern, ...]
@@ -231,23 +251,50 @@ class Policy:
     threshold: int = 1
     mode: Mode = Mode.ENFORCE
     pinning: Pinning = Pinning.PODS
+    identities: tuple[TrustedIdentity, ...] = ()
+    key_root: TrustedRoot = field(default_factory=public_good, compare=False)
+    requirements: Requirements = field(default_factory=Requirements)
 
     def __post_init__(self) -> None:
         check_policy_name(self.name)
         if not self.patterns:
             raise ConfigError(f'policy "{self.name}" has no image patterns')
-        if not self.static_keys and not self.secrets:
-            raise ConfigError(f'policy "{self.name}" trusts no keys: an empty key set is never a pass')
+        if not self.static_keys and not self.secrets and not self.identities:
+            raise ConfigError(
+                f'policy "{self.name}" trusts no keys or identities: an empty key set is never a pass'
+            )
         if self.threshold < 1:
             raise ConfigError(f'policy "{self.name}": threshold must be at least 1')
-        distinct = len({k.fingerprint for k in self.static_keys})
+        distinct = len({k.fingerprint for k in self.static_keys}) + self.distinct_identities
         if not self.secrets and self.threshold > distinct:
             raise ConfigError(
-                f'policy "{self.name}": threshold {self.threshold} is more than its {distinct} distinct keys'
+                f'policy "{self.name}": threshold {self.threshold} is more than its {distinct} distinct '
+                f"{self.signer_words}"
             )
+
+    @property
+    def distinct_identities(self) -> int:
+        return len({i.signer.trust_id for i in self.identities})
+
+    @property
+    def signer_words(self) -> str:
+        """What the policy trusts, in messages: `keys`, `keyless identities`, or both."""
+        if not self.identities:
+            return "keys"
+        has_keys = bool(self.static_keys or self.secrets)
+        return "keys or keyless identities" if has_keys else "keyless identities"
 
     def matches(self, ref: ImageRef) -> bool:
         return any(p.matches(ref) for p in self.patterns)
+
+    def trust(self, keys: tuple[TrustedKey, ...]) -> Trust:
+        """What verifying for this policy trusts: `keys` (its keys now, `keys_in`) under `key_root`,
+        its identities under their roots, all with its requirements."""
+        bound: list[tuple[TrustedSigner, TrustedRoot, Requirements]] = [
+            (KeySigner(key), self.key_root, self.requirements) for key in keys
+        ]
+        bound.extend((i.signer, i.root, self.requirements) for i in self.identities)
+        return Trust.of(bound)
 
     def keys_in(self, snapshot: KeySnapshot) -> PolicyKeys:
         """The static keys plus the keys the Secrets hold now, deduplicated by fingerprint."""

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from app.core.admission.audit import signature_record
 from app.core.admission.decision import ImageOutcome, Refusal, Verdict
 from app.core.audits.scan import ContainerResult, TargetResult
 
@@ -145,7 +146,7 @@ def _image_row(row: dict[str, Any]) -> dict[str, Any]:
         "verified_digest": str(worst.digest) if worst.digest is not None else None,
         "running_digests": sorted(row["_running"]),
         "policies": list(worst.policies),
-        "signers": sorted({s.key_name for s in worst.signatures}),
+        "signers": sorted({s.signed_by() for s in worst.signatures}),
         "objects": len(row["_targets"]),
         "namespaces": sorted(row["_namespaces"]),
     }
@@ -173,10 +174,7 @@ def _target(result: TargetResult) -> dict[str, Any]:
                 "verdict": c.outcome.verdict.value,
                 "reason": c.outcome.reason,
                 "policies": list(c.outcome.policies),
-                "signatures": [
-                    {"format": s.format.value, "key_fingerprint": s.key_fingerprint, "key": s.key_name}
-                    for s in c.outcome.signatures
-                ],
+                "signatures": [signature_record(s) for s in c.outcome.signatures],
                 "running_verdict": c.running_outcome.verdict.value if c.running_outcome is not None else None,
             }
             for c in result.containers

@@ -3,7 +3,7 @@
 Each target is decided by the admission code itself (`app.core.admission.decision.decide`, with the
 request creating it now), so skipped namespaces, exemptions, unmatched images, warn mode, thresholds
 and the limits on one review apply exactly as at admission. Only the verifying is organised for a
-whole cluster: every distinct image (reference + the keys its policies trust) is verified once,
+whole cluster: every distinct image (reference + the trust of its policies) is verified once,
 `concurrency` at a time, each within the admission deadline, with `progress(done, total)` told as
 they finish; the decisions then read those answers.
 
@@ -16,7 +16,7 @@ container gets a `drift` finding with both outcomes. Pure: the verifier is injec
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 
 from app.core.admission.decision import (
@@ -35,13 +35,13 @@ from app.core.audits.targets import Target, running_key
 from app.core.digests import Digest
 from app.core.errors import DeadlineExceeded, SigwebhookError
 from app.core.references import ImageRef
-from app.core.trust.keys import TrustedKey
 from app.core.trust.secretkeys import KeySnapshot
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 
 DEFAULT_CONCURRENCY = 8
 Progress = Callable[[int, int], None]
-_Key = tuple[str, tuple[str, ...]]  # reference text, fingerprints of the keys it is verified with
+_Key = tuple[str, Hashable]  # reference text, the whole trust it is verified with (`Trust.cache_key`)
 Answer = ImageVerdict | BaseException
 
 
@@ -149,7 +149,7 @@ def _container(
         pinned,
         running_plan.reference,
         running_plan.policies,
-        running_plan.keys_by_policy,
+        running_plan.grants,
         answer,
         running_plan.warned,
     )
@@ -157,11 +157,11 @@ def _container(
 
 
 def _key(planned: Plan) -> _Key:
-    return _answer_key(planned.reference, planned.keys)
+    return _answer_key(planned.reference, planned.trust)
 
 
-def _answer_key(reference: ImageRef, keys: Sequence[TrustedKey]) -> _Key:
-    return str(reference), tuple(sorted(k.fingerprint for k in keys))
+def _answer_key(reference: ImageRef, trust: Trust) -> _Key:
+    return str(reference), trust.cache_key()
 
 
 async def _verify_distinct(
@@ -179,7 +179,7 @@ async def _verify_distinct(
         nonlocal done
         async with slots:
             try:
-                return await asyncio.wait_for(verifier.verify(planned.reference, planned.keys), deadline)
+                return await asyncio.wait_for(verifier.verify(planned.reference, planned.trust), deadline)
             except TimeoutError:
                 return DeadlineExceeded(
                     f"the registry did not answer in time (deadline {deadline:g}s)",
@@ -203,8 +203,8 @@ class _Answers:
     def __init__(self, answers: dict[_Key, Answer]) -> None:
         self._answers = answers
 
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
-        answer = self._answers[_answer_key(ref, keys)]
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
+        answer = self._answers[_answer_key(ref, trust)]
         if isinstance(answer, SigwebhookError):
             raise type(answer)(answer.reason, answer.detail)
         if isinstance(answer, BaseException):
