@@ -1,12 +1,14 @@
-"""Write a one-layer OCI image layout from a directory, reproducibly (standard library only).
+"""Write a one-layer OCI image layout from a directory or a tar file (standard library only).
 
 Used by scripts/cluster.sh for the pause image (the sandbox image of every pod, built from the
-Kubernetes source) and for the small workload images of the end-to-end lane. Not part of the product.
-The layer is a gzip'd tar with sorted entries, owner 0:0, mtime 0 and a gzip header without a time,
-so the same directory always gives the same manifest digest. Layout and media types follow the OCI
-image spec (https://github.com/opencontainers/image-spec/blob/v1.1.0/image-layout.md).
+Kubernetes source), by the end-to-end lane for its small workload images, and by
+scripts/build-image.sh for the Debian base made with mmdebstrap. Not part of the product.
+From a directory the layer is a tar with sorted entries, owner 0:0 and mtime 0; the gzip header
+carries no time either way, so the same input always gives the same manifest digest. Layout and
+media types: https://github.com/opencontainers/image-spec/blob/v1.1.0/image-layout.md
 
-    python3 oci_image.py ROOTFS OUT_LAYOUT TAG --entrypoint '["/pause"]' [--label KEY=VALUE ...]
+    python3 oci_image.py ROOTFS_DIR_OR_TAR OUT_LAYOUT TAG [--entrypoint JSON] [--cmd JSON]
+                         [--env K=V ...] [--label K=V ...]
 
 Prints the manifest digest. `skopeo copy oci:OUT_LAYOUT:TAG docker://HOST/NAME:TAG` pushes it.
 """
@@ -59,14 +61,14 @@ def canonical(document: dict[str, object]) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
-def write_layout(rootfs: Path, layout: Path, tag: str, entrypoint: list[str], labels: dict[str, str]) -> str:
-    """Write the layout; return the manifest digest."""
-    tar = layer_tar(rootfs)
-    layer = put_blob(layout, gzip.compress(tar, mtime=0))
+def write_layout(layout: Path, tag: str, tar: bytes, settings: dict[str, object]) -> str:
+    """Write the layout of one layer (`tar`) and the runtime `settings` (the config's `config`
+    object: Entrypoint, Cmd, Env, Labels); return the manifest digest."""
+    layer = put_blob(layout, gzip.compress(tar, compresslevel=6, mtime=0))
     config: dict[str, object] = {
         "architecture": "amd64",
         "os": "linux",
-        "config": {"Entrypoint": entrypoint, "Env": ["PATH=/"], "WorkingDir": "/", "Labels": labels},
+        "config": {"WorkingDir": "/", **settings},
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(tar).hexdigest()]},
         "history": [{"created_by": "scripts/cluster/oci_image.py"}],
     }
@@ -95,14 +97,24 @@ def write_layout(rootfs: Path, layout: Path, tag: str, entrypoint: list[str], la
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("rootfs", type=Path)
+    parser.add_argument("rootfs", type=Path, help="a directory, or a tar file used as the layer as it is")
     parser.add_argument("layout", type=Path)
     parser.add_argument("tag")
-    parser.add_argument("--entrypoint", required=True, help="JSON list, e.g. '[\"/pause\"]'")
+    parser.add_argument("--entrypoint", help="JSON list, e.g. '[\"/pause\"]'")
+    parser.add_argument("--cmd", help="JSON list")
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE (repeatable)")
     parser.add_argument("--label", action="append", default=[], help="KEY=VALUE (repeatable)")
     args = parser.parse_args()
-    labels = dict(item.split("=", 1) for item in args.label)
-    print(write_layout(args.rootfs, args.layout, args.tag, json.loads(args.entrypoint), labels))
+    settings: dict[str, object] = {
+        "Env": args.env or ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        "Labels": dict(item.split("=", 1) for item in args.label),
+    }
+    if args.entrypoint:
+        settings["Entrypoint"] = json.loads(args.entrypoint)
+    if args.cmd:
+        settings["Cmd"] = json.loads(args.cmd)
+    tar = args.rootfs.read_bytes() if args.rootfs.is_file() else layer_tar(args.rootfs)
+    print(write_layout(args.layout, args.tag, tar, settings))
 
 
 if __name__ == "__main__":
