@@ -245,12 +245,14 @@ pause_image() { # the sandbox image: pause.c from the Kubernetes source, static,
 }
 
 up() {
-  if [[ -f $OWNER ]]; then
+  if [[ -f $OWNER ]]; then # a cluster runs, or one was not taken down (a killed test run)
     local holder; holder=$(cat "$OWNER")
-    [[ $holder == "$STATE" ]] || die "a cluster from $holder holds this machine: scripts/cluster.sh down with SIGWEBHOOK_CLUSTER_DIR=$holder first"
-    alive kube-apiserver && die "already up ($STATE); run down first"
-    say "leftovers of an earlier run in $STATE: cleaning up first"
-    down
+    if holder_alive "$holder"; then
+      [[ $holder == "$STATE" ]] && die "already up ($STATE); run down first"
+      die "a cluster from $holder runs on this machine: SIGWEBHOOK_CLUSTER_DIR=$holder $0 down"
+    fi
+    say "leftovers of a cluster in $holder that was not taken down: taking it down first"
+    SIGWEBHOOK_CLUSTER_DIR=$holder bash "$0" down
   fi
   ip addr show dev lo | grep -q " $NODE_IP/" && die "$NODE_IP is already on lo: another cluster runs here"
   ip link show cni0 >/dev/null 2>&1 && die "a cni0 bridge exists: another cluster runs here"
@@ -328,6 +330,13 @@ up() {
   echo "$STATE"
   print_env
 }
+holder_alive() { # any daemon of the cluster in state directory $1 still running
+  local pid_file
+  for pid_file in "$1"/run/*.pid; do
+    [[ -f $pid_file ]] && ! gone "$(cat "$pid_file")" && return 0
+  done
+  return 1
+}
 failed_up() {
   local status=$?
   say "up failed (exit $status): tearing down what it started"
@@ -369,7 +378,11 @@ remove_workloads() { # while the API server and kubelet run: the kubelet then te
 
 down() {
   local bin=${KUBE_APISERVER_CACHE:-$HOME/.cache/kube-apiserver-1.20-r2}/bin ctr=(ctr -a "$SOCK" -n k8s.io)
-  [[ -d $R ]] || { say "nothing to stop in $STATE"; return 0; }
+  if [[ ! -d $R ]]; then
+    [[ -f $OWNER && $(cat "$OWNER") == "$STATE" ]] && rm -f "$OWNER"
+    say "nothing to stop in $STATE"
+    return 0
+  fi
   if alive kubelet && alive containerd && "$bin/kubectl" get --raw /readyz >/dev/null 2>&1; then
     remove_workloads "$bin/kubectl"
   fi
