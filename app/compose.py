@@ -10,16 +10,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.core.decision import ImageVerifier
+from app.core.admission.decision import ImageVerifier
 from app.core.errors import ConfigError
-from app.core.keysources import SecretRef
-from app.core.keystore import KeyStore, Lifecycle, StaticKeyStore
-from app.core.ports import VerdictCache
-from app.core.verify import Verifier, VerifyOptions
+from app.core.ports import KeyStore, Lifecycle, VerdictCache
+from app.core.trust.secretkeys import SecretRef, StaticKeyStore
+from app.core.verification.verifier import Verifier, VerifyOptions
 from app.registry import OciRegistry
 from app.registry.credentials import Credential
 from app.registry.settings import RegistrySettings, Timeouts
@@ -118,29 +117,31 @@ def build_webhook(
     `audit` receives one JSON line per review (default: stdout); `kube_api` replaces the connection
     `kubernetes.kubeconfig` describes (tests hand in an adapter over a stand-in client); `revision`
     is what `/readyz` reports (the chart's digest of the image and config)."""
-    from app.config import admission_policy
+    from app.config import policy_source
     from app.webhook.app import create_app
     from app.webhook.cache import TtlVerdictCache
     from app.webhook.podverifiers import PodVerifiers
     from app.webhook.review import Reviewer, write_stdout
     from app.webhook.tls import configured_certificate, self_signed_certificate
 
-    policy = admission_policy(settings)
+    policies = policy_source(settings)
+    policy = policies.current()
+    watched = policy.secrets()
     keys: KeyStore = StaticKeyStore()
     background: list[Lifecycle] = []
     pulls = pod_secrets = None
-    if settings.needs_cluster():  # only then is the kubernetes client imported and configured
+    if needs_cluster(settings, watched):  # only then is the kubernetes client imported and configured
         from app.kube.client import connect
         from app.kube.keystore import SecretKeyStore
         from app.kube.pullsecrets import PullSecretStore
 
         api = kube_api or connect(settings.kubernetes.kubeconfig)
-        if settings.secret_refs():
-            secret_keys = SecretKeyStore(api, settings.secret_refs())
+        if watched:
+            secret_keys = SecretKeyStore(api, watched)
             keys = secret_keys
             background.append(secret_keys)
         if settings.registries.pull_secret is not None:
-            pulls = PullSecretStore(api, [SecretRef.parse(settings.registries.pull_secret)])
+            pulls = PullSecretStore(api, [settings.registries.pull_secret])
             background.append(pulls)
         if settings.registries.pod_pull_secrets:  # opt-in: needs get on secrets + serviceaccounts
             from app.kube.podsecrets import PodPullSecrets
@@ -152,7 +153,7 @@ def build_webhook(
     registry_settings = webhook_registry_settings(settings, credentials)
     # the hosts registry requests go to for the registries the policies name (Docker Hub's API host)
     named = {urllib.parse.urlsplit(registry_settings.base_url(h)).netloc for h in policy.registry_hosts()}
-    metrics, metrics_server = _metrics(settings, keys if settings.secret_refs() else None, named)
+    metrics, metrics_server = _metrics(settings, keys if watched else None, named)
     if metrics_server is not None:
         background.append(metrics_server)
     if metrics is not None and pod_secrets is not None:
@@ -173,7 +174,7 @@ def build_webhook(
     verifier, close_registry = build(registry_settings)
     verifiers = PodVerifiers(verifier, registry_settings, build, pod_secrets)
     reviewer = Reviewer(
-        policy, keys, verifier, settings.deadline_seconds, audit or write_stdout,
+        policies, keys, verifier, settings.deadline_seconds, audit or write_stdout,
         verifier_for=verifiers.for_request if pod_secrets is not None else None, observer=metrics,
     )  # fmt: skip
     tls = settings.server.tls
@@ -192,6 +193,13 @@ def build_webhook(
     shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1", "localhost") else host
     url = f"https://{shown}:{settings.server.port}"
     return Webhook(app, certificate, url, tuple(background), metrics_server)
+
+
+def needs_cluster(settings: Settings, watched: Collection[SecretRef]) -> bool:
+    """True when the webhook reaches the API server: key Secrets to watch (`watched`), a pull Secret,
+    or the pods' own pull Secrets."""
+    registries = settings.registries
+    return bool(watched) or registries.pull_secret is not None or registries.pod_pull_secrets
 
 
 def _metrics(

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import compose
 from app.cli.main import main as cli_main
-from app.core.keys import TrustedKey, load_public_key
 from app.core.references import parse_reference
+from app.core.trust.keys import TrustedKey, load_public_key
 from app.registry.settings import RegistrySettings
 from tests.support.certs import issue_server_tls, make_token_signing_key
 from tests.support.pushing import push_image

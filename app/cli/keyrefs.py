@@ -15,8 +15,8 @@ from pathlib import Path
 
 from app.cli.usage import UsageError
 from app.core.errors import ConfigError, KeyLoadError
-from app.core.keys import TrustedKey, load_public_key
-from app.core.keysources import SecretRef, is_secret_reference
+from app.core.trust.keys import TrustedKey, load_public_key
+from app.core.trust.secretkeys import SecretRef, is_secret_reference
 from app.signing.signingkey import read_key_file
 
 MAX_PUBLIC_KEY_BYTES = 64 * 1024

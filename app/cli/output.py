@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.references import ImageRef
-from app.core.verdicts import TLOG_NOTICE, ImageVerdict
+from app.core.verification.verdicts import TLOG_NOTICE, ImageVerdict
 
 JSON_HELP = """--output json prints a list, one object per IMAGE in order, with the keys:
   image         the argument as given

@@ -19,8 +19,8 @@ from app.cli.options import add_registry_options, registry_settings
 from app.cli.output import fingerprint_label
 from app.cli.passwords import password_source
 from app.cli.usage import EXIT_OK, UsageError
-from app.core.keysources import is_secret_reference
 from app.core.references import ImageRef, parse_reference
+from app.core.trust.secretkeys import is_secret_reference
 from app.registry.settings import RegistrySettings
 from app.signing.signer import SignOutcome, sign_image
 from app.signing.signingkey import SigningKey, load_signing_key

@@ -2,7 +2,7 @@
 
 Exit 0 when every image has at least one signature that verifies under one of the keys, 1 otherwise
 (unsigned, wrong key, tag moved, registry unreachable…), 2 for a usage error. One image's failure is its
-own verdict and never hides the others (STYLE.md "Errors"). Transparency-log proofs are not checked;
+own verdict and never hides the others. Transparency-log proofs are not checked;
 every report says so.
 """
 
@@ -20,11 +20,11 @@ from app.cli.options import add_registry_options, registry_settings
 from app.cli.output import JSON_HELP, ImageOutcome, to_json, to_text
 from app.cli.usage import EXIT_FAILED, EXIT_OK
 from app.core.errors import SigwebhookError
-from app.core.keys import TrustedKey
 from app.core.ports import Registry
 from app.core.references import ImageRef, parse_reference
-from app.core.verdicts import ImageVerdict
-from app.core.verify import Verifier
+from app.core.trust.keys import TrustedKey
+from app.core.verification.verdicts import ImageVerdict
+from app.core.verification.verifier import Verifier
 from app.registry.settings import RegistrySettings
 
 

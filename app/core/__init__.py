@@ -1,7 +1,19 @@
-"""The pure core of sigwebhook: image references, keys, signature formats, verification and decisions.
+"""The pure core of sigwebhook: from an image reference and trusted material to a verdict, and from an
+AdmissionReview to allow or deny.
 
-This package must stay pure. It imports the standard library and `cryptography` only: never httpx,
-kubernetes, FastAPI, uvicorn, PyNaCl or YAML, and never another `app` package. All I/O reaches it
-through the small protocols in `app.core.ports` (registry, clock, verdict cache), injected by the
-composition root. The import-linter contract in `pyproject.toml` enforces this.
+Rooms, in the order a review flows through them (each may use the ones below it, never above; the
+import-linter `layers` contracts in `pyproject.toml` enforce this):
+
+- `admission/`: the review in and out, where pod specs keep their images, policies, the decision,
+  digest pinning, the audit record;
+- `verification/`: verify one image: resolve, look for both cosign layouts, check each signature;
+- `transparency/`: transparency-log evidence (Rekor entries and their proofs);
+- `formats/`: the bytes cosign writes, parsed into frozen values (and built, for `sign`);
+- `trust/`: what is trusted: public keys, keys kept in Kubernetes Secrets;
+- the vocabulary every room shares, at this level: `references`, `digests`, `errors`, `ports`,
+  `printable`, `strictjson`.
+
+Pure: the standard library and `cryptography` only, never httpx, kubernetes, FastAPI, uvicorn,
+pydantic, PyNaCl or YAML, and never another `app` package. All I/O reaches the core through the
+protocols in `ports` (registry, clock, verdict cache, key store), injected by `app.compose`.
 """

@@ -1,4 +1,5 @@
-"""The ports through which the core reaches the world: registry, clock, verdict cache.
+"""The ports through which the core reaches the world: registry, clock, verdict cache, key store,
+policy source.
 
 Adapters implement these protocols (`app.registry.OciRegistry`, a system clock, an in-memory cache);
 tests use in-memory fakes. Every registry call the verifier makes goes through `Registry`, so a
@@ -12,10 +13,14 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.core.digests import Digest
 from app.core.references import ImageRef, Repository
+
+if TYPE_CHECKING:  # types only: the snapshot and the policy are values built above this layer
+    from app.core.admission.policy import AdmissionPolicy
+    from app.core.trust.secretkeys import KeySnapshot
 
 # OCI image spec media types the core needs to name.
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -108,3 +113,45 @@ class VerdictCache(Protocol):
     def get(self, key: Hashable) -> object | None: ...
 
     def put(self, key: Hashable, value: object) -> None: ...
+
+
+class KeyStore(Protocol):
+    """The current keys of the watched Secrets.
+
+    Implementations (the Secret watcher in `app.kube`) must:
+    - return from `snapshot()` at once, without I/O, the last published snapshot;
+    - keep the last good keys of a Secret when a later version cannot be parsed (and log why);
+    - report `loaded()` True only once every watched Secret was listed at least once, so
+      `/readyz` does not report ready before the keys are known.
+    """
+
+    def snapshot(self) -> KeySnapshot:
+        """The last published snapshot (never blocks)."""
+        ...
+
+    def loaded(self) -> bool:
+        """True once the keys of every watched Secret were read at least once."""
+        ...
+
+
+class PolicySource(Protocol):
+    """The admission policy in force: validated, immutable, replaced whole when it changes.
+
+    `current()` returns at once, without I/O, the last published policy; a review reads it once, so
+    one review never mixes two policies. The config file is the first source (fixed at start-up,
+    `app.config`); a watcher of policy objects in the cluster would publish each new validated
+    policy the way the key store publishes snapshots."""
+
+    def current(self) -> AdmissionPolicy:
+        """The policy in force now (never blocks)."""
+        ...
+
+
+class Lifecycle(Protocol):
+    """A background part started before the first review and stopped at shutdown (the Secret
+    watchers of `app.kube`: `start()` loads every Secret once, raising `ConfigError` when one gives
+    no usable key, then follows them on threads)."""
+
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...

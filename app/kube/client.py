@@ -34,7 +34,7 @@ from app.core.errors import (
     ConfigError,
     WatchExpired,
 )
-from app.core.keysources import SecretRef
+from app.core.trust.secretkeys import SecretRef
 
 EventKind = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
 REQUEST_TIMEOUT_SECONDS = 10.0

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from app.core.errors import KeyLoadError
-from app.core.keys import TrustedKey, load_public_key
-from app.core.keysources import KeySnapshot, SecretRef
+from app.core.trust.keys import TrustedKey, load_public_key
+from app.core.trust.secretkeys import KeySnapshot, SecretRef
 from app.kube.client import KubeApi, Secret
 from app.kube.secrets import WATCH_TIMEOUT_SECONDS
 from app.kube.tracked import TrackedSecrets, TrackedStore

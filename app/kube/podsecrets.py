@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from app.core.errors import ClusterError, ConfigError
-from app.core.keysources import SecretRef
+from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi
 from app.kube.lookups import TtlLookups
 from app.kube.pullsecrets import parse_pull_secret

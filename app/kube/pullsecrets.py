@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from app.core.errors import ConfigError
-from app.core.keysources import SecretRef
+from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, Secret
 from app.kube.secrets import WATCH_TIMEOUT_SECONDS
 from app.kube.tracked import TrackedSecrets, TrackedStore

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from app.core.errors import ClusterError, WatchExpired
-from app.core.keysources import SecretRef
+from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, Secret, SecretStream
 
 log = logging.getLogger(__name__)

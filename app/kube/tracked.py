@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from app.core.errors import ClusterError, ConfigError, SigwebhookError
-from app.core.keysources import SecretRef
+from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, Secret
 from app.kube.secrets import WATCH_TIMEOUT_SECONDS, SecretWatch
 

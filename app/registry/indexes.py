@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from app.core import strictjson
 from app.core.errors import RegistryProtocolError, SignatureFormatError
-from app.core.layouts import parse_index
+from app.core.formats.layouts import parse_index
 from app.core.ports import OCI_INDEX, Descriptor
 
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from app.core.digests import Digest
 from app.core.errors import RegistryError
-from app.core.layouts import is_bundle_artifact
+from app.core.formats.layouts import is_bundle_artifact
 from app.core.ports import MAX_MANIFEST_BYTES, OCI_INDEX, Descriptor, Manifest
 from app.core.references import Repository
 from app.registry.api import RegistryApi, path, pull_scope, unexpected

@@ -1,6 +1,6 @@
 """The one path every registry HTTP request takes: auth, TLS, timeouts, bounded reads, redirects, errors.
 
-`RegistryTransport.request` is the choke point (STYLE.md): it adds `Authorization` (only for the
+`RegistryTransport.request` is the choke point: it adds `Authorization` (only for the
 registry's own origin), follows redirects when asked (a blob on a CDN gets no registry credentials),
 reads at most `max_bytes` of a body and stops past that (refusing content encodings it did not accept),
 counts every request, and turns every httpx exception, 401/403 after auth, 429 and 5xx into

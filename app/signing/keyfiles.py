@@ -1,6 +1,6 @@
 """Private key files: cosign's encrypted `cosign.key` and plain PEM private keys.
 
-Reads (FORMATS.md §4.2):
+Reads (docs/formats.md#encrypted-private-keys):
 - `ENCRYPTED COSIGN PRIVATE KEY` / `ENCRYPTED SIGSTORE PRIVATE KEY`: the PEM body is the JSON envelope of
   go-securesystemslib's `encrypted` package: scrypt (N ∈ {32768, 65536, 131072}, r=8, p=1) derives a
   32-byte key that opens a NaCl secretbox (XSalsa20-Poly1305) holding a PKCS#8 DER private key;
@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from app.core.errors import KeyLoadError
-from app.core.keys import TrustedKey, trusted_key_from
+from app.core.trust.keys import TrustedKey, trusted_key_from
 
 PrivateKeyObject = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 PasswordSource = Callable[[], bytes]

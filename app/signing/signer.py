@@ -2,16 +2,16 @@
 
 - Legacy (cosign v2, default): a simple-signing payload (docker-reference = the repository without tag,
   `optional` = the `-a` annotations or null) signed with the key, appended as one more layer of the
-  manifest at tag `sha256-<hex>.sig` (cosign SIGNATURE_SPEC; FORMATS.md §1.2–1.4). The existing manifest
+  manifest at tag `sha256-<hex>.sig` (cosign SIGNATURE_SPEC; docs/formats.md#sig-tag). The existing manifest
   is read first and kept; an identical signature is not added twice.
 - Bundle (cosign v3, `--bundle`): an in-toto Statement v1 (predicate `https://sigstore.dev/cosign/sign/v1`)
   in a DSSE envelope signed over PAE, wrapped in a sigstore bundle v0.3 with `publicKey.hint`, pushed as an
   OCI 1.1 referrer by digest; on registries without the referrers API the `sha256-<hex>` fallback index
-  is updated too (OCI distribution spec v1.1 "Referrers Tag Schema"; FORMATS.md §3.2).
+  is updated too (OCI distribution spec v1.1 "Referrers Tag Schema"; docs/formats.md#v3-bundles).
 
 Nothing is uploaded to a transparency log (like `cosign sign --tlog-upload=false`). All registry access
 goes through the core's `Registry` and `RegistryWriter` ports; the object layouts come from
-`app.core.layouts`, so signer and verifier agree on them by construction.
+`app.core.formats.layouts`, so signer and verifier agree on them by construction.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from app.core.bundles import BUNDLE_V03_MEDIA_TYPE, build_bundle
 from app.core.digests import Digest
-from app.core.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, build_statement, pae
 from app.core.errors import ImageNotFound
-from app.core.layouts import (
+from app.core.formats.bundles import BUNDLE_V03_MEDIA_TYPE, build_bundle
+from app.core.formats.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, build_statement, pae
+from app.core.formats.layouts import (
     EMPTY_CONFIG,
     EMPTY_MEDIA_TYPE,
     build_referrer_manifest,
@@ -33,10 +33,10 @@ from app.core.layouts import (
     referrer_descriptor,
     update_referrers_index,
 )
+from app.core.formats.simplesigning import SIMPLESIGNING_MEDIA_TYPE, build_payload
 from app.core.ports import OCI_INDEX, OCI_MANIFEST, Descriptor, Registry, RegistryWriter
 from app.core.references import DOCKER_HUB, ImageRef, Repository
-from app.core.simplesigning import SIMPLESIGNING_MEDIA_TYPE, build_payload
-from app.core.verdicts import SignatureFormat
+from app.core.verification.verdicts import SignatureFormat
 from app.signing.signingkey import SigningKey
 
 

@@ -1,9 +1,10 @@
 """A private key ready to sign: loaded from a file, with its public half and the signature schemes
 cosign uses for each key type.
 
-Schemes (FORMATS.md §1.4, cosign SIGNATURE_SPEC): ECDSA → ECDSA over SHA-256, ASN.1 DER; RSA →
-RSASSA-PKCS1-v1_5 over SHA-256; Ed25519 → pure Ed25519 (pyca has no Ed25519ph). Sigstore bundles pair
-P-384/P-521 with SHA-384/SHA-512 (`curve_hash=True`); the core's verifier accepts both for ECDSA.
+Schemes (docs/formats.md#signature-schemes, cosign SIGNATURE_SPEC): ECDSA → ECDSA over SHA-256, ASN.1
+DER; RSA → RSASSA-PKCS1-v1_5 over SHA-256; Ed25519 → pure Ed25519 (pyca has no Ed25519ph). Sigstore
+bundles pair P-384/P-521 with SHA-384/SHA-512 (`curve_hash=True`); the core's verifier accepts both for
+ECDSA.
 Reads the key file only; no terminal access (the password comes from a callable).
 """
 
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from app.core.errors import KeyLoadError
-from app.core.keys import TrustedKey
+from app.core.trust.keys import TrustedKey
 from app.signing.keyfiles import PasswordSource, PrivateKeyObject, public_key_of, read_private_key
 
 _CURVE_HASH: dict[str, type[hashes.HashAlgorithm]] = {

@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
-from app.core.verdicts import ImageVerdict
+from app.core.verification.verdicts import ImageVerdict
 
 
 class TtlVerdictCache:

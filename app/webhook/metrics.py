@@ -33,8 +33,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from app.core.admission import AdmissionRequest
-from app.core.decision import Decision
+from app.core.admission.decision import Decision
+from app.core.admission.outcomes import ImageOutcome, Verdict
+from app.core.admission.review import AdmissionRequest
+from app.core.admission.workloads import WORKLOAD_KINDS
 from app.core.errors import (
     DeadlineExceeded,
     ImageNotFound,
@@ -42,9 +44,7 @@ from app.core.errors import (
     RegistryError,
     RegistryUnavailable,
 )
-from app.core.judging import ImageOutcome, Verdict
 from app.core.ports import VerdictCache
-from app.core.workloads import WORKLOAD_KINDS
 
 MAX_REGISTRY_LABELS = 50
 OTHER = "other"
@@ -52,7 +52,7 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 8.0
 _KINDS = frozenset({"Pod", "EphemeralContainers", *WORKLOAD_KINDS})
 _OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
 
-# Reason classes of an image verdict, from the deny/warn reasons the core writes (`app.core.judging`).
+# Reason classes of an image verdict, from the deny/warn reasons the core writes (`app.core.admission.outcomes`).
 _POLICY_REASONS = (
     ("no policy matches", "unmatched"),
     ("(signed only by keys this policy does not trust)", "untrusted-key"),

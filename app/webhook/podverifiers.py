@@ -29,11 +29,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Protocol
 
-from app.core.admission import AdmissionRequest
-from app.core.decision import ImageVerifier
-from app.core.keys import TrustedKey
+from app.core.admission.decision import ImageVerifier
+from app.core.admission.review import AdmissionRequest
 from app.core.references import ImageRef
-from app.core.verdicts import ImageVerdict
+from app.core.trust.keys import TrustedKey
+from app.core.verification.verdicts import ImageVerdict
 from app.registry.credentials import Credential
 from app.registry.settings import RegistrySettings
 

@@ -3,7 +3,7 @@
 The HTTP layer (`app.webhook.app`) hands the raw body here and sends back the status and JSON it
 gets. `review` answers `/validate`: allowed or denied, with warnings for images that only warn-mode
 policies refuse. `mutate` answers `/mutate`: always allowed, with a JSON patch pinning each verified
-image to its digest (`app.core.pinning`); it never denies, because the validating webhook, called
+image to its digest (`app.core.admission.pinning`); it never denies, because the validating webhook, called
 after every mutating one, is the gate. A malformed review is the caller's bug: HTTP 400 with the
 reason. Anything unexpected is a deny that says "internal error, see webhook logs", with the
 traceback in the log only (fail closed); on `/mutate` it is an answer without a patch.
@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from app.core.admission import AdmissionRequest, parse_review, review_response
-from app.core.audit import audit_line, audit_record, malformed_record
-from app.core.decision import INTERNAL_ERROR, Decision, ImageVerifier, decide
+from app.core.admission.audit import audit_line, audit_record, malformed_record
+from app.core.admission.decision import INTERNAL_ERROR, Decision, ImageVerifier, decide
+from app.core.admission.pinning import Pin, json_patch, pins
+from app.core.admission.policy import AdmissionPolicy
+from app.core.admission.review import AdmissionRequest, parse_review, review_response
 from app.core.errors import MalformedReview
-from app.core.keystore import KeyStore
-from app.core.pinning import Pin, json_patch, pins
-from app.core.policy import AdmissionPolicy
+from app.core.ports import KeyStore, PolicySource
 
 log = logging.getLogger("sigwebhook.webhook")
 
@@ -53,9 +53,9 @@ class ReviewObserver(Protocol):
 
 @dataclass
 class Reviewer:
-    """Answers AdmissionReviews with the policy, the current keys and the verifier it is given."""
+    """Answers AdmissionReviews with the current policy, the current keys and the verifier it is given."""
 
-    policy: AdmissionPolicy
+    policies: PolicySource
     keys: KeyStore
     verifier: ImageVerifier
     deadline_seconds: float
@@ -74,7 +74,7 @@ class Reviewer:
         except MalformedReview as exc:
             self._observe(lambda o: o.malformed(self.monotonic() - started))
             return 400, {"error": f"malformed AdmissionReview: {exc.reason}"}
-        decision = await self._decide(request)
+        decision = await self._decide(request, self.policies.current())
         duration_ms = (self.monotonic() - started) * 1000
         self._audit(request, decision, duration_ms)
         self._observe(lambda o: o.reviewed(request, decision, duration_ms / 1000))
@@ -88,9 +88,10 @@ class Reviewer:
             request = self._parse(body, "mutate", started)
         except MalformedReview as exc:
             return 400, {"error": f"malformed AdmissionReview: {exc.reason}"}
-        decision = await self._decide(request)
+        policy = self.policies.current()  # one policy for the decision and its pins
+        decision = await self._decide(request, policy)
         try:
-            found = pins(request, decision, self.policy)
+            found = pins(request, decision, policy)
         except Exception:  # never an error answer from the mutating webhook: /validate decides
             log.exception("review %s: could not compute the pinning patch", request.uid)
             found = ()
@@ -98,10 +99,10 @@ class Reviewer:
         self._audit(request, decision, duration_ms, found)
         return 200, review_response(request.uid, True, patch=json_patch(found))
 
-    async def _decide(self, request: AdmissionRequest) -> Decision:
+    async def _decide(self, request: AdmissionRequest, policy: AdmissionPolicy) -> Decision:
         # A task waited for with a timeout, not `asyncio.timeout`: that one waits for the cancelled
         # code to finish, and code that ignores cancellation would hold the answer past the deadline.
-        task = asyncio.ensure_future(self._decide_now(request))
+        task = asyncio.ensure_future(self._decide_now(request, policy))
         done, _ = await asyncio.wait((task,), timeout=self.deadline_seconds + _OUTER_GRACE_SECONDS)
         if not done:
             task.cancel()
@@ -115,10 +116,10 @@ class Reviewer:
             log.exception("review %s: unexpected error while deciding", request.uid)
             return Decision(False, "internal error", message=INTERNAL_ERROR)
 
-    async def _decide_now(self, request: AdmissionRequest) -> Decision:
+    async def _decide_now(self, request: AdmissionRequest, policy: AdmissionPolicy) -> Decision:
         # With pod pull credentials, a verifier that reads them (cached) on its first image.
         verifier = self.verifier if self.verifier_for is None else await self.verifier_for(request)
-        return await decide(request, self.policy, self.keys.snapshot(), verifier, self.deadline_seconds)
+        return await decide(request, policy, self.keys.snapshot(), verifier, self.deadline_seconds)
 
     def _parse(self, body: bytes, webhook: str, started: float) -> AdmissionRequest:
         """The request in `body`; a malformed one is logged and audited, then re-raised."""

@@ -8,18 +8,31 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from app.compose import needs_cluster
 from app.config import Settings, admission_policy, parse_settings
-from app.core.keysources import SecretRef
-from app.core.policy import Pinning
+from app.core.admission.policy import Pinning
+from app.core.trust.secretkeys import SecretRef
 from tests.chart.conftest import NAMESPACE, VALUE_SETS, of_kind, only
 from tests.chart.tools import REPO_ROOT
 
 pytestmark = pytest.mark.helm
 
+# what each spelling of pinDigest a values file may use means
+PIN_DIGEST = {
+    "pods": Pinning.PODS, "all": Pinning.ALL, "none": Pinning.NONE,
+    "podsOnly": Pinning.PODS, True: Pinning.ALL, False: Pinning.NONE,
+}  # fmt: skip
+
 
 def rendered_settings(docs) -> Settings:
     data = yaml.safe_load(only(docs, "ConfigMap")["data"]["config.yaml"])
     return parse_settings(data, origin="rendered ConfigMap")
+
+
+def key_secrets(settings: Settings) -> set[SecretRef]:
+    """The key Secrets the policies name (read from the models: a file key of a values set is a path
+    inside the pod, so the policies cannot be loaded here)."""
+    return {key.secret for p in settings.policies for key in p.keys if key.secret is not None}
 
 
 @pytest.mark.parametrize("value_set", VALUE_SETS)
@@ -34,9 +47,9 @@ def test_rendered_config_is_accepted_by_app_config(render, value_set):
 def test_rbac_covers_exactly_the_secrets_the_config_watches(render, value_set):
     docs = render(value_set)
     settings = rendered_settings(docs)
-    watched = set(settings.secret_refs())
+    watched = key_secrets(settings)
     if settings.registries.pull_secret is not None:
-        watched.add(SecretRef.parse(settings.registries.pull_secret))
+        watched.add(settings.registries.pull_secret)
     granted = {
         SecretRef(role["metadata"]["namespace"], name)
         for role in of_kind(docs, "Role")
@@ -64,7 +77,7 @@ def test_policy_mode_and_pinning_reach_the_app_as_the_values_say(render, value_s
     settings = rendered_settings(docs)
     for given, parsed in zip(rendered, settings.policies, strict=True):
         assert parsed.mode == given.get("mode", "enforce")
-        assert parsed.pin_digest == given.get("pinDigest", "podsOnly")
+        assert parsed.pin_digest is PIN_DIGEST[given.get("pinDigest", "pods")]
 
 
 def test_a_warn_policy_and_a_workload_pinning_policy_become_core_policies(render):
@@ -82,7 +95,7 @@ def test_mutate_receives_workloads_exactly_when_a_policy_pins_them_or_objects_is
     if not registered:
         return
     resources = {r for rule in registered[0]["webhooks"][0]["rules"] for r in rule["resources"]}
-    pins_workloads = any(p.pinning() is Pinning.ALL for p in settings.policies)
+    pins_workloads = any(p.pin_digest is Pinning.ALL for p in settings.policies)
     if pins_workloads:
         assert "deployments" in resources, "a policy pins workloads that /mutate never sees"
     else:
@@ -95,7 +108,7 @@ def test_the_pod_pull_secrets_grant_exists_exactly_when_the_app_reads_them(rende
     settings = rendered_settings(docs)
     assert bool(of_kind(docs, "ClusterRole")) is settings.registries.pod_pull_secrets
     token = only(docs, "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"]
-    assert token is settings.needs_cluster()
+    assert token is needs_cluster(settings, key_secrets(settings))
 
 
 @pytest.mark.parametrize("value_set", VALUE_SETS)
@@ -115,7 +128,7 @@ def test_metrics_listen_where_the_container_and_service_ports_point(render, valu
 
 def test_config_accepts_what_the_values_example_promises(render):
     settings = rendered_settings(render())
-    assert [str(r) for r in settings.secret_refs()] == [f"k8s://{NAMESPACE}/cosign-keys"]
+    assert [str(r) for r in key_secrets(settings)] == [f"k8s://{NAMESPACE}/cosign-keys"]
     assert settings.unmatched == "deny"
     assert settings.log_level == "info"
 

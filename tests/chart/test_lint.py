@@ -125,7 +125,16 @@ BAD_VALUES = [
         "/config/policies/0/pinDigest",
     ),
     (["--set", "config.verdictCache.maxEntries=0"], "/config/verdictCache/maxEntries"),
-    # pinDigest: true needs /mutate to see workloads; the templates refuse the contradiction.
+    # pinDigest: all (or true) needs /mutate to see workloads; the templates refuse the contradiction.
+    (
+        [
+            "--set",
+            "mutating.objects=pods",
+            "--set-json",
+            'config.policies=[{"name":"p","images":["**"],"keys":[{"file":"/k"}],"pinDigest":"all"}]',
+        ],
+        "mutating.objects=pods never sends workloads",
+    ),
     (
         [
             "--set",

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from app.config import admission_policy, parse_settings
-from app.core.keys import load_public_key
+from app.core.trust.keys import load_public_key
 from tests.chart.conftest import of_kind, only
 from tests.chart.tools import REPO_ROOT
 

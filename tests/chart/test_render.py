@@ -7,6 +7,7 @@ Each test reads the YAML the real helm renders for one of the values sets in `va
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -383,7 +384,7 @@ def test_mutating_webhook_pins_pods_only_by_default(render):
     assert hook["reinvocationPolicy"] == "IfNeeded"
     assert hook["clientConfig"]["service"]["path"] == "/mutate"
     # The default policy pins pods only, which is all these rules send.
-    assert config_of(docs)["policies"][0]["pinDigest"] == "podsOnly"
+    assert config_of(docs)["policies"][0]["pinDigest"] == "pods"
 
 
 @pytest.mark.parametrize("value_set", VALUE_SETS)
@@ -411,6 +412,13 @@ def test_a_policy_pinning_workloads_sends_the_workload_kinds_to_mutate(render):
     assert workload_coverage(mutating_of(docs)["rules"]) == WORKLOAD_RESOURCES
     # objects=all sends them even when no policy asks.
     assert workload_coverage(mutating_of(render("default", "--set", "mutating.objects=all"))["rules"])
+
+
+@pytest.mark.parametrize("pin_digest", ["all", True])
+def test_pin_digest_all_or_its_first_spelling_true_sends_the_workload_kinds_to_mutate(render, pin_digest):
+    policy = {"name": "p", "images": ["**"], "keys": [{"file": "/k"}], "pinDigest": pin_digest}
+    docs = render("default", "--set-json", f"config.policies={json.dumps([policy])}")
+    assert workload_coverage(mutating_of(docs)["rules"]) == WORKLOAD_RESOURCES
 
 
 def test_gitops_mode_never_sends_workloads_to_mutate_but_still_validates_them(render):

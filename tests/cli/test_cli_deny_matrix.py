@@ -1,4 +1,4 @@
-"""The deny matrix of issue 2: every case that must be denied, through the real CLI and the real registry.
+"""The deny matrix: every case that must be denied, through the real CLI and the real registry.
 
 Each case arranges an image in a real docker-registry (pushed with skopeo, signed with `sigwebhook sign`,
 then tampered with by `tests.support.tamper` the way someone with push access could; arrangements in
@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from app.core.dsse import COSIGN_SIGN_PREDICATE
-from app.core.verdicts import SignatureFormat
+from app.core.formats.dsse import COSIGN_SIGN_PREDICATE
+from app.core.verification.verdicts import SignatureFormat
 from tests.fixtures.signing import KeyPair, run_cli, run_cli_in_process
 from tests.support import deny_cases as arrange
 from tests.support.deny_cases import V2, V3, Target, World

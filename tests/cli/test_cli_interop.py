@@ -1,6 +1,6 @@
 """`sigwebhook verify` on signatures other tools made: connaisseur's real cosign `.sig` manifests, the `.sig`
 manifests upstream skopeo 1.9.3 wrote (ECDSA, RSA and Ed25519 signers) and the cosign-v3-style referrer
-layout, loaded into a real docker-registry (`../shared/interop`), each with its README's expected result."""
+layout, loaded into a real docker-registry (`tests/assets/interop`), each with its README's expected result."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from app.core.keys import load_public_key
+from app.core.trust.keys import load_public_key
 from app.signing.keyfiles import read_private_key
 from app.signing.signingkey import SigningKey
 from tests.fixtures.signing import KeyPair, run_cli, run_cli_in_process

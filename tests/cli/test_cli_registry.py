@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.verdicts import TLOG_NOTICE
+from app.core.verification.verdicts import TLOG_NOTICE
 from tests.fixtures.signing import KeyPair, run_cli, sign_image
 from tests.support.pushing import push_image
 from tests.support.registry_server import TestRegistry, free_port

@@ -13,7 +13,13 @@ from app.cli.passwords import password_source
 from app.cli.usage import UsageError
 from app.core.digests import Digest
 from app.core.references import parse_reference
-from app.core.verdicts import TLOG_NOTICE, ImageVerdict, RejectedSignature, SignatureFormat, VerifiedSignature
+from app.core.verification.verdicts import (
+    TLOG_NOTICE,
+    ImageVerdict,
+    RejectedSignature,
+    SignatureFormat,
+    VerifiedSignature,
+)
 from tests.fixtures.signing import KeyPair, run_cli_in_process
 
 DIGEST = Digest.of(b"manifest")

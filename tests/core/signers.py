@@ -11,11 +11,10 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from app.core.bundles import BUNDLE_V03_MEDIA_TYPE, build_bundle
 from app.core.digests import Digest
-from app.core.dsse import COSIGN_SIGN_PREDICATE, IN_TOTO_PAYLOAD_TYPE, Envelope, build_statement, pae
-from app.core.keys import TrustedKey, trusted_key_from
-from app.core.layouts import (
+from app.core.formats.bundles import BUNDLE_V03_MEDIA_TYPE, build_bundle
+from app.core.formats.dsse import COSIGN_SIGN_PREDICATE, IN_TOTO_PAYLOAD_TYPE, Envelope, build_statement, pae
+from app.core.formats.layouts import (
     EMPTY_CONFIG,
     EMPTY_MEDIA_TYPE,
     build_referrer_manifest,
@@ -23,9 +22,10 @@ from app.core.layouts import (
     referrer_descriptor,
     update_referrers_index,
 )
+from app.core.formats.simplesigning import SIMPLESIGNING_MEDIA_TYPE, build_payload
 from app.core.ports import OCI_INDEX, OCI_MANIFEST, Descriptor
 from app.core.references import ImageRef, Repository
-from app.core.simplesigning import SIMPLESIGNING_MEDIA_TYPE, build_payload
+from app.core.trust.keys import TrustedKey, trusted_key_from
 from tests.fakes import InMemoryRegistry
 
 REPO = Repository("registry.test", "team/app")

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from app.core.admission import parse_review
-from app.core.decision import decide
+from app.core.admission.decision import decide
+from app.core.admission.review import parse_review
+from app.core.admission.workloads import MAX_CONTAINERS
 from app.core.errors import MalformedReview
-from app.core.keysources import KeySnapshot
-from app.core.workloads import MAX_CONTAINERS
+from app.core.trust.secretkeys import KeySnapshot
 from tests.core.test_decision import PROD, ScriptedVerifier, policy
 from tests.webhook.reviews import pod, review, workload, workload_review
 

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from app.core.admission import Operation, parse_review
+from app.core.admission.review import Operation, parse_review
 from app.core.errors import MalformedReview
 from tests.webhook.reviews import WORKLOAD_SAMPLES, pod_spec_of, review, sample, workload, workload_review
 

@@ -12,15 +12,15 @@ from types import MappingProxyType
 
 import pytest
 
-from app.core.admission import parse_review
-from app.core.decision import INTERNAL_ERROR, Decision, Verdict, decide
+from app.core.admission.decision import INTERNAL_ERROR, Decision, Verdict, decide
+from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy, Unmatched
+from app.core.admission.review import parse_review
 from app.core.digests import Digest
 from app.core.errors import ImageNotFound
-from app.core.keys import TrustedKey
-from app.core.keysources import KeySnapshot, SecretRef
-from app.core.policy import AdmissionPolicy, ImagePattern, Policy, Unmatched
 from app.core.references import ImageRef, parse_reference
-from app.core.verdicts import ImageVerdict, RejectedSignature, SignatureFormat, VerifiedSignature
+from app.core.trust.keys import TrustedKey
+from app.core.trust.secretkeys import KeySnapshot, SecretRef
+from app.core.verification.verdicts import ImageVerdict, RejectedSignature, SignatureFormat, VerifiedSignature
 from tests.core.signers import ecdsa
 from tests.webhook.reviews import pod, review
 

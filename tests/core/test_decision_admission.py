@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.admission import ContainerImage, Operation, parse_review, review_response
+from app.core.admission.review import ContainerImage, Operation, parse_review, review_response
 from app.core.errors import MalformedReview
 from tests.webhook.reviews import pod, review, sample
 

@@ -7,17 +7,17 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from app.core.admission import parse_review
-from app.core.decision import (
+from app.core.admission.decision import (
     MAX_CONCURRENT_VERIFICATIONS,
     MAX_CONTAINERS_PER_REVIEW,
     MAX_IMAGES_PER_REVIEW,
     decide,
 )
-from app.core.keys import TrustedKey
-from app.core.keysources import KeySnapshot
+from app.core.admission.review import parse_review
 from app.core.references import ImageRef
-from app.core.verdicts import ImageVerdict
+from app.core.trust.keys import TrustedKey
+from app.core.trust.secretkeys import KeySnapshot
+from app.core.verification.verdicts import ImageVerdict
 from tests.core.test_decision import ALICE, PROD, ScriptedVerifier, policy
 from tests.webhook.reviews import pod, review
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime
 
-from app.core.admission import parse_review
-from app.core.audit import audit_record
-from app.core.decision import Verdict
+from app.core.admission.audit import audit_record
+from app.core.admission.decision import Verdict
+from app.core.admission.policy import ImagePattern, Mode, Policy
+from app.core.admission.review import parse_review
 from app.core.errors import RegistryUnavailable
-from app.core.keysources import KeySnapshot, SecretRef
-from app.core.policy import ImagePattern, Mode, Policy
+from app.core.trust.secretkeys import KeySnapshot, SecretRef
 from tests.core.test_decision import ALICE, APP, BOB, DB, PROD, ScriptedVerifier, policy, run
 from tests.webhook.reviews import review, workload, workload_review
 

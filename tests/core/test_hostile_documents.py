@@ -11,14 +11,14 @@ import json
 
 import pytest
 
-from app.core.bundles import parse_bundle
 from app.core.digests import Digest
-from app.core.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, build_statement, pae, parse_statement
 from app.core.errors import SignatureFormatError
-from app.core.layouts import parse_sig_manifest
+from app.core.formats.bundles import parse_bundle
+from app.core.formats.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, build_statement, pae, parse_statement
+from app.core.formats.layouts import parse_sig_manifest
+from app.core.formats.simplesigning import build_payload, parse_payload
 from app.core.ports import OCI_MANIFEST
-from app.core.simplesigning import build_payload, parse_payload
-from app.core.verify import Verifier
+from app.core.verification.verifier import Verifier
 from tests.core.signers import REPO, attach_bundle, by_tag, ecdsa, push_image, sign_v2, sign_v3
 from tests.fakes import InMemoryRegistry
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.admission import parse_review
-from app.core.decision import decide
+from app.core.admission.decision import decide
+from app.core.admission.outcomes import MAX_REASONS_CHARS, Verdict, judge
+from app.core.admission.review import parse_review
+from app.core.admission.workloads import ContainerImage
 from app.core.digests import Digest
-from app.core.judging import MAX_REASONS_CHARS, Verdict, judge
-from app.core.keys import TrustedKey
-from app.core.keysources import KeySnapshot
 from app.core.references import ImageRef, parse_reference
-from app.core.verdicts import ImageVerdict, RejectedSignature, SignatureFormat, VerifiedSignature
-from app.core.workloads import ContainerImage
+from app.core.trust.keys import TrustedKey
+from app.core.trust.secretkeys import KeySnapshot
+from app.core.verification.verdicts import ImageVerdict, RejectedSignature, SignatureFormat, VerifiedSignature
 from tests.core.test_decision import ALICE, APP, BOB, PROD, policy
 from tests.webhook.reviews import review
 

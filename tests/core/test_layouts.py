@@ -10,7 +10,7 @@ import pytest
 
 from app.core.digests import Digest
 from app.core.errors import SignatureFormatError
-from app.core.layouts import (
+from app.core.formats.layouts import (
     DOCKER_CONFIG,
     EMPTY_CONFIG,
     SIGNATURE_ANNOTATION,
@@ -25,8 +25,8 @@ from app.core.layouts import (
     referrer_descriptor,
     update_referrers_index,
 )
+from app.core.formats.simplesigning import SIMPLESIGNING_MEDIA_TYPE, build_payload
 from app.core.ports import DOCKER_MANIFEST, OCI_MANIFEST, Descriptor
-from app.core.simplesigning import SIMPLESIGNING_MEDIA_TYPE, build_payload
 from tests.core.signers import ecdsa
 
 PAYLOAD = build_payload("r/repo", Digest.of(b"image"))

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from app.core.bundles import MessageSignature, build_bundle, bundle_version, parse_bundle
 from app.core.digests import Digest
-from app.core.dsse import (
+from app.core.errors import SignatureFormatError
+from app.core.formats.bundles import MessageSignature, build_bundle, bundle_version, parse_bundle
+from app.core.formats.dsse import (
     COSIGN_SIGN_PREDICATE,
     Envelope,
     build_statement,
@@ -18,8 +19,7 @@ from app.core.dsse import (
     parse_envelope,
     parse_statement,
 )
-from app.core.errors import SignatureFormatError
-from app.core.simplesigning import annotations_problem, build_payload, parse_payload
+from app.core.formats.simplesigning import annotations_problem, build_payload, parse_payload
 
 DIGEST = Digest.of(b"image manifest")
 OTHER = Digest.of(b"another manifest")

@@ -6,10 +6,10 @@ from types import MappingProxyType
 
 import pytest
 
+from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy, Unmatched, normalise_pattern
 from app.core.errors import ConfigError
-from app.core.keysources import KeySnapshot, SecretRef
-from app.core.policy import AdmissionPolicy, ImagePattern, Policy, Unmatched, normalise_pattern
 from app.core.references import parse_reference
+from app.core.trust.secretkeys import KeySnapshot, SecretRef
 from tests.core.signers import ecdsa
 
 DIGEST = "sha256:" + "ab" * 32

@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from app.core.bundles import build_bundle
 from app.core.digests import Digest
-from app.core.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, build_statement, pae
-from app.core.layouts import SIGNATURE_ANNOTATION
+from app.core.formats.bundles import build_bundle
+from app.core.formats.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, build_statement, pae
+from app.core.formats.layouts import SIGNATURE_ANNOTATION
+from app.core.formats.simplesigning import SIMPLESIGNING_MEDIA_TYPE, build_payload
 from app.core.ports import OCI_MANIFEST
-from app.core.simplesigning import SIMPLESIGNING_MEDIA_TYPE, build_payload
-from app.core.verdicts import SignatureFormat
-from app.core.verify import COSIGN_SIGN_PREDICATE, NOT_VERIFIED, Verifier, VerifyOptions
+from app.core.verification.verdicts import SignatureFormat
+from app.core.verification.verifier import COSIGN_SIGN_PREDICATE, NOT_VERIFIED, Verifier, VerifyOptions
 from tests.core.signers import (
     REPO,
     attach_bundle,

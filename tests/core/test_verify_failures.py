@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from app.core import layouts
 from app.core.digests import Digest
 from app.core.errors import (
     ConfigError,
@@ -16,10 +15,11 @@ from app.core.errors import (
     RegistryTimeout,
     RegistryUnavailable,
 )
+from app.core.formats import layouts
+from app.core.formats.simplesigning import SIMPLESIGNING_MEDIA_TYPE
 from app.core.ports import OCI_MANIFEST
 from app.core.references import ImageRef, Repository
-from app.core.simplesigning import SIMPLESIGNING_MEDIA_TYPE
-from app.core.verify import Verifier, VerifyOptions
+from app.core.verification.verifier import Verifier, VerifyOptions
 from tests.core.signers import REPO, by_digest, by_tag, ecdsa, push_image, sign_v2, sign_v3
 from tests.fakes import DictCache, InMemoryRegistry
 

@@ -149,7 +149,7 @@ def write_config(
     private: TestRegistry,
     kubeconfig: Path,
 ) -> Path:
-    """The webhook's config (app/config.py): keys and pull credentials from Secrets only."""
+    """The webhook's config (app/config): keys and pull credentials from Secrets only."""
     config = {
         "server": {
             "host": "127.0.0.1",

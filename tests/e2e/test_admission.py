@@ -1,4 +1,4 @@
-"""End to end: a real kube-apiserver calls a real `sigwebhook serve` for every pod (issue 3).
+"""End to end: a real kube-apiserver calls a real `sigwebhook serve` for every pod it admits.
 
 The set-up is a cluster in miniature: etcd + kube-apiserver v1.20 (`tests.fixtures.kube`), the
 local `docker-registry` holding images signed by `sigwebhook sign`, the key Secret in the layout

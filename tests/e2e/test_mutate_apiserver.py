@@ -1,7 +1,7 @@
 """End to end: digest pinning through the real kube-apiserver (v1.20): `/mutate` then `/validate`.
 
 The webhook runs in process (real uvicorn, real TLS) and is registered twice, as
-`app/core/pinning.py` says to: a MutatingWebhookConfiguration for `/mutate` (reinvocationPolicy
+`app/core/admission/pinning.py` says to: a MutatingWebhookConfiguration for `/mutate` (reinvocationPolicy
 IfNeeded) and a ValidatingWebhookConfiguration for `/validate`, both with a `url:` clientConfig,
 the test CA as caBundle, failurePolicy Fail, and a namespaceSelector matching only this module's
 namespace (the API server is shared by the session; both configurations and the namespace are

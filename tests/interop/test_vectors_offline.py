@@ -1,7 +1,7 @@
-"""Every vector in `../shared/interop/`, checked offline against the result its README documents.
+"""Every vector in `tests/assets/interop/`, checked offline against the result its README documents.
 
 Registry-shaped vectors are loaded into the in-memory registry and run through the real `Verifier`;
-bundle and Rekor vectors go through the core's parsers, `TrustedKey` and `app.core.rekor`. Keyless
+bundle and Rekor vectors go through the core's parsers, `TrustedKey` and `app.core.transparency.rekor`. Keyless
 (certificate) signatures are checked to verify with the certificate's key and NOT with the configured
 keys; certificate chains are only checked for direct issuance (full keyless is a later issue).
 """
@@ -20,12 +20,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from app.core.bundles import MessageSignature, parse_bundle
 from app.core.digests import Digest
-from app.core.dsse import Envelope, parse_statement
 from app.core.errors import ImageNotFound
-from app.core.keys import TrustedKey, load_public_key, trusted_key_from
-from app.core.layouts import (
+from app.core.formats.bundles import MessageSignature, parse_bundle
+from app.core.formats.dsse import Envelope, parse_statement
+from app.core.formats.layouts import (
     CERTIFICATE_ANNOTATION,
     CHAIN_ANNOTATION,
     REKOR_BUNDLE_ANNOTATION,
@@ -35,7 +34,7 @@ from app.core.layouts import (
 )
 from app.core.ports import OCI_INDEX, OCI_MANIFEST, Descriptor
 from app.core.references import ImageRef, Repository
-from app.core.rekor import (
+from app.core.transparency.rekor import (
     body_problem,
     parse_cosign_bundle_annotation,
     parse_entry_body,
@@ -43,8 +42,9 @@ from app.core.rekor import (
     signed_entry_of,
     trusted_root_log_keys,
 )
-from app.core.verdicts import ImageVerdict, SignatureFormat
-from app.core.verify import KEYLESS_NOTE, NOT_VERIFIED, Verifier, VerifyOptions
+from app.core.trust.keys import TrustedKey, load_public_key, trusted_key_from
+from app.core.verification.verdicts import ImageVerdict, SignatureFormat
+from app.core.verification.verifier import KEYLESS_NOTE, NOT_VERIFIED, Verifier, VerifyOptions
 from tests.core.signers import attach_bundle
 from tests.fakes import InMemoryRegistry
 from tests.fixtures.paths import INTEROP
@@ -337,7 +337,7 @@ async def test_connaisseur_unsigned_image_has_no_signatures() -> None:
 
 
 def decrypt_cosign_key(pem: bytes, password: bytes) -> TrustedKey:
-    """Independent of `app.signing`: scrypt + secretbox as FORMATS.md §4.2 describes."""
+    """Independent of `app.signing`: scrypt + secretbox (docs/formats.md#encrypted-private-keys)."""
     lines = pem.decode().strip().splitlines()
     envelope = json.loads(base64.b64decode("".join(lines[1:-1])))
     params = envelope["kdf"]["params"]

@@ -1,4 +1,5 @@
-"""The Kubernetes client is reached through one adapter only (STYLE.md: one choke point per library)."""
+"""The Kubernetes client is reached through one adapter only: one choke point per library, so its
+exceptions are mapped to the project's errors in one place."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from app.core.errors import (
     ConfigError,
     WatchExpired,
 )
-from app.core.keysources import SecretRef
+from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, connect, event_from
 from tests.kube.fakes import FakeCore, bookmark_line, event_line, gone_line, v1_secret
 

@@ -15,8 +15,8 @@ import pytest
 from kubernetes import client as k8s
 
 from app.core.errors import ClusterAccessDenied, ConfigError
-from app.core.keys import load_public_key
-from app.core.keysources import SecretRef
+from app.core.trust.keys import load_public_key
+from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, connect
 from app.kube.keystore import SecretKeyStore
 from tests.fixtures.kube import KubeCluster, cosign_key_secret, create_namespace, grant_secret_read

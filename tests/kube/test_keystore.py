@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from app.core.errors import ConfigError
-from app.core.keys import load_public_key
-from app.core.keysources import SecretRef
+from app.core.trust.keys import load_public_key
+from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, Secret, secret_from
 from app.kube.keystore import SecretKeyStore, parse_secret_keys
 from app.kube.secrets import Backoff, SecretFollower
@@ -187,7 +187,7 @@ def test_watch_events_drive_the_store_through_rotation_breakage_and_deletion() -
 
 
 def test_the_store_satisfies_the_core_key_store_port() -> None:
-    from app.core.keystore import KeyStore
+    from app.core.ports import KeyStore
 
     store: KeyStore = loaded_store(public_pem())
     assert store.loaded() and store.snapshot().keys

@@ -11,7 +11,7 @@ import urllib3.exceptions
 from kubernetes import client as k8s
 
 from app.core.errors import ClusterAccessDenied, ClusterUnavailable
-from app.core.keysources import SecretRef
+from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi
 from app.kube.podsecrets import MAX_SECRETS_PER_POD, PodPullSecrets
 from tests.kube.podcore import PodCore, docker_config_secret, secret_with, service_account

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from app.core.admission import AdmissionRequest, Operation
+from app.core.admission.review import AdmissionRequest, Operation
 from app.core.digests import Digest
-from app.core.keys import TrustedKey
 from app.core.references import ImageRef, parse_reference
-from app.core.verdicts import ImageVerdict
+from app.core.trust.keys import TrustedKey
+from app.core.verification.verdicts import ImageVerdict
 from app.registry.credentials import Credential
 from app.registry.settings import RegistrySettings
 from app.webhook.podverifiers import CLOSE_GRACE_SECONDS, PodVerifiers

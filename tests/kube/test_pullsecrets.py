@@ -8,7 +8,7 @@ import json
 import pytest
 
 from app.core.errors import ConfigError
-from app.core.keysources import SecretRef
+from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, Secret, secret_from
 from app.kube.pullsecrets import PullSecretStore, parse_pull_secret
 from tests.kube.fakes import FakeCore, v1_secret

@@ -6,7 +6,7 @@ import threading
 
 import urllib3.exceptions
 
-from app.core.keysources import SecretRef
+from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, Secret
 from app.kube.secrets import Backoff, SecretFollower
 from tests.kube.fakes import FakeCore, bookmark_line, event_line, gone_line, v1_secret

@@ -1,4 +1,4 @@
-"""httpx is reached through one choke point (STYLE.md): the registry transport sends, its error module maps.
+"""httpx is reached through one choke point: the registry transport sends, its error module maps.
 
 No other module imports httpx; only `RegistryTransport` builds clients or calls httpx, and one function
 of it sends requests, so auth, limits, redirects and error mapping cannot be bypassed.

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from app.core.errors import KeyLoadError
-from app.core.keys import load_public_key
+from app.core.trust.keys import load_public_key
 from app.signing.keyfiles import (
     COSIGN_LABEL,
     SIGSTORE_LABEL,

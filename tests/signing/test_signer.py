@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from app.core.bundles import BUNDLE_V03_MEDIA_TYPE
-from app.core.dsse import COSIGN_SIGN_PREDICATE
-from app.core.layouts import SIGNATURE_ANNOTATION, parse_descriptor, parse_index
+from app.core.formats.bundles import BUNDLE_V03_MEDIA_TYPE
+from app.core.formats.dsse import COSIGN_SIGN_PREDICATE
+from app.core.formats.layouts import SIGNATURE_ANNOTATION, parse_descriptor, parse_index
 from app.core.ports import Descriptor
 from app.core.references import ImageRef, Repository
-from app.core.verdicts import SignatureFormat
-from app.core.verify import Verifier
+from app.core.verification.verdicts import SignatureFormat
+from app.core.verification.verifier import Verifier
 from app.signing.keyfiles import generate_ecdsa_key
 from app.signing.signer import docker_reference, sign_image
 from app.signing.signingkey import SigningKey

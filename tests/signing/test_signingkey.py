@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from app.core.keys import load_public_key
+from app.core.trust.keys import load_public_key
 from app.signing.signingkey import SigningKey, load_signing_key
 from tests.fixtures.signing import KeyPair
 

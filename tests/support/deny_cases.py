@@ -18,8 +18,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from app.core.digests import Digest
-from app.core.simplesigning import build_payload
-from app.core.verdicts import SignatureFormat
+from app.core.formats.simplesigning import build_payload
+from app.core.verification.verdicts import SignatureFormat
 from app.signing.signingkey import SigningKey, load_signing_key
 from tests.fixtures.signing import KeyPair, sign_image
 from tests.support import tamper

@@ -2,10 +2,10 @@
 
 Each helper reads what `sigwebhook sign` stored (over plain HTTP with `RawPusher`, not sigwebhook's
 registry adapter), changes exactly one thing and writes it back, or writes a hand-built signature object.
-The objects are built with the core's own builders (`app.core.layouts`, `dsse`, `bundles`), so apart from
+The objects are built with the core's own builders (`app.core.formats.layouts`, `dsse`, `bundles`), so apart from
 the one deliberate change they are byte for byte what the signer writes. Layouts: cosign SIGNATURE_SPEC
 (`sha256-<hex>.sig`), OCI distribution spec v1.1 "Referrers Tag Schema" (`sha256-<hex>` index; the
-Debian registry, distribution 2.8, has no referrers API), FORMATS.md §1.2 and §3.2.
+Debian registry, distribution 2.8, has no referrers API); docs/formats.md#sig-tag-manifest and #v3-bundles.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from app.core.bundles import BUNDLE_V03_MEDIA_TYPE, build_bundle
 from app.core.digests import Digest
-from app.core.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, build_statement, pae
-from app.core.layouts import (
+from app.core.formats.bundles import BUNDLE_V03_MEDIA_TYPE, build_bundle
+from app.core.formats.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, build_statement, pae
+from app.core.formats.layouts import (
     EMPTY_CONFIG,
     SIGNATURE_ANNOTATION,
     build_referrer_manifest,

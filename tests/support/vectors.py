@@ -1,4 +1,4 @@
-"""Load the registry-shaped interop vectors of `../shared/interop` into a test registry.
+"""Load the registry-shaped interop vectors of `tests/assets/interop` into a test registry.
 
 - connaisseur: the cosign `.sig` manifests at their `sha256-<hex>.sig` tags, with their payload blobs.
   Their config blobs are not part of the vectors and distribution refuses a manifest whose blobs are

@@ -1,4 +1,4 @@
-"""A small RFC 6902 JSON Patch applier for the tests, written from the RFC (not from `app.core.pinning`).
+"""A small RFC 6902 JSON Patch applier for the tests, written from the RFC (not from `app.core.admission.pinning`).
 
 Supports what an admission webhook may send: `add`, `remove`, `replace` and `test`, with RFC 6901
 JSON pointers (`~1` is `/`, `~0` is `~`; `-` appends to an array on `add`). A failed `test` or a path

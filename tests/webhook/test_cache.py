@@ -9,7 +9,7 @@ import pytest
 
 from app.core.digests import Digest
 from app.core.references import parse_reference
-from app.core.verdicts import ImageVerdict, SignatureFormat, VerifiedSignature
+from app.core.verification.verdicts import ImageVerdict, SignatureFormat, VerifiedSignature
 from app.webhook.cache import TtlVerdictCache
 from tests.fixtures.registry import TestRegistry, push_image
 from tests.fixtures.signing import KeyPair, sign_image

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from app.core.admission import AdmissionRequest, parse_review
-from app.core.decision import ImageVerifier, decide
-from app.core.keys import TrustedKey
-from app.core.keysources import KeySnapshot
-from app.core.keystore import StaticKeyStore
+from app.core.admission.decision import ImageVerifier, decide
+from app.core.admission.policy import FixedPolicySource
+from app.core.admission.review import AdmissionRequest, parse_review
 from app.core.references import ImageRef
-from app.core.verdicts import ImageVerdict
+from app.core.trust.keys import TrustedKey
+from app.core.trust.secretkeys import KeySnapshot, StaticKeyStore
+from app.core.verification.verdicts import ImageVerdict
 from app.webhook.review import Reviewer
 from tests.core.test_decision import PROD, ScriptedVerifier, policy
 from tests.fixtures.registry import TestRegistry, push_image
@@ -133,7 +133,12 @@ async def test_a_review_whose_credential_look_up_ignores_cancellation_is_answere
         return ScriptedVerifier()
 
     reviewer = Reviewer(
-        policy(PROD), StaticKeyStore(), ScriptedVerifier(), 0.2, lambda _: None, verifier_for=verifier_for
+        FixedPolicySource(policy(PROD)),
+        StaticKeyStore(),
+        ScriptedVerifier(),
+        0.2,
+        lambda _: None,
+        verifier_for=verifier_for,
     )
     started = time.monotonic()
     status, answer = await reviewer.review(

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from app.core.workloads import POD_SPEC_PATHS
+from app.core.admission.workloads import POD_SPEC_PATHS
 from tests.fixtures.signing import REPO_ROOT
 
 EXAMPLE = REPO_ROOT / "examples" / "kubernetes" / "webhook-configurations.yaml"

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from app.config import admission_policy, parse_settings
-from app.core.keys import TrustedKey
-from app.core.keysources import KeySnapshot
+from app.config import parse_settings, policy_source
 from app.core.references import ImageRef
-from app.core.verdicts import ImageVerdict
+from app.core.trust.keys import TrustedKey
+from app.core.trust.secretkeys import KeySnapshot
+from app.core.verification.verdicts import ImageVerdict
 from app.webhook.app import create_app
 from app.webhook.review import Reviewer
 from app.webhook.tls import ServingCertificate
@@ -85,7 +85,7 @@ def reviewer(
         }
     )
     return Reviewer(
-        admission_policy(settings),
+        policy_source(settings),
         keys or SlowKeys(),
         verifier,
         2.0,

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from app.core.keystore import StaticKeyStore
-from app.core.policy import AdmissionPolicy, ImagePattern, Policy
+from app.core.admission.policy import AdmissionPolicy, FixedPolicySource, ImagePattern, Policy
+from app.core.trust.secretkeys import StaticKeyStore
 from app.webhook.app import create_app
 from app.webhook.review import Reviewer
 from app.webhook.tls import ServingCertificate
@@ -29,7 +29,9 @@ PROD = Policy("prod", (ImagePattern("registry.example.com/**"),), (ALICE,))
 def hostile_webhook(webhook_tls: ServerTls) -> Iterator[tuple[RunningWebhook, list[str]]]:
     """A webhook over HTTPS whose audit lines are collected (as raw text, as a log shipper reads them)."""
     lines: list[str] = []
-    reviewer = Reviewer(AdmissionPolicy((PROD,)), StaticKeyStore(), ScriptedVerifier(), 2.0, lines.append)
+    reviewer = Reviewer(
+        FixedPolicySource(AdmissionPolicy((PROD,))), StaticKeyStore(), ScriptedVerifier(), 2.0, lines.append
+    )
     webhook = RunningWebhook("", webhook_tls.ca_file, Path("-"))
     serve_in_thread(
         webhook, create_app(reviewer), ServingCertificate(webhook_tls.cert_file, webhook_tls.key_file)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
+from app.compose import needs_cluster
 from app.config import parse_settings
-from app.core.admission import AdmissionRequest, Operation
-from app.core.decision import Decision
+from app.core.admission.decision import Decision
+from app.core.admission.outcomes import INTERNAL_ERROR, ImageOutcome, Verdict
+from app.core.admission.review import AdmissionRequest, Operation
+from app.core.admission.workloads import ContainerImage
 from app.core.errors import (
     ConfigError,
     DeadlineExceeded,
@@ -17,9 +20,8 @@ from app.core.errors import (
     RegistryTimeout,
     RegistryUnavailable,
 )
-from app.core.judging import INTERNAL_ERROR, ImageOutcome, Verdict
 from app.core.references import parse_reference
-from app.core.workloads import ContainerImage
+from app.core.trust.secretkeys import SecretRef
 from app.registry.replies import outcome_of
 from app.webhook.metrics import MAX_REGISTRY_LABELS, Metrics, reason_class
 
@@ -164,8 +166,10 @@ def minimal(**extra: object) -> dict[str, object]:
 def test_metrics_and_pod_pull_secrets_are_off_unless_asked_for() -> None:
     settings = parse_settings(minimal())
     assert settings.metrics.enabled is False and settings.metrics.port == 9090
-    assert settings.registries.pod_pull_secrets is False and settings.needs_cluster() is False
-    assert parse_settings(minimal(registries={"podPullSecrets": True})).needs_cluster() is True
+    no_key_secrets: frozenset[SecretRef] = frozenset()
+    assert settings.registries.pod_pull_secrets is False and needs_cluster(settings, no_key_secrets) is False
+    pod_pull_secrets = parse_settings(minimal(registries={"podPullSecrets": True}))
+    assert needs_cluster(pod_pull_secrets, no_key_secrets) is True
 
 
 @pytest.mark.parametrize(
@@ -194,7 +198,7 @@ def test_registries_the_policies_name_keep_their_label_however_many_other_hosts_
 
 
 def test_the_registry_hosts_a_policy_names_literally() -> None:
-    from app.core.policy import AdmissionPolicy, ImagePattern, Policy
+    from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy
     from tests.core.signers import ecdsa
 
     patterns = ("registry.example.com/team/**", "nginx", "*.corp.example/**", "**", "localhost:5000/x")

@@ -2,7 +2,7 @@
 
 The JSON patch the webhook returns is decoded from base64 and applied as the API server applies it,
 with `tests/webhook/rfc6902.py` (an RFC 6902 applier written from the RFC, independent of
-`app.core.pinning`); the patched object is then sent to `/validate`, as the API server does after
+`app.core.admission.pinning`); the patched object is then sent to `/validate`, as the API server does after
 every mutating webhook.
 """
 

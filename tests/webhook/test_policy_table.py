@@ -1,4 +1,4 @@
-"""Issue 3's table of policies × pods, over HTTPS against the real registry.
+"""The admission decision for each policy × pod, over HTTPS against the real registry.
 
 Images are pushed to the real `docker-registry` (skopeo) and signed by the real `sigwebhook sign`:
 v2 `.sig` signatures and (`--bundle`) v3 sigstore bundle referrers. The webhook is the real uvicorn
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from app.core.digests import Digest
-from app.core.keys import load_public_key
+from app.core.trust.keys import load_public_key
 from tests.fixtures.registry import TestRegistry, push_image
 from tests.fixtures.signing import KeyPair, sign_image
 from tests.fixtures.webhook import RunningWebhook

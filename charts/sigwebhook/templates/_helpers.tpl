@@ -105,7 +105,7 @@ of the new release (old pods keep answering /readyz through the Service while th
 {{- end }}
 
 {{/*
-The config file the server reads (app/config.py is its authority). `config` from values, with
+The config file the server reads (app/config is its authority). `config` from values, with
 `{{ .Release.Namespace }}` expanded, plus what the chart owns: the server block (the TLS files
 mounted from the Secret), in-cluster Kubernetes access, the metrics block (from `metrics`, as the
 container and Service ports must agree with it), and the release namespace and kube-system always
@@ -127,8 +127,8 @@ still has to reach the API server (with failurePolicy Ignore, a late answer woul
 {{- end }}
 {{- if not .Values.mutating.enabled }}
 {{- range $cfg.policies }}
-{{- if eq (toString .pinDigest) "true" }}
-{{- fail (printf "policy %q has pinDigest: true, but mutating.enabled=false registers no /mutate webhook: nothing would be pinned. Enable mutating or set pinDigest to false" .name) }}
+{{- if has (toString .pinDigest) (list "all" "true") }}
+{{- fail (printf "policy %q has pinDigest: %v, but mutating.enabled=false registers no /mutate webhook: nothing would be pinned. Enable mutating or set pinDigest to none" .name .pinDigest) }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -183,18 +183,19 @@ pull Secrets and ServiceAccounts. */}}
 
 {{/*
 Whether /mutate also receives the workload kinds: mutating.objects all, or auto with some policy at
-`pinDigest: true`. Fails on mutating.objects=pods with such a policy: it would pin nothing there.
+`pinDigest: all` (or its first spelling, `true`). Fails on mutating.objects=pods with such a policy:
+it would pin nothing there.
 */}}
 {{- define "sigwebhook.mutateWorkloads" -}}
 {{- $pinAll := list }}
 {{- range .Values.config.policies }}
-{{- if eq (toString .pinDigest) "true" }}
+{{- if has (toString .pinDigest) (list "all" "true") }}
 {{- $pinAll = append $pinAll .name }}
 {{- end }}
 {{- end }}
 {{- $objects := .Values.mutating.objects }}
 {{- if and $pinAll .Values.mutating.enabled (eq $objects "pods") }}
-{{- fail (printf "policies %v have pinDigest: true, but mutating.objects=pods never sends workloads to /mutate: set mutating.objects to all or auto, or pinDigest to podsOnly" $pinAll) }}
+{{- fail (printf "policies %v have pinDigest: all, but mutating.objects=pods never sends workloads to /mutate: set mutating.objects to all or auto, or pinDigest to pods" $pinAll) }}
 {{- end }}
 {{- if or (eq $objects "all") (and (eq $objects "auto") $pinAll) }}true{{ end }}
 {{- end }}

@@ -1,0 +1,112 @@
+"""`policies[]` and their `keys[]`: the external form of a policy, and its mapping to the core's
+`Policy` (as policy-controller maps its CRD to an internal policy).
+
+Shape is checked here, rules in the core: a policy name, an image pattern or a Secret parses with
+the core's check; the core's constructors refuse what is left (a threshold above the keys given).
+The mapping reads key files, so an unreadable key stops start-up naming its field, never becoming
+an empty key set. A new kind of trust material is a new field here and a new argument of `Policy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError
+from pydantic import model_validator as _model_validator
+
+from app.config.fields import ConfigModel, ConfigPath, Pattern, PolicyName, SecretName, os_reason
+from app.core.admission.policy import Mode, Pinning, Policy
+from app.core.errors import ConfigError, KeyLoadError
+from app.core.trust.keys import TrustedKey, load_public_key
+
+MAX_KEY_FILE_BYTES = 64 * 1024
+
+_FLAG = TypeAdapter(bool)
+
+
+def _pinning(value: Any) -> Any:
+    """`pinDigest` in the words of `Pinning`, or as first spelled: `podsOnly`, `true`, `false`."""
+    if value == "podsOnly":
+        return Pinning.PODS
+    if isinstance(value, str) and value in {p.value for p in Pinning}:
+        return value
+    try:
+        return Pinning.ALL if _FLAG.validate_python(value) else Pinning.NONE
+    except ValidationError:
+        return value  # refused by the enum, which lists the words
+
+
+class KeyConfig(ConfigModel):
+    """One trusted public key: exactly one of `file`, `pem`, `secret`."""
+
+    file: ConfigPath | None = None
+    pem: str | None = None
+    secret: SecretName | None = None
+
+    @_model_validator(mode="after")
+    def _exactly_one(self) -> KeyConfig:
+        given = [n for n in ("file", "pem", "secret") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of file, pem, secret (got {', '.join(given) or 'none'})")
+        return self
+
+
+class PolicyConfig(ConfigModel):
+    """One policy as written in the config (README "Configuration" shows each field)."""
+
+    name: PolicyName
+    images: list[Pattern] = Field(min_length=1)
+    keys: list[KeyConfig] = Field(min_length=1)
+    threshold: int = Field(1, ge=1)
+    mode: Mode = Mode.ENFORCE
+    pin_digest: Annotated[Pinning, BeforeValidator(_pinning)] = Pinning.PODS
+
+    def to_policy(self, field: str) -> Policy:
+        """The core policy, with file and inline keys loaded now; `field` locates this policy in
+        errors (`policies[0]`)."""
+        static: list[TrustedKey] = []
+        for j, key in enumerate(self.keys):
+            where = f"{field}.keys[{j}]"
+            if key.file is not None:
+                static.append(_load_key_file(key.file, f"{where}.file"))
+            elif key.pem is not None:
+                name = f'inline key {j} of policy "{self.name}"'
+                static.append(_load_key(key.pem.encode(), name, f"{where}.pem"))
+        secrets = tuple(key.secret for key in self.keys if key.secret is not None)
+        try:
+            return Policy(
+                name=self.name,
+                patterns=tuple(self.images),
+                static_keys=tuple(static),
+                secrets=secrets,
+                threshold=self.threshold,
+                mode=self.mode,
+                pinning=self.pin_digest,
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"{field}: {exc.reason}") from exc
+
+
+def to_policies(specs: Sequence[PolicyConfig], field: str = "policies") -> tuple[Policy, ...]:
+    """The core policies of `specs` (`ConfigError` naming the field)."""
+    return tuple(spec.to_policy(f"{field}[{i}]") for i, spec in enumerate(specs))
+
+
+def _load_key_file(path: Path, field: str) -> TrustedKey:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_KEY_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{field}: cannot read {path}: {os_reason(exc)}") from exc
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise ConfigError(f"{field}: {path} is larger than {MAX_KEY_FILE_BYTES} bytes: not a public key")
+    return _load_key(data, str(path), field)
+
+
+def _load_key(pem: bytes, name: str, field: str) -> TrustedKey:
+    try:
+        return load_public_key(pem, name)
+    except KeyLoadError as exc:
+        raise ConfigError(f"{field}: {exc.reason}", exc.detail) from exc

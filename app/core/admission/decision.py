@@ -1,0 +1,198 @@
+"""The admission decision: from a parsed request, the policy and the current keys, to allow or deny.
+
+`decide` plans each image (`app.core.admission.outcomes.plan`), runs the verifier for every image of the pod
+or workload template concurrently (at most `MAX_CONCURRENT_VERIFICATIONS` at a time; an object naming more than
+`MAX_IMAGES_PER_REVIEW` distinct images to verify, or listing more than `MAX_CONTAINERS_PER_REVIEW`
+containers, is denied unverified with one line saying so), inside a deadline, and judges each answer (`judge`); the object
+is allowed only when every image is. Images that only warn-mode policies refuse are admitted and
+listed in `warnings`. A deny message has one line per failing container, naming the container, the
+image as written and why (prefixed by the object for a workload: `Deployment web: spec.template…`):
+
+    spec.initContainers[0] (migrate) registry.example.com/db/migrate:2: no signature verified by the keys of policy "prod" (no signatures found)
+
+A failure on one image never hides the others; an image still being verified when the deadline
+passes is denied saying the registry did not answer in time (fail closed); an unexpected exception
+becomes "internal error, see webhook logs" with the traceback in the log only. No I/O here except
+through the injected verifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.core.admission.outcomes import INTERNAL_ERROR, ImageOutcome, Plan, Verdict, judge, plan
+from app.core.admission.policy import AdmissionPolicy
+from app.core.admission.review import AdmissionRequest, ContainerImage, Operation
+from app.core.admission.workloads import WORKLOAD_KINDS
+from app.core.errors import DeadlineExceeded, SigwebhookError
+from app.core.printable import printable
+from app.core.references import ImageRef
+from app.core.trust.keys import TrustedKey
+from app.core.trust.secretkeys import KeySnapshot
+from app.core.verification.verdicts import ImageVerdict
+
+__all__ = ["INTERNAL_ERROR", "Decision", "ImageOutcome", "ImageVerifier", "Verdict", "decide", "judge"]
+
+log = logging.getLogger("sigwebhook.decision")
+
+DEFAULT_DEADLINE_SECONDS = 8.0
+# Registry work one review may cause: distinct images verified at the same time, and in all. A pod
+# or template rarely names more than a few dozen images; a review naming more is denied unverified.
+MAX_CONCURRENT_VERIFICATIONS = 16
+MAX_IMAGES_PER_REVIEW = 100
+MAX_CONTAINERS_PER_REVIEW = 500
+
+
+class ImageVerifier(Protocol):
+    """What the decision needs from `app.core.verification.verifier.Verifier`."""
+
+    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to one review: allowed or not, the message for `status.message`, the warnings
+    (one line per image that only warn-mode policies refused), and per image outcomes for the audit
+    log. `summary` says in a few words why (for the log)."""
+
+    allowed: bool
+    summary: str
+    images: tuple[ImageOutcome, ...] = ()
+    message: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def would_deny(self) -> bool:
+        """True when a warn-mode policy refused some image: enforced, this would have been a deny."""
+        return any(o.verdict is Verdict.WARNED for o in self.images)
+
+
+async def decide(
+    request: AdmissionRequest,
+    policy: AdmissionPolicy,
+    snapshot: KeySnapshot,
+    verifier: ImageVerifier,
+    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+) -> Decision:
+    """Decide one review. Never raises for a problem with an image: that becomes its outcome."""
+    if request.operation in (Operation.DELETE, Operation.CONNECT):
+        return Decision(True, f"{request.operation.value} is not checked")
+    if not request.reviewed:
+        message = (
+            f"sigwebhook reviews pods and {', '.join(WORKLOAD_KINDS)} only, but was called for "
+            f"{request.kind}: check the rules of the webhook configuration"
+        )
+        return Decision(False, "kind not reviewed", message=printable(message))  # the kind is the sender's
+    if policy.skips(request.namespace):
+        # Admitted unverified: the audit line still lists every image, the bypass a security team audits.
+        skipped = tuple(
+            ImageOutcome(c, Verdict.SKIPPED, "namespace skipped by the config (skipNamespaces)")
+            for c in request.images
+        )
+        return Decision(True, f"namespace {request.namespace} is skipped", images=skipped)
+    too_many = _too_many(request)
+    if too_many is not None:
+        return Decision(False, "too many images", message=too_many)
+    to_verify = request.images_to_verify()
+    verifying = set(to_verify)  # a set: a pod may list thousands of containers
+    outcomes: dict[ContainerImage, ImageOutcome] = {
+        c: ImageOutcome(c, Verdict.UNCHANGED, "image unchanged by this update")
+        for c in request.images
+        if c not in verifying
+    }
+    if not to_verify:
+        return Decision(True, "no image changed", images=tuple(outcomes.values()))
+
+    plans: dict[ContainerImage, Plan] = {}
+    for container in to_verify:
+        planned = plan(container, policy, snapshot)
+        if isinstance(planned, ImageOutcome):
+            outcomes[container] = planned
+        else:
+            plans[container] = planned
+    results = await _verify_all(plans, verifier, deadline_seconds)
+    for container, planned in plans.items():
+        outcomes[container] = judge(
+            container,
+            planned.reference,
+            planned.policies,
+            planned.keys_by_policy,
+            results[str(planned.reference)],
+            planned.warned,
+        )
+    ordered = tuple(outcomes[c] for c in request.images)  # pod order: containers, init, ephemeral
+    warnings = tuple(_line(request, o) for o in ordered if o.verdict is Verdict.WARNED)
+    failing = [o for o in ordered if not o.allowed]
+    if failing:
+        message = "\n".join(_line(request, o) for o in failing)
+        return Decision(False, f"{len(failing)} image(s) denied", ordered, message, warnings)
+    if warnings:
+        return Decision(
+            True, f"{len(warnings)} image(s) would be denied (warn mode)", ordered, None, warnings
+        )
+    return Decision(True, "every image allowed", ordered)
+
+
+def _too_many(request: AdmissionRequest) -> str | None:
+    """The deny message of an object beyond the limits on work per review, or None. One line, not
+    one per container: the answer and the audit record stay small whatever the object lists."""
+    distinct = len({c.image for c in request.images_to_verify()})
+    if len(request.images) > MAX_CONTAINERS_PER_REVIEW:
+        why = f"it has {len(request.images)} containers, more than the {MAX_CONTAINERS_PER_REVIEW}"
+    elif distinct > MAX_IMAGES_PER_REVIEW:
+        why = f"it names {distinct} distinct images to verify, more than the {MAX_IMAGES_PER_REVIEW}"
+    else:
+        return None
+    return printable(f"{request.subject}: not verified: {why} sigwebhook checks in one review")
+
+
+def _line(request: AdmissionRequest, outcome: ImageOutcome) -> str:
+    """A deny or warning line; for a workload it names the object (`Deployment web: spec.template…`).
+    Names and images are the sender's text: escaped, so that none can start a line of its own."""
+    line = outcome.line() if request.is_pod else f"{request.subject}: {outcome.line()}"
+    return printable(line)
+
+
+async def _verify_all(
+    plans: dict[ContainerImage, Plan], verifier: ImageVerifier, deadline_seconds: float
+) -> dict[str, ImageVerdict | BaseException]:
+    """Verify each distinct reference once, all at the same time, within the deadline."""
+    unique = {str(p.reference): p for p in plans.values()}
+    slots = asyncio.Semaphore(MAX_CONCURRENT_VERIFICATIONS)
+
+    async def verify(p: Plan) -> ImageVerdict:
+        async with slots:
+            return await verifier.verify(p.reference, p.keys)
+
+    tasks = {text: asyncio.ensure_future(verify(p)) for text, p in unique.items()}
+    if tasks:
+        await asyncio.wait(tasks.values(), timeout=deadline_seconds)
+    results: dict[str, ImageVerdict | BaseException] = {}
+    for text, task in tasks.items():
+        if not task.done():
+            task.cancel()
+            task.add_done_callback(_swallow)
+            results[text] = DeadlineExceeded(
+                f"the registry did not answer in time (deadline {deadline_seconds:g}s)",
+                f"{text}: verification still running after {deadline_seconds:g}s, cancelled",
+            )
+        elif task.cancelled():
+            results[text] = DeadlineExceeded("verification was cancelled")
+        elif (error := task.exception()) is not None:
+            if not isinstance(error, SigwebhookError):
+                log.error("unexpected error verifying %s", text, exc_info=error)
+            else:
+                log.info("verifying %s failed: %s", text, error.detail)
+            results[text] = error
+        else:
+            results[text] = task.result()
+    return results
+
+
+def _swallow(task: asyncio.Future[ImageVerdict]) -> None:
+    """Retrieve the outcome of a task cancelled at the deadline so asyncio does not warn about it."""
+    if not task.cancelled():
+        task.exception()

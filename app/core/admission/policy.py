@@ -1,0 +1,284 @@
+"""Admission policy: which images need which keys, which images and namespaces are left alone.
+
+Image patterns are globs matched against the normalised reference (`docker.io/library/nginx:1.25`):
+`*` matches within one path component (never `/`), `**` matches across components. A pattern is
+normalised the way distribution normalises a reference (`nginx` → `docker.io/library/nginx`,
+`index.docker.io` → `docker.io`), so a pattern and an image written differently still meet; registry
+hosts are compared without case, as DNS compares them.
+
+Every policy whose patterns match an image applies, and all of them must pass: adding a policy can
+only make admission stricter (sigstore policy-controller's ClusterImagePolicy semantics), except
+that a failure of a `warn`-mode policy only warns. An image no policy matches is denied unless
+`unmatched` is `allow`. Exemptions and skipped namespaces are
+explicit. This module builds and queries the policy; it does no I/O and verifies nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from app.core.errors import ConfigError
+from app.core.references import DOCKER_HUB, ImageRef
+from app.core.trust.keys import TrustedKey
+from app.core.trust.secretkeys import KeySnapshot, SecretRef
+
+# Docker Hub answers under these names as well (containerd sends `docker.io` to registry-1.docker.io):
+# an image written with one of them is the same image, and must meet the same patterns.
+_DOCKER_HUB_ALIASES = frozenset({"index.docker.io", "registry-1.docker.io"})
+_PATTERN_CHARS = re.compile(r"^[A-Za-z0-9._:/@*\[\]-]+$")
+_POLICY_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$")
+
+
+class Mode(StrEnum):
+    """`enforce`: a failing image denies the object. `warn`: it is admitted, and the reasons come back
+    as AdmissionReview warnings and go to the audit log as what would have been denied."""
+
+    ENFORCE = "enforce"
+    WARN = "warn"
+
+
+class Pinning(StrEnum):
+    """Which objects the mutating endpoint pins to the verified digest for a policy's images.
+
+    `pods` (the default) pins pods only: that already closes the gap between the tag verified and
+    the manifest the kubelet pulls (a workload's pods are pinned as they are created), and leaves the
+    workload objects as written, so Argo CD and Flux see no drift. `all` pins workload templates too
+    (every replica then runs one digest); `none` never pins."""
+
+    ALL = "all"
+    PODS = "pods"
+    NONE = "none"
+
+    def pins(self, is_pod: bool) -> bool:
+        return self is Pinning.ALL or (self is Pinning.PODS and is_pod)
+
+
+class Unmatched(StrEnum):
+    """What happens to an image that no policy matches."""
+
+    DENY = "deny"
+    ALLOW = "allow"
+
+
+@dataclass(frozen=True)
+class ImagePattern:
+    """A glob over normalised image references. `text` is as written; `normalised` is what matches."""
+
+    text: str
+    normalised: str = field(init=False)
+    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        normalised = normalise_pattern(self.text)
+        object.__setattr__(self, "normalised", normalised)
+        object.__setattr__(self, "_regex", _compile(normalised))
+
+    def matches(self, ref: ImageRef) -> bool:
+        """True when the pattern matches the repository (`registry/path`) or the full reference
+        (`registry/path:tag`, `registry/path@digest`, `registry/path:tag@digest`)."""
+        # Host names are case-insensitive (RFC 4343): `REGISTRY.example.com` is the registry the
+        # kubelet pulls from for `registry.example.com`, so it must meet the same patterns.
+        registry = ref.repository.registry.lower()
+        path = ref.repository.path
+        if registry in _DOCKER_HUB_ALIASES or registry == DOCKER_HUB:
+            # `registry-1.docker.io/redis` and `Docker.io/redis` are Docker Hub's `library/redis`
+            registry = DOCKER_HUB
+            path = path if "/" in path else "library/" + path
+        repository = f"{registry}/{path}"
+        tag = f":{ref.tag}" if ref.tag is not None else ""
+        digest = f"@{ref.digest}" if ref.digest is not None else ""
+        candidates = {repository, repository + tag + digest, repository + tag, repository + digest}
+        return any(self._regex.fullmatch(candidate) for candidate in candidates)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def normalise_pattern(text: str) -> str:
+    """Normalise a pattern like distribution normalises a reference; raise `ConfigError` when the
+    pattern cannot match any reference."""
+    if not isinstance(text, str) or not text:
+        raise ConfigError("an image pattern must be a non-empty string")
+    if not _PATTERN_CHARS.fullmatch(text):
+        raise ConfigError(f"image pattern {text!r} contains characters no image reference has")
+    if "***" in text:
+        raise ConfigError(f"image pattern {text!r}: use * (one path component) or ** (any depth)")
+    if text == "**":
+        return text  # every image
+    if text == "*":
+        raise ConfigError(
+            "image pattern '*': use ** for every image, or docker.io/library/* for official images"
+        )
+    first, sep, rest = text.partition("/")
+    if sep and "*" in first and first not in ("*", "**") and not any(c in first for c in ".:"):
+        # `registry*/team/**`: a host glob, or a Docker Hub namespace glob? Never guess which.
+        raise ConfigError(
+            f"image pattern {text!r} is ambiguous: write docker.io/{text} for Docker Hub, or a registry "
+            "host glob with a dot or a port (*.example.com/…)"
+        )
+    if sep and "*" in first:
+        # `*/**`, `*.example.com/**`: the host itself is a glob, nothing to normalise but its case.
+        return first.lower() + sep + rest
+    # distribution splitDockerDomain: the first component is a registry only if it looks like a host,
+    # so `nginx:*`, `ubuntu*` and `bitnami*/app` are Docker Hub patterns, like the images they name.
+    if not sep or (not any(c in first for c in ".:") and first != "localhost"):
+        domain, remainder = DOCKER_HUB, text
+    else:
+        domain, remainder = first.lower(), rest  # hosts are matched lower-cased (`ImagePattern.matches`)
+    if domain in _DOCKER_HUB_ALIASES:
+        domain = DOCKER_HUB
+    if domain == DOCKER_HUB and "/" not in remainder and remainder != "**":
+        remainder = "library/" + remainder
+    if remainder != remainder.lower() and "@" not in remainder and ":" not in remainder:
+        raise ConfigError(f"image pattern {text!r}: repository names are lower-case")
+    return f"{domain}/{remainder}"
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    """`**` → any characters; `/**/` → zero or more whole components; `*` → within a component."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("/**/", i):
+            out.append("/(?:.*/)?")
+            i += 4
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def check_policy_name(name: str) -> str:
+    """`name` when it is a valid policy name (it labels metrics and audit records); `ConfigError` otherwise."""
+    if not _POLICY_NAME.fullmatch(name):
+        raise ConfigError(f"invalid policy name {name!r}: letters, digits, '.', '_', '-' (max 63)")
+    return name
+
+
+def check_unique_names(names: Iterable[str]) -> None:
+    """`ConfigError` naming every policy name given more than once."""
+    seen = list(names)
+    duplicates = sorted({n for n in seen if seen.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"policy names must be unique: {', '.join(duplicates)} appear more than once")
+
+
+@dataclass(frozen=True)
+class PolicyKeys:
+    """The keys one policy trusts at one moment, and why some of its Secrets gave none."""
+
+    keys: tuple[TrustedKey, ...]
+    problems: tuple[str, ...]
+
+    @property
+    def fingerprints(self) -> frozenset[str]:
+        return frozenset(k.fingerprint for k in self.keys)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A named policy: images it governs, keys it trusts, and how many distinct keys must have signed.
+
+    `static_keys` were parsed at start-up from files or inline PEM; `secrets` are read from the
+    current `KeySnapshot` at each review. `mode` says whether a failure denies or warns; `pinning`
+    which objects `/mutate` pins to the verified digest (`Pinning`)."""
+
+    name: str
+    patterns: tuple[ImagePattern, ...]
+    static_keys: tuple[TrustedKey, ...] = ()
+    secrets: tuple[SecretRef, ...] = ()
+    threshold: int = 1
+    mode: Mode = Mode.ENFORCE
+    pinning: Pinning = Pinning.PODS
+
+    def __post_init__(self) -> None:
+        check_policy_name(self.name)
+        if not self.patterns:
+            raise ConfigError(f'policy "{self.name}" has no image patterns')
+        if not self.static_keys and not self.secrets:
+            raise ConfigError(f'policy "{self.name}" trusts no keys: an empty key set is never a pass')
+        if self.threshold < 1:
+            raise ConfigError(f'policy "{self.name}": threshold must be at least 1')
+        distinct = len({k.fingerprint for k in self.static_keys})
+        if not self.secrets and self.threshold > distinct:
+            raise ConfigError(
+                f'policy "{self.name}": threshold {self.threshold} is more than its {distinct} distinct keys'
+            )
+
+    def matches(self, ref: ImageRef) -> bool:
+        return any(p.matches(ref) for p in self.patterns)
+
+    def keys_in(self, snapshot: KeySnapshot) -> PolicyKeys:
+        """The static keys plus the keys the Secrets hold now, deduplicated by fingerprint."""
+        seen: dict[str, TrustedKey] = {k.fingerprint: k for k in self.static_keys}
+        problems: list[str] = []
+        for ref in self.secrets:
+            found = snapshot.keys_of(ref)
+            if not found:
+                problems.append(f"{ref}: {snapshot.problems.get(ref, 'no keys loaded yet')}")
+            for key in found:
+                seen.setdefault(key.fingerprint, key)
+        return PolicyKeys(tuple(seen.values()), tuple(problems))
+
+
+@dataclass(frozen=True)
+class AdmissionPolicy:
+    """Everything the decision needs to know about what to admit, parsed and immutable."""
+
+    policies: tuple[Policy, ...]
+    unmatched: Unmatched = Unmatched.DENY
+    skip_namespaces: frozenset[str] = frozenset()
+    exempt_images: tuple[ImagePattern, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_unique_names(p.name for p in self.policies)
+
+    def skips(self, namespace: str | None) -> bool:
+        return namespace is not None and namespace in self.skip_namespaces
+
+    def exemption_for(self, ref: ImageRef) -> ImagePattern | None:
+        """The first exempt pattern matching `ref`, if any."""
+        return next((p for p in self.exempt_images if p.matches(ref)), None)
+
+    def registry_hosts(self) -> frozenset[str]:
+        """The registry hosts the policies name literally (`registry.example.com` of
+        `registry.example.com/team/**`; not a glob host such as `*.example.com` or `**`)."""
+        hosts = {
+            pattern.normalised.partition("/")[0]
+            for p in self.policies
+            for pattern in p.patterns
+            if "/" in pattern.normalised and "*" not in pattern.normalised.partition("/")[0]
+        }
+        return frozenset(hosts)
+
+    def named(self, names: Iterable[str]) -> tuple[Policy, ...]:
+        """The policies with these names (unknown names are skipped)."""
+        wanted = set(names)
+        return tuple(p for p in self.policies if p.name in wanted)
+
+    def policies_for(self, ref: ImageRef) -> tuple[Policy, ...]:
+        """Every policy that applies to `ref` (all must pass)."""
+        return tuple(p for p in self.policies if p.matches(ref))
+
+    def secrets(self) -> frozenset[SecretRef]:
+        """Every Secret some policy names: what the key store must watch."""
+        return frozenset(ref for p in self.policies for ref in p.secrets)
+
+
+class FixedPolicySource:
+    """A `PolicySource` whose policy never changes (the config file's, read at start-up; tests)."""
+
+    def __init__(self, policy: AdmissionPolicy) -> None:
+        self._policy = policy
+
+    def current(self) -> AdmissionPolicy:
+        return self._policy

@@ -1,0 +1,6 @@
+"""Verification: one image against trusted signers.
+
+`verifier` resolves the digest and runs both cosign layouts' checks: `cosign_v2` (signatures under the
+`sha256-<hex>.sig` tag) and `cosign_v3` (sigstore bundles attached as OCI 1.1 referrers), which share
+`context` (bounded registry reads, key matching). `verdicts` is what they found.
+"""
