@@ -76,11 +76,13 @@ def test_a_signed_deployment_runs_and_its_pods_run_the_verified_digest(apps, ima
     apps.kubectl_ok("apply", "-f", "-", stdin=deployment("signed", image, replicas=2))
     pods = wait_for(lambda: running(apps, "signed", 2), 90, "2 Running pods of the signed Deployment")
     for pod in pods:
-        # pinned when admitted (pinDigest podsOnly), and containerd ran exactly that digest
+        # pinned when admitted (pinDigest: pods), and containerd ran exactly that digest
         assert pod["spec"]["containers"][0]["image"] == f"{REGISTRY}/lane/apps/app@{digest}"
         assert pod["status"]["containerStatuses"][0]["imageID"] == f"{REGISTRY}/lane/apps/app@{digest}"
     template = apps.get("-n", APPS, "deployment", "signed")["spec"]["template"]
-    assert template["spec"]["containers"][0]["image"] == image, "podsOnly leaves the template as written"
+    assert template["spec"]["containers"][0]["image"] == image, (
+        "pinDigest: pods leaves the template as written"
+    )
 
 
 def test_an_unsigned_deployment_is_refused_at_apply_naming_the_container_and_no_pod_is_created(apps, images):
@@ -98,7 +100,7 @@ def test_a_tag_moved_to_an_unsigned_image_after_admission_scales_up_the_verified
     apps, signing_key
 ):
     first = {}
-    for kind in ("pinned", "unpinned"):  # policies with pinDigest: true / false
+    for kind in ("pinned", "unpinned"):  # policies with pinDigest: all / none
         first[kind] = push_runnable_image(f"lane/{kind}/app", "1.0", f"{kind}-first")
         signing_key.sign(f"{REGISTRY}/lane/{kind}/app@{first[kind]}")
         apps.kubectl_ok("apply", "-f", "-", stdin=deployment(kind, f"{REGISTRY}/lane/{kind}/app:1.0"))

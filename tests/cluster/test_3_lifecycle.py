@@ -42,9 +42,11 @@ def try_pod(api: k8s.ApiClient, namespace: str, image: str) -> str:
 
 
 def webhook_pods(cluster) -> list[str]:
+    """The webhook's pods (not those terminating)."""
     selector = cluster.get("-n", NAMESPACE, "deployment", RELEASE)["spec"]["selector"]["matchLabels"]
     labels = ",".join(f"{k}={v}" for k, v in selector.items())
-    return sorted(p["metadata"]["name"] for p in cluster.get("-n", NAMESPACE, "pods", "-l", labels)["items"])
+    pods = cluster.get("-n", NAMESPACE, "pods", "-l", labels)["items"]
+    return sorted(p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp"))
 
 
 def available(cluster) -> bool:
