@@ -26,7 +26,16 @@ import pytest
 import yaml
 
 from tests.chart.tools import CHART, helm_binary
-from tests.cluster.tools import REGISTRY, REPO_ROOT, Helm, NodeCluster, cluster_script, run
+from tests.cluster.tools import (
+    REGISTRY,
+    REPO_ROOT,
+    Helm,
+    NodeCluster,
+    cluster_script,
+    machine_state,
+    run,
+    started_cluster,
+)
 from tests.fixtures.signing import run_cli
 
 PASSWORD = "lane-password"
@@ -54,22 +63,19 @@ def node_cluster() -> Iterator[NodeCluster]:
     if os.geteuid() != 0:
         pytest.fail("the one-node cluster lane needs root (mounts, iptables); -m 'not cluster' skips it")
     state = Path(tempfile.mkdtemp(prefix="sigwebhook-cluster-"))
+    before = machine_state()
     with sigterm_tears_down():
         try:
             up = cluster_script(state, "up", timeout=3600)
             if up.returncode != 0:
                 pytest.fail(f"scripts/cluster.sh up failed:\n{up.stderr[-5000:]}")
-            env_lines = dict(
-                line.split("=", 1) for line in up.stdout.split() if line.startswith("KUBECONFIG=")
-            )
-            bin_dir = Path(
-                os.environ.get("KUBE_APISERVER_CACHE", Path.home() / ".cache/kube-apiserver-1.20-r2")
-            )
-            yield NodeCluster(state, Path(env_lines["KUBECONFIG"]), bin_dir / "bin")
+            yield started_cluster(state, up.stdout)
         finally:
             down = cluster_script(state, "down", timeout=300)
             if down.returncode != 0:
                 pytest.fail(f"scripts/cluster.sh down failed:\n{down.stderr[-5000:]}")
+            changed = {k: v for k, v in machine_state().items() if v != before[k]}
+            assert not changed, f"scripts/cluster.sh down left the machine changed: {changed}"
 
 
 @dataclass(frozen=True)

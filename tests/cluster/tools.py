@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -86,6 +87,45 @@ def cluster_script(state: Path, action: str, timeout: float) -> subprocess.Compl
     return run(
         ["bash", str(CLUSTER_SCRIPT), action], dict(os.environ, SIGWEBHOOK_CLUSTER_DIR=str(state)), timeout
     )
+
+
+def started_cluster(state: Path, up_output: str) -> NodeCluster:
+    """The cluster `scripts/cluster.sh up` started, from the export lines it prints last."""
+    words = up_output.split()
+    kubeconfig = next(w.split("=", 1)[1] for w in words if w.startswith("KUBECONFIG="))
+    binaries = next(w.split("=", 1)[1].split(":")[0] for w in words if w.startswith("PATH="))
+    return NodeCluster(state, Path(kubeconfig), Path(binaries))
+
+
+# What scripts/cluster.sh changes on the machine while a cluster runs, and must put back (its header)
+HOST_PATHS = ("/var/lib/kubelet", "/var/log/pods", "/var/log/containers", "/var/lib/cni", "/etc/cni",
+              "/usr/libexec/kubernetes", "/run/containerd", "/var/lib/containerd", "/opt/containerd",
+              "/run/containers", "/run/sigwebhook-cluster.state")  # fmt: skip
+SYSCTLS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.route_localnet", "vm.overcommit_memory", "kernel.panic",
+           "kernel.panic_on_oops", "net.bridge.bridge-nf-call-iptables")  # fmt: skip
+
+
+def machine_state() -> dict[str, str]:
+    """Mounts, links, routes, loopback addresses, iptables and nft tables, sysctls, kubelet cgroups and
+    the host paths the daemons create: compared before `up` and after `down`."""
+
+    def out(*command: str) -> str:
+        return run(command).stdout
+
+    rules = out("iptables-save") + out("ip6tables-save")
+    return {
+        "mounts": Path("/proc/self/mounts").read_text(),
+        "links": out("ip", "-br", "link"),
+        "routes": out("ip", "route") + out("ip", "-6", "route"),
+        "loopback": out("ip", "-br", "addr", "show", "lo"),
+        "iptables": re.sub(
+            r"\[\d+:\d+\]", "", "\n".join(r for r in rules.splitlines() if not r.startswith("#"))
+        ),
+        "nft": out("nft", "list", "tables"),
+        "sysctls": out("sysctl", *SYSCTLS),
+        "cgroups": " ".join(sorted(str(p) for p in Path("/sys/fs/cgroup").glob("*/kubepods"))),
+        "paths": " ".join(p for p in HOST_PATHS if Path(p).exists()),
+    }
 
 
 class Helm:
