@@ -26,7 +26,7 @@ STATE=$(realpath -m "${SIGWEBHOOK_CLUSTER_DIR:-$HOME/.local/state/sigwebhook-clu
 NODE_IP=10.200.0.1 NODE_NAME=sigwebhook-node
 POD_CIDR=10.88.0.0/16 POD_GATEWAY=10.88.0.1 SERVICE_CIDR=10.96.0.0/16 KUBERNETES_SVC=10.96.0.1
 REGISTRY=$NODE_IP:5000
-OWNER=/run/sigwebhook-cluster.state      # which state directory holds the machine-wide resources
+OWNER=/run/sigwebhook-cluster   # made by the `up` that holds the machine-wide resources; `state` names it
 P=$STATE/pki L=$STATE/logs R=$STATE/run B=$STATE/baseline SOCK=$STATE/containerd/containerd.sock
 export KUBECONFIG=$P/admin.kubeconfig
 # host paths the daemons create whatever their flags say (removed by `down` unless they were there)
@@ -39,9 +39,12 @@ SYSCTLS=(net.ipv4.ip_forward net.ipv4.conf.all.route_localnet vm.overcommit_memo
 T0=$(date +%s%N)
 say() { echo "cluster [$((($(date +%s%N) - T0) / 1000000)) ms] $*" >&2; }
 die() { echo "cluster: $*" >&2; exit 1; }
-alive() { [[ -f $R/$1.pid ]] && kill -0 "$(cat "$R/$1.pid")" 2>/dev/null; }
-# exited: no /proc entry, or a zombie its new parent has not reaped yet
-gone() { [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) == Z ]] || ! kill -0 "$1" 2>/dev/null; }
+# PID (DIR): a running process of the cluster in state directory DIR (default ours); every daemon's
+# command line names a path in it. Not a process that exited, a zombie not reaped yet (its command line
+# is empty), or an unrelated one that reuses the PID of a daemon that died.
+ours() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "${2:-$STATE}/"; }
+gone() { ! ours "$1"; }
+alive() { [[ -f $R/$1.pid ]] && ours "$(cat "$R/$1.pid")"; }
 start() { # NAME CMD...: in its own session, output to logs/NAME.log, PID to run/NAME.pid
   local name=$1; shift
   setsid "$@" >"$L/$name.log" 2>&1 </dev/null &
@@ -244,27 +247,38 @@ pause_image() { # the sandbox image: pause.c from the Kubernetes source, static,
   skopeo copy -q --dest-tls-verify=false "oci:$dir/oci:3.4" "docker://$REGISTRY/pause:3.4"
 }
 
-up() {
-  if [[ -f $OWNER ]]; then # a cluster runs, or one was not taken down (a killed test run)
-    local holder; holder=$(cat "$OWNER")
-    if holder_alive "$holder"; then
-      [[ $holder == "$STATE" ]] && die "already up ($STATE); run down first"
-      die "a cluster from $holder runs on this machine: SIGWEBHOOK_CLUSTER_DIR=$holder $0 down"
+claim() { # take the machine for this state directory (mkdir is atomic: one `up` wins)
+  local deadline=$(($(date +%s) + ${SIGWEBHOOK_CLUSTER_WAIT:-0})) holder
+  until mkdir "$OWNER" 2>/dev/null; do
+    holder=$(cat "$OWNER/state" 2>/dev/null || true)
+    if [[ -n $holder ]] && ! holder_alive "$holder"; then # not taken down (a killed run): do it now
+      say "leftovers of a cluster in $holder that was not taken down: taking it down first"
+      SIGWEBHOOK_CLUSTER_DIR=$holder bash "$0" down
+      continue
     fi
-    say "leftovers of a cluster in $holder that was not taken down: taking it down first"
-    SIGWEBHOOK_CLUSTER_DIR=$holder bash "$0" down
-  fi
-  ip addr show dev lo | grep -q " $NODE_IP/" && die "$NODE_IP is already on lo: another cluster runs here"
-  ip link show cni0 >/dev/null 2>&1 && die "a cni0 bridge exists: another cluster runs here"
+    [[ $holder == "$STATE" ]] && die "already up ($STATE); run down first"
+    if (($(date +%s) >= deadline)); then
+      die "a cluster from ${holder:-another up} holds this machine: SIGWEBHOOK_CLUSTER_DIR=$holder $0 down (or wait: SIGWEBHOOK_CLUSTER_WAIT=SECONDS)"
+    fi
+    sleep 5
+  done
+  echo "$STATE" >"$OWNER/state"
+}
+
+up() {
   ensure_packages
   export KUBE_APISERVER_CACHE=${KUBE_APISERVER_CACHE:-$HOME/.cache/kube-apiserver-1.20-r2}
   local apiserver bin
   apiserver=$(bash "$ROOT/scripts/build-kube-apiserver.sh" | tail -n 1)
   bin=$(bash "$ROOT/scripts/build-kube-node.sh" | tail -n 1)
   say "binaries in $bin"
-
-  echo "$STATE" >"$OWNER"
+  claim
+  if ip addr show dev lo | grep -q " $NODE_IP/" || ip link show cni0 >/dev/null 2>&1; then
+    release_machine
+    die "$NODE_IP on lo or a cni0 bridge exists: another cluster, not started by this script, runs here"
+  fi
   trap failed_up EXIT
+
   rm -rf "${STATE:?}"/{etcd,containerd,kubelet,cni,registry,images,run,logs,baseline}
   mkdir -p "$L" "$R" "$STATE/cni/ipam"
   record_baseline
@@ -330,10 +344,11 @@ up() {
   echo "$STATE"
   print_env
 }
+release_machine() { [[ $(cat "$OWNER/state" 2>/dev/null) == "$STATE" ]] && rm -rf "$OWNER" || true; }
 holder_alive() { # any daemon of the cluster in state directory $1 still running
   local pid_file
   for pid_file in "$1"/run/*.pid; do
-    [[ -f $pid_file ]] && ! gone "$(cat "$pid_file")" && return 0
+    [[ -f $pid_file ]] && ours "$(cat "$pid_file")" "$1" && return 0
   done
   return 1
 }
@@ -378,8 +393,13 @@ remove_workloads() { # while the API server and kubelet run: the kubelet then te
 
 down() {
   local bin=${KUBE_APISERVER_CACHE:-$HOME/.cache/kube-apiserver-1.20-r2}/bin ctr=(ctr -a "$SOCK" -n k8s.io)
+  local holder; holder=$(cat "$OWNER/state" 2>/dev/null || true)
+  if [[ -n $holder && $holder != "$STATE" ]] && holder_alive "$holder"; then
+    say "the cluster of $holder holds this machine, not $STATE: nothing touched (SIGWEBHOOK_CLUSTER_DIR?)"
+    return 0
+  fi
   if [[ ! -d $R ]]; then
-    [[ -f $OWNER && $(cat "$OWNER") == "$STATE" ]] && rm -f "$OWNER"
+    release_machine
     say "nothing to stop in $STATE"
     return 0
   fi
@@ -431,7 +451,7 @@ down() {
   for path in "${HOST_PATHS[@]}"; do
     grep -qx "$path" "$B/paths" 2>/dev/null || rm -rf "$path"
   done
-  [[ -f $OWNER && $(cat "$OWNER") == "$STATE" ]] && rm -f "$OWNER"
+  release_machine
   rm -rf "${STATE:?}"
   say "down; the machine is as it was before up"
 }

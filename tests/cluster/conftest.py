@@ -35,6 +35,7 @@ from tests.cluster.tools import (
     machine_state,
     run,
     started_cluster,
+    wait_for_the_machine,
 )
 from tests.fixtures.signing import run_cli
 
@@ -62,6 +63,7 @@ def sigterm_tears_down() -> Iterator[None]:
 def node_cluster() -> Iterator[NodeCluster]:
     if os.geteuid() != 0:
         pytest.fail("the one-node cluster lane needs root (mounts, iptables); -m 'not cluster' skips it")
+    wait_for_the_machine()
     state = Path(tempfile.mkdtemp(prefix="sigwebhook-cluster-"))
     before = machine_state()
     with sigterm_tears_down():

@@ -9,12 +9,13 @@ import json
 
 import pytest
 
-from tests.cluster.tools import cluster_script, machine_state, started_cluster
+from tests.cluster.tools import cluster_script, machine_state, started_cluster, wait_for_the_machine
 
 pytestmark = pytest.mark.cluster
 
 
 def test_cluster_sh_starts_a_ready_one_node_cluster_and_down_leaves_the_machine_as_found(tmp_path):
+    wait_for_the_machine()
     before = machine_state()
     state = tmp_path / "cluster"
     try:

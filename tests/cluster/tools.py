@@ -8,6 +8,7 @@ from its registry) and differ only by a label, so each has its own digest.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -84,9 +85,33 @@ class NodeCluster:
 
 
 def cluster_script(state: Path, action: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return run(
-        ["bash", str(CLUSTER_SCRIPT), action], dict(os.environ, SIGWEBHOOK_CLUSTER_DIR=str(state)), timeout
-    )
+    """`scripts/cluster.sh ACTION` for the state directory `state`; `up` waits for another cluster on
+    the machine to go down (the caller waited already: this covers a race)."""
+    env = dict(os.environ, SIGWEBHOOK_CLUSTER_DIR=str(state), SIGWEBHOOK_CLUSTER_WAIT="600")
+    return run(["bash", str(CLUSTER_SCRIPT), action], env, timeout)
+
+
+def wait_for_the_machine() -> None:
+    """Before a cluster of the lane starts: wait while another one runs here (up to 30 minutes)."""
+    wait_for(lambda: not machine_taken(), 1800, "the machine's other cluster going down", interval=5)
+
+
+OWNER = Path("/run/sigwebhook-cluster")  # scripts/cluster.sh's claim on the machine
+
+
+def machine_taken() -> bool:
+    """A cluster of scripts/cluster.sh runs on this machine now (another engineer's lane, say); not
+    one a killed run left behind (`up` takes that down itself)."""
+    try:
+        holder = Path((OWNER / "state").read_text().strip())
+    except OSError:
+        return OWNER.exists()  # being claimed
+    for pid_file in (holder / "run").glob("*.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            status = Path(f"/proc/{int(pid_file.read_text())}/stat").read_text()
+            if status.split(")")[-1].split()[0] != "Z":
+                return True
+    return False
 
 
 def started_cluster(state: Path, up_output: str) -> NodeCluster:
@@ -100,7 +125,7 @@ def started_cluster(state: Path, up_output: str) -> NodeCluster:
 # What scripts/cluster.sh changes on the machine while a cluster runs, and must put back (its header)
 HOST_PATHS = ("/var/lib/kubelet", "/var/log/pods", "/var/log/containers", "/var/lib/cni", "/etc/cni",
               "/usr/libexec/kubernetes", "/run/containerd", "/var/lib/containerd", "/opt/containerd",
-              "/run/containers", "/run/sigwebhook-cluster.state")  # fmt: skip
+              "/run/containers", "/run/sigwebhook-cluster")  # fmt: skip
 SYSCTLS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.route_localnet", "vm.overcommit_memory", "kernel.panic",
            "kernel.panic_on_oops", "net.bridge.bridge-nf-call-iptables")  # fmt: skip
 
