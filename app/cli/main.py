@@ -27,6 +27,7 @@ log = logging.getLogger("sigwebhook.cli")
 # imported only when needed: `serve` pulls in FastAPI and uvicorn, which `verify` must not pay for.
 COMMANDS = {
     "verify": "app.cli.verify",
+    "verify-bundle": "app.cli.verify_bundle",
     "sign": "app.cli.sign",
     "generate-key-pair": "app.cli.keygen",
     "serve": "app.cli.serve",

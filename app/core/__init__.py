@@ -7,11 +7,12 @@ import-linter `layers` contracts in `pyproject.toml` enforce this):
 - `admission/`: the review in and out, where pod specs keep their images, policies, the decision,
   digest pinning, the audit record;
 - `verification/`: verify one image: resolve, look for both cosign layouts, check each signature;
-- `transparency/`: transparency-log evidence (Rekor entries and their proofs);
+- `transparency/`: transparency-log evidence (Rekor entries and their proofs, SCTs, RFC 3161 tokens);
 - `formats/`: the bytes cosign writes, parsed into frozen values (and built, for `sign`);
-- `trust/`: what is trusted: public keys, keys kept in Kubernetes Secrets;
+- `trust/`: what is trusted: public keys, keys kept in Kubernetes Secrets, Sigstore trusted roots,
+  certificate chains and keyless identities;
 - the vocabulary every room shares, at this level: `references`, `digests`, `errors`, `ports`,
-  `printable`, `strictjson`.
+  `printable`, `strictjson`, `der`.
 
 Pure: the standard library and `cryptography` only, never httpx, kubernetes, FastAPI, uvicorn,
 pydantic, PyNaCl or YAML, and never another `app` package. All I/O reaches the core through the

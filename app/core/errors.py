@@ -128,3 +128,17 @@ class DeadlineExceeded(SigwebhookError):
     """The admission deadline passed before the registry answered."""
 
     transient = True
+
+
+# --- trust and transparency (keyless, Rekor, timestamps) -------------------------------------
+
+
+class NotVerified(SigwebhookError):
+    """A signature that did not pass a verification step. `step` names the step, from a fixed set
+    (`STEPS`), so that metrics can use it as a bounded label."""
+
+    STEPS = ("material", "signature", "tlog", "timestamp", "certificate", "sct", "identity", "key")
+
+    def __init__(self, step: str, reason: str, detail: str | None = None) -> None:
+        super().__init__(reason, detail)
+        self.step = step if step in self.STEPS else "material"

@@ -1,5 +1,9 @@
-"""Transparency: offline checks of transparency-log evidence.
+"""Transparency: transparency-log evidence and timestamps, checked offline as proofs over bytes.
 
-`rekor`: a Rekor v1 signed entry timestamp (SET) and whether the logged entry is about the signature
-at hand.
+`merkle` (RFC 9162 inclusion proofs), `checkpoints` (C2SP signed notes), `entries` (a log entry as both
+layouts carry it, and the Rekor v1 SET), `bodies` (what a logged entry says was signed, by whom),
+`scts` (embedded SCTs, RFC 6962), `timestamps` (RFC 3161 tokens). Nothing here decides what is trusted:
+keys arrive as objects with a `verify` method (`checks.SignatureCheck`), logs are looked up through
+callables the caller hands in, and trusted roots live in `trust`. `rekor` is the earlier SET and body
+check the interop tests still use.
 """
