@@ -42,7 +42,7 @@ die() { echo "cluster: $*" >&2; exit 1; }
 # PID (DIR): a running process of the cluster in state directory DIR (default ours); every daemon's
 # command line names a path in it. Not a process that exited, a zombie not reaped yet (its command line
 # is empty), or an unrelated one that reuses the PID of a daemon that died.
-ours() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "${2:-$STATE}/"; }
+ours() { { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -qF -- "${2:-$STATE}/"; }
 gone() { ! ours "$1"; }
 alive() { [[ -f $R/$1.pid ]] && ours "$(cat "$R/$1.pid")"; }
 start() { # NAME CMD...: in its own session, output to logs/NAME.log, PID to run/NAME.pid
@@ -55,8 +55,11 @@ wait_for() { # WHAT SECONDS LOG CMD...: poll CMD every 0.2 s
   local deadline=$(($(date +%s) + seconds))
   until "$@" >/dev/null 2>&1; do
     if (($(date +%s) > deadline)); then
-      [[ -f $L/$log.log ]] && tail -n 30 "$L/$log.log" >&2
-      die "$what not ready after ${seconds}s (log: $L/$log.log)"
+      if [[ -f $L/$log.log ]]; then # how it crashed, if it did, then how it ended
+        grep -m 3 -A 3 -E '^(fatal error|panic:|F[0-9]{4} )' "$L/$log.log" >&2 || true
+        tail -n 20 "$L/$log.log" >&2
+      fi
+      die "$what not ready after ${seconds}s"
     fi
     sleep 0.2
   done
@@ -354,7 +357,8 @@ holder_alive() { # any daemon of the cluster in state directory $1 still running
 }
 failed_up() {
   local status=$?
-  say "up failed (exit $status): tearing down what it started"
+  rm -rf "$STATE.logs" && cp -r "$L" "$STATE.logs" 2>/dev/null || true
+  say "up failed (exit $status): tearing down what it started; its logs are kept in $STATE.logs"
   down
   exit "$status"
 }
