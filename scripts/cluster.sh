@@ -269,6 +269,9 @@ claim() { # take the machine for this state directory (mkdir is atomic: one `up`
 }
 
 up() {
+  # unix sockets live under it (the kubelet's pod-resources socket takes 45 more bytes) and a socket
+  # path has at most 107: the kubelet would die binding one
+  ((${#STATE} <= 60)) || die "the state directory $STATE is too long for the sockets under it (60 bytes at most)"
   ensure_packages
   export KUBE_APISERVER_CACHE=${KUBE_APISERVER_CACHE:-$HOME/.cache/kube-apiserver-1.20-r2}
   local apiserver bin

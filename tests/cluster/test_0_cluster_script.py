@@ -6,6 +6,8 @@ the end of the session: up/down twice in a row.
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -14,10 +16,10 @@ from tests.cluster.tools import cluster_script, machine_state, started_cluster, 
 pytestmark = pytest.mark.cluster
 
 
-def test_cluster_sh_starts_a_ready_one_node_cluster_and_down_leaves_the_machine_as_found(tmp_path):
+def test_cluster_sh_starts_a_ready_one_node_cluster_and_down_leaves_the_machine_as_found():
     wait_for_the_machine()
     before = machine_state()
-    state = tmp_path / "cluster"
+    state = Path(tempfile.mkdtemp(prefix="sigwebhook-cluster-"))  # short: unix sockets live under it
     try:
         up = cluster_script(state, "up", timeout=3600)
         assert up.returncode == 0, up.stderr[-5000:]
