@@ -33,6 +33,7 @@ from tests.cluster.tools import (
     NodeCluster,
     cluster_script,
     machine_state,
+    push_runnable_image,
     run,
     started_cluster,
     wait_for_the_machine,
@@ -43,6 +44,8 @@ PASSWORD = "lane-password"
 NAMESPACE = "sigwebhook"
 RELEASE = "sigwebhook"
 KEY_SECRET = "cosign-keys"
+APPS = "lane-apps"  # where the workloads go: not excluded, so every pod there is verified
+DENIED = "denied the request"  # how the API server words a webhook's deny
 
 
 @contextlib.contextmanager
@@ -202,3 +205,22 @@ def release(
         pytest.fail(f"helm install failed:\n{done.stderr}\n{pods}\n{node_cluster.log_tails(('kubelet',))}")
     yield installed
     installed.helm.run("uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "2m")
+
+
+@pytest.fixture(scope="session")
+def apps(release: Release) -> NodeCluster:
+    """The cluster, with the namespace `APPS` created."""
+    release.cluster.kubectl_ok("create", "namespace", APPS)
+    return release.cluster
+
+
+@pytest.fixture(scope="session")
+def images(release: Release, signing_key: Key) -> dict[str, tuple[str, str]]:
+    """`signed` and `unsigned`: (image by tag, its digest), under the `apps` policy."""
+    signed = push_runnable_image("lane/apps/app", "1.0", "signed")
+    signing_key.sign(f"{REGISTRY}/lane/apps/app@{signed}")
+    unsigned = push_runnable_image("lane/apps/unsigned", "1.0", "unsigned")
+    return {
+        "signed": (f"{REGISTRY}/lane/apps/app:1.0", str(signed)),
+        "unsigned": (f"{REGISTRY}/lane/apps/unsigned:1.0", str(unsigned)),
+    }

@@ -8,12 +8,10 @@ import json
 
 import pytest
 
+from tests.cluster.conftest import APPS, DENIED
 from tests.cluster.tools import REGISTRY, push_runnable_image, wait_for
 
 pytestmark = pytest.mark.cluster
-
-APPS = "lane-apps"
-DENIED = "denied the request"
 
 
 def deployment(name: str, image: str, replicas: int = 1) -> str:
@@ -36,25 +34,6 @@ def deployment(name: str, image: str, replicas: int = 1) -> str:
             },
         }
     )
-
-
-@pytest.fixture(scope="module")
-def apps(release):
-    """The namespace the workloads go to (not excluded, so every pod there is verified)."""
-    release.cluster.kubectl_ok("create", "namespace", APPS)
-    return release.cluster
-
-
-@pytest.fixture(scope="module")
-def images(release, signing_key):
-    """`signed` and `unsigned` images under the `apps` policy (pods pinned, templates as written)."""
-    signed = push_runnable_image("lane/apps/app", "1.0", "signed")
-    signing_key.sign(f"{REGISTRY}/lane/apps/app@{signed}")
-    unsigned = push_runnable_image("lane/apps/unsigned", "1.0", "unsigned")
-    return {
-        "signed": (f"{REGISTRY}/lane/apps/app:1.0", signed),
-        "unsigned": (f"{REGISTRY}/lane/apps/unsigned:1.0", unsigned),
-    }
 
 
 def pods_of(cluster, app: str) -> list[dict]:

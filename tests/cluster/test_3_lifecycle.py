@@ -14,8 +14,7 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from tests.cluster.conftest import NAMESPACE, RELEASE, lane_values
-from tests.cluster.test_2_workloads import APPS, DENIED
+from tests.cluster.conftest import APPS, DENIED, NAMESPACE, RELEASE, lane_values
 from tests.cluster.tools import REGISTRY, push_runnable_image, wait_for
 
 pytestmark = pytest.mark.cluster
@@ -65,12 +64,10 @@ def signed_image(release, signing_key) -> str:
     return f"{REGISTRY}/lane/apps/lifecycle:1.0"
 
 
-UNSIGNED = f"{REGISTRY}/lane/apps/unsigned:1.0"  # pushed by test_2_workloads
-
-
 def test_with_its_pods_killed_covered_namespaces_refuse_pods_the_release_namespace_works_and_they_come_back(
-    release, signed_image
+    release, apps, images, signed_image
 ):
+    unsigned, _ = images["unsigned"]
     cluster, api = release.cluster, release.cluster.api()
     before = webhook_pods(cluster)
     cluster.kubectl_ok(
@@ -80,17 +77,18 @@ def test_with_its_pods_killed_covered_namespaces_refuse_pods_the_release_namespa
     outcome = wait_for(lambda: (o := try_pod(api, APPS, signed_image)) != "admitted" and o, 20, "a refusal")
     assert UNREACHABLE in outcome, outcome
     # the release namespace is never sent to the webhook: it keeps working (its own pods come back)
-    assert try_pod(api, NAMESPACE, UNSIGNED) == "admitted"
+    assert try_pod(api, NAMESPACE, unsigned) == "admitted"
     wait_for(
         lambda: available(cluster) and set(webhook_pods(cluster)).isdisjoint(before), 120, "new webhook pods"
     )
     assert wait_for(lambda: try_pod(api, APPS, signed_image) == "admitted", 30, "admission of a signed pod")
-    assert DENIED in try_pod(api, APPS, UNSIGNED)
+    assert DENIED in try_pod(api, APPS, unsigned)
 
 
 def test_a_helm_upgrade_with_a_policy_change_rolls_the_pods_and_never_lets_an_unsigned_pod_in(
-    release, signing_key
+    release, apps, images, signing_key
 ):
+    unsigned, _ = images["unsigned"]
     cluster, api = release.cluster, release.cluster.api()
     late = push_runnable_image("lane/late/app", "1.0", "late")
     signing_key.sign(f"{REGISTRY}/lane/late/app@{late}")
@@ -102,8 +100,7 @@ def test_a_helm_upgrade_with_a_policy_change_rolls_the_pods_and_never_lets_an_un
 
     def keep_trying() -> None:  # an unsigned pod, again and again, for the whole upgrade
         while not stop.is_set():
-            outcomes.append(try_pod(api, APPS, UNSIGNED))
-            time.sleep(0.1)
+            outcomes.append(try_pod(api, APPS, unsigned))
 
     values = lane_values()
     values["config"]["policies"].append(
@@ -116,8 +113,10 @@ def test_a_helm_upgrade_with_a_policy_change_rolls_the_pods_and_never_lets_an_un
     upgraded = release.values_file.with_name("values-upgrade.yaml")
     upgraded.write_text(yaml.safe_dump(values))
     before = webhook_pods(cluster)
-    trying = threading.Thread(target=keep_trying)
-    trying.start()
+    # three at a time: a gap in registration of a few tens of milliseconds is seen
+    trying = [threading.Thread(target=keep_trying) for _ in range(3)]
+    for thread in trying:
+        thread.start()
     try:
         args = release.install_args()
         args[args.index(str(release.values_file))] = str(upgraded)
@@ -126,7 +125,8 @@ def test_a_helm_upgrade_with_a_policy_change_rolls_the_pods_and_never_lets_an_un
         time.sleep(2)  # keep trying a little after the rollout too
     finally:
         stop.set()
-        trying.join()
+        for thread in trying:
+            thread.join()
     assert len(outcomes) >= 20, outcomes
     assert "admitted" not in outcomes, f"an unsigned pod got in during the upgrade ({len(outcomes)} tries)"
     assert all(DENIED in o or UNREACHABLE in o for o in outcomes), {o[:200] for o in outcomes}
@@ -139,11 +139,12 @@ def test_helm_test_passes(release):
     assert "Phase:" in out and "Succeeded" in out, out
 
 
-def test_helm_uninstall_leaves_no_webhook_configuration_and_nothing_intercepts_pods(release):
+def test_helm_uninstall_leaves_no_webhook_configuration_and_nothing_intercepts_pods(release, apps, images):
+    unsigned, _ = images["unsigned"]
     cluster, api = release.cluster, release.cluster.api()
     release.helm.ok("uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "3m")
     left = cluster.kubectl_ok(
         "get", "validatingwebhookconfigurations,mutatingwebhookconfigurations", "-o", "name"
     )
     assert left.strip() == "", left
-    assert try_pod(api, APPS, UNSIGNED) == "admitted"
+    assert try_pod(api, APPS, unsigned) == "admitted"
