@@ -14,13 +14,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.clock import SYSTEM_CLOCK
 from app.core.admission.decision import ImageVerifier
+from app.core.admission.policy import AdmissionPolicy
 from app.core.errors import ConfigError
-from app.core.ports import KeyStore, Lifecycle, VerdictCache
-from app.core.trust.secretkeys import SecretRef, StaticKeyStore
+from app.core.ports import Clock, KeyStore, Lifecycle, VerdictCache
+from app.core.trust.secretkeys import KeySnapshot, SecretRef, StaticKeyStore
 from app.core.verification.verifier import Verifier, VerifyOptions
 from app.registry import OciRegistry
 from app.registry.credentials import Credential
+from app.registry.redaction import keep_response_headers_out_of_logs
 from app.registry.settings import RegistrySettings, Timeouts
 
 if TYPE_CHECKING:  # pydantic settings and the webhook's TLS: imported when the webhook is built
@@ -53,6 +56,7 @@ def registry_settings_from_cli(
 
 def build_registry(settings: RegistrySettings) -> OciRegistry:
     """A registry client (not yet connected); close it with `aclose()` or use `open_registry`."""
+    keep_response_headers_out_of_logs()
     return OciRegistry(settings)
 
 
@@ -124,36 +128,38 @@ def build_webhook(
     from app.webhook.review import Reviewer, write_stdout
     from app.webhook.tls import configured_certificate, self_signed_certificate
 
+    keep_response_headers_out_of_logs()
     policies = policy_source(settings)
     policy = policies.current()
     watched = policy.secrets()
     keys: KeyStore = StaticKeyStore()
     background: list[Lifecycle] = []
     pulls = pod_secrets = None
+    clock: Clock = SYSTEM_CLOCK  # the one time source every part below is handed
     if needs_cluster(settings, watched):  # only then is the kubernetes client imported and configured
         from app.kube.client import connect
-        from app.kube.keystore import SecretKeyStore
-        from app.kube.pullsecrets import PullSecretStore
+        from app.kube.keysecrets import SecretKeyStore
+        from app.kube.webhookpullsecret import PullSecretStore
 
         api = kube_api or connect(settings.kubernetes.kubeconfig)
         if watched:
-            secret_keys = SecretKeyStore(api, watched)
+            secret_keys = SecretKeyStore(api, watched, clock)
             keys = secret_keys
             background.append(secret_keys)
         if settings.registries.pull_secret is not None:
-            pulls = PullSecretStore(api, [settings.registries.pull_secret])
+            pulls = PullSecretStore(api, [settings.registries.pull_secret], clock)
             background.append(pulls)
         if settings.registries.pod_pull_secrets:  # opt-in: needs get on secrets + serviceaccounts
-            from app.kube.podsecrets import PodPullSecrets
+            from app.kube.podpullsecrets import PodPullSecrets
 
-            pod_secrets = PodPullSecrets(api)
+            pod_secrets = PodPullSecrets(api, clock=clock)
     credentials: Callable[[], Mapping[str, Credential]] | None = (
         pulls.credentials if pulls is not None else None
     )
     registry_settings = webhook_registry_settings(settings, credentials)
     # the hosts registry requests go to for the registries the policies name (Docker Hub's API host)
     named = {urllib.parse.urlsplit(registry_settings.base_url(h)).netloc for h in policy.registry_hosts()}
-    metrics, metrics_server = _metrics(settings, keys if watched else None, named)
+    metrics, metrics_server = _metrics(settings, clock, keys if watched else None, named)
     if metrics_server is not None:
         background.append(metrics_server)
     if metrics is not None and pod_secrets is not None:
@@ -172,7 +178,7 @@ def build_webhook(
         return build_verifier(registry, cache, options), registry.aclose
 
     verifier, close_registry = build(registry_settings)
-    verifiers = PodVerifiers(verifier, registry_settings, build, pod_secrets)
+    verifiers = PodVerifiers(verifier, registry_settings, build, pod_secrets, clock=clock)
     reviewer = Reviewer(
         policies, keys, verifier, settings.deadline_seconds, audit or write_stdout,
         verifier_for=verifiers.for_request if pod_secrets is not None else None, observer=metrics,
@@ -182,7 +188,7 @@ def build_webhook(
         certificate = configured_certificate(tls.cert_file, tls.key_file)
     else:
         assert tls.self_signed_dir is not None  # TlsConfig guarantees one of the two
-        certificate = self_signed_certificate(tls.self_signed_dir)
+        certificate = self_signed_certificate(tls.self_signed_dir, clock)
 
     def ready() -> bool:
         return keys.loaded() and (pulls is None or pulls.loaded())
@@ -203,7 +209,7 @@ def needs_cluster(settings: Settings, watched: Collection[SecretRef]) -> bool:
 
 
 def _metrics(
-    settings: Settings, keys: KeyStore | None, registries: Iterable[str] = ()
+    settings: Settings, clock: Clock, keys: KeyStore | None, registries: Iterable[str] = ()
 ) -> tuple[Metrics | None, MetricsServer | None]:
     """The collectors in a registry of their own and the server for them, when `metrics.enabled`;
     the key snapshot age is exported when keys come from Secrets (`keys`); `registries` always get a
@@ -217,7 +223,7 @@ def _metrics(
 
     registry = CollectorRegistry(auto_describe=True)
     taken_at = (lambda: keys.snapshot().taken_at) if keys is not None else None
-    metrics = Metrics(registry, _version(), key_snapshot_taken_at=taken_at, known_registries=registries)
+    metrics = Metrics(registry, _version(), taken_at, clock, registries)
     return metrics, MetricsServer(registry, settings.metrics.host, settings.metrics.port)
 
 
@@ -271,3 +277,48 @@ class _LiveCredentials(Mapping[str, Credential]):
 
     def __len__(self) -> int:
         return len(self._current())
+
+
+# --- the cluster scan (`sigwebhook audit scan`) --------------------------------------------------
+# The webhook's config → the same policy, keys read once from their Secrets, the same registry
+# settings (pull Secret read once), verifier options and verdict cache → the core's scan.
+
+
+@dataclasses.dataclass
+class ClusterScan:
+    """What `audit scan` runs: the webhook's policy, the keys as they are now, its verifier and
+    deadline, and the API server to list from. `aclose()` closes the registry client."""
+
+    policy: AdmissionPolicy
+    snapshot: KeySnapshot
+    verifier: ImageVerifier
+    deadline_seconds: float
+    api: KubeApi
+    aclose: Callable[[], Awaitable[None]]
+
+
+def build_scan(settings: Settings, kubeconfig: Path | None, kube_api: KubeApi | None = None) -> ClusterScan:
+    """The scan's parts from the webhook's validated settings. The API server is the one `kubeconfig`
+    names (None: the in-cluster service account), not the config's: the scan runs where its user is.
+    Key and pull Secrets are read once; one that cannot be read stops the scan (`ConfigError`)."""
+    from app.config import admission_policy
+    from app.kube.client import connect
+    from app.kube.keysecrets import SecretKeyStore
+    from app.kube.webhookpullsecret import PullSecretStore
+    from app.webhook.cache import TtlVerdictCache
+
+    policy = admission_policy(settings)
+    api = kube_api or connect(kubeconfig)
+    snapshot = SecretKeyStore(api, policy.secrets()).load() if policy.secrets() else KeySnapshot()
+    credentials: Callable[[], Mapping[str, Credential]] | None = None
+    pull_secret = settings.registries.pull_secret
+    if pull_secret is not None:
+        pulls = PullSecretStore(api, [SecretRef.parse(str(pull_secret))])
+        pulls.load()
+        credentials = pulls.credentials
+    registry = OciRegistry(webhook_registry_settings(settings, credentials))
+    options = VerifyOptions(accepted_predicate_types=frozenset(settings.signatures.accepted_predicate_types))
+    caching = settings.verdict_cache
+    cache = TtlVerdictCache(caching.ttl_seconds, caching.max_entries) if caching.ttl_seconds > 0 else None
+    verifier = build_verifier(registry, cache, options)
+    return ClusterScan(policy, snapshot, verifier, settings.deadline_seconds, api, registry.aclose)

@@ -2,8 +2,9 @@
 
 Kept apart from `app.config` on purpose: `verify-bundle` must not pay for importing pydantic and YAML.
 
-The CLI (`--trusted-root FILE`) and, later, the webhook's `trustedRoots:` settings read roots here, once
-at start-up: never on the admission path. No file named means the built-in `public-good` root.
+The CLI (`--trusted-root FILE`) and the webhook's `trustedRoots:` settings (`app.config.source`) read
+roots here, once at start-up: never on the admission path. No file named means the built-in
+`public-good` root.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from app.core.trust.builtin import public_good
 from app.core.trust.roots import MAX_ROOT_BYTES, TrustedRoot, parse_trusted_root
 
 
-def load_trusted_root(path: Path | None) -> TrustedRoot:
-    """The trusted root in `path` (named by its file name), or the built-in public-good root."""
+def load_trusted_root(path: Path | None, name: str | None = None) -> TrustedRoot:
+    """The trusted root in `path`, named `name` (default: its file name), or the built-in public-good
+    root when no path is given."""
     if path is None:
         return public_good()
-    return parse_trusted_root(read_file(path, MAX_ROOT_BYTES, "trusted root"), path.name)
+    return parse_trusted_root(read_file(path, MAX_ROOT_BYTES, "trusted root"), name or path.name)
 
 
 def read_file(path: Path, limit: int, what: str) -> bytes:

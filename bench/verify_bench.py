@@ -33,6 +33,7 @@ from app import compose
 from app.cli.main import main as cli_main
 from app.core.references import parse_reference
 from app.core.trust.keys import TrustedKey, load_public_key
+from app.core.verification.trust_groups import NO_LOG, Trust  # `sign` writes no log entry
 from app.registry.settings import RegistrySettings
 from tests.support.certs import issue_server_tls, make_token_signing_key
 from tests.support.pushing import push_image
@@ -127,12 +128,12 @@ async def measure(settings: RegistrySettings, image: str, key: TrustedKey, mode:
     cache = DictCache() if mode == "warm cache" else None
     try:
         if shared is not None:  # warm up: first contact, token, and (with a cache) the verdict
-            await compose.build_verifier(shared, cache).verify(ref, [key])
+            await compose.build_verifier(shared, cache).verify(ref, Trust.keys([key], NO_LOG))
         for _ in range(runs):
             registry = shared or compose.build_registry(settings)
             before = registry.stats.total
             start = time.perf_counter()
-            verdict = await compose.build_verifier(registry, cache).verify(ref, [key])
+            verdict = await compose.build_verifier(registry, cache).verify(ref, Trust.keys([key], NO_LOG))
             walls.append((time.perf_counter() - start) * 1000)
             counts.append(registry.stats.total - before)
             if not verdict.ok or len(verdict.verified) != 2:

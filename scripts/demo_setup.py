@@ -104,6 +104,7 @@ policies:
   - name: demo
     images: ["{host}/demo/**"]
     keys: [{{file: cosign.pub}}]
+    transparencyLog: ignore   # the demo signs without a transparency log (cosign --tlog-upload=false)
 """
     )
     return 0

@@ -40,7 +40,7 @@ python scripts/demo_setup.py "127.0.0.1:$PORT" "$DEMO"
 cat >&2 <<MSG
 
 Demo registry: http://127.0.0.1:$PORT (demo/signed:1.0 is signed in both cosign layouts, demo/unsigned:1.0 is not).
-Verify by hand:  .venv/bin/sigwebhook verify --key local/demo/cosign.pub --insecure-registry 127.0.0.1:$PORT 127.0.0.1:$PORT/demo/signed:1.0
+Verify by hand:  .venv/bin/sigwebhook verify --key local/demo/cosign.pub --insecure-ignore-tlog --insecure-registry 127.0.0.1:$PORT 127.0.0.1:$PORT/demo/signed:1.0
 Once the webhook is up, in another terminal:
   curl -s --cacert local/demo/tls/tls.crt -H 'Content-Type: application/json' --data @local/demo/review-signed.json https://localhost:8443/validate
   curl -s --cacert local/demo/tls/tls.crt -H 'Content-Type: application/json' --data @local/demo/review-unsigned.json https://localhost:8443/validate

@@ -5,7 +5,8 @@ stored, manifests are found by tag or digest, blobs are checked against their de
 size limit) exactly as the `Registry` port promises, and referrers come from either the referrers API
 (scanning stored manifests' `subject`) or the referrers tag schema (`sha256-<hex>` index), as the
 real adapter would. It can inject faults per operation and records every call, so tests can count
-round trips. `ManualClock` is a clock that only moves when told; `DictCache` is a plain verdict cache.
+round trips. `ManualClock` is the `Clock` port's one fake, for every test that needs time to pass;
+`DictCache` is a plain verdict cache.
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ def _json_object(data: bytes) -> dict[str, Any]:
 
 
 class ManualClock:
-    """A clock that moves only when `advance` is called."""
+    """A `Clock` that moves only when `advance` is called (wall and monotonic time together)."""
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)

@@ -30,7 +30,7 @@ def add_key_options(parser: argparse.ArgumentParser) -> None:
         dest="keys",
         metavar="FILE|k8s://NS/NAME",
         action="append",
-        required=True,
+        default=[],
         help="public key to trust: a PEM file, or a Secret's cosign.pub (k8s://namespace/name); "
         "repeatable: an image passes when any key verifies it",
     )
@@ -65,9 +65,9 @@ def _secret_keys(
         ref = SecretRef.parse(reference)
     except ConfigError as exc:
         raise UsageError(f"--key {reference}: {exc.reason}") from exc
-    config = _kubeconfig(kubeconfig, environ)
+    config = kubeconfig_path(kubeconfig, environ)
     from app.kube.client import connect
-    from app.kube.keystore import parse_secret_keys
+    from app.kube.keysecrets import parse_secret_keys
 
     secret, _ = connect(config).list_secret(ref)
     if secret is None:
@@ -75,8 +75,11 @@ def _secret_keys(
     return parse_secret_keys(secret)
 
 
-def _kubeconfig(option: str | None, environ: Mapping[str, str]) -> Path | None:
-    """The kubeconfig to use, or None for the in-cluster service account; `UsageError` if neither."""
+def kubeconfig_path(
+    option: str | None, environ: Mapping[str, str], needs: str = "k8s:// keys need"
+) -> Path | None:
+    """The kubeconfig to use (`--kubeconfig`, `$KUBECONFIG`, `~/.kube/config`), or None for the
+    in-cluster service account; `UsageError` saying what `needs` a cluster if there is neither."""
     if option:
         if not Path(option).is_file():
             raise UsageError(f"--kubeconfig: {option} is not a readable file")
@@ -89,4 +92,4 @@ def _kubeconfig(option: str | None, environ: Mapping[str, str]) -> Path | None:
         return default
     if environ.get(IN_CLUSTER_ENV):
         return None
-    raise UsageError("k8s:// keys need a cluster: pass --kubeconfig FILE or set KUBECONFIG")
+    raise UsageError(f"{needs} a cluster: pass --kubeconfig FILE or set KUBECONFIG")

@@ -1,9 +1,10 @@
-"""`sigwebhook`: the command line (`verify`, `sign`, `generate-key-pair`).
+"""`sigwebhook`: the command line (`verify`, `verify-bundle`, `sign`, `generate-key-pair`, `serve`,
+`audit`, and the checks the chart runs on a release: `wait-ready`, `self-test`).
 
 This module parses arguments and owns the one place where failures become exit codes and one line on
 stderr: a `UsageError` (or an argparse error) exits 2, any other `SigwebhookError` exits 1, and anything
 unexpected is reported as an internal error (exit 1) whose traceback only `--debug` shows. The commands
-themselves live in `verify`, `sign` and `keygen`; objects are built by `app.compose`.
+themselves live in their own modules (`COMMANDS`); objects are built by `app.compose`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ COMMANDS = {
     "verify-bundle": "app.cli.verify_bundle",
     "sign": "app.cli.sign",
     "generate-key-pair": "app.cli.keygen",
+    "wait-ready": "app.cli.waitready",
+    "self-test": "app.cli.selftest",
     "serve": "app.cli.serve",
+    "audit": "app.cli.audit",
 }
 
 

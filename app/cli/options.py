@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app import compose
 from app.cli.usage import UsageError
 from app.core.errors import ConfigError
 from app.core.printable import printable
-from app.registry.settings import RegistrySettings
+
+if TYPE_CHECKING:  # the registry stack (httpx) is imported by the commands that reach a registry
+    from app.registry.settings import RegistrySettings
 
 DEFAULT_TIMEOUT = 30.0
 MAX_TIMEOUT = 3600.0
@@ -95,6 +97,8 @@ def registry_settings(args: argparse.Namespace) -> RegistrySettings:
         raise UsageError(
             f"--timeout must be more than 0 and at most {MAX_TIMEOUT} seconds, not {args.timeout:g}"
         )
+    from app import compose
+
     try:
         return compose.registry_settings_from_cli(
             insecure_registries=args.insecure_registry,

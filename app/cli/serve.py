@@ -39,10 +39,6 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     parser.set_defaults(run=run)
 
 
-# H3's `main` registers sub-commands with `add_parser`; `register` is the name the webhook's brief used.
-register = add_parser
-
-
 def run(args: argparse.Namespace) -> int:
     """Run `serve` with the parsed `args`; the exit code."""
     settings = load_settings(Path(args.config))

@@ -1,9 +1,12 @@
-"""`sigwebhook verify --key FILE|k8s://NS/NAME [--key …] IMAGE…`: check images against public keys.
+"""`sigwebhook verify (--key FILE|k8s://NS/NAME … | --certificate-identity… --certificate-oidc-issuer…)
+IMAGE…`: check images against public keys or a keyless identity, with cosign's flags.
 
-Exit 0 when every image has at least one signature that verifies under one of the keys, 1 otherwise
-(unsigned, wrong key, tag moved, registry unreachable…), 2 for a usage error. One image's failure is its
-own verdict and never hides the others. Transparency-log proofs are not checked;
-every report says so.
+Exit 0 when every image has at least one signature that a trusted key or identity verifies, 1
+otherwise (unsigned, wrong key or identity, no log entry, tag moved, registry unreachable…), 2 for a
+usage error. One image's failure is its own verdict and never hides the others. As `cosign verify`, a
+signature needs a verified transparency log entry unless `--insecure-ignore-tlog` is given (a report
+then says so); proofs, certificates and timestamps are checked offline against the trusted root
+(`--trusted-root`, default: the built-in public-good root).
 """
 
 from __future__ import annotations
@@ -18,14 +21,26 @@ from app import compose
 from app.cli.keyrefs import add_key_options, load_keys
 from app.cli.options import add_registry_options, registry_settings
 from app.cli.output import JSON_HELP, ImageOutcome, to_json, to_text
-from app.cli.usage import EXIT_FAILED, EXIT_OK
+from app.cli.trustopts import (
+    IDENTITY_FLAGS,
+    add_identity_options,
+    add_root_options,
+    identity_given,
+    identity_signer,
+    requirements,
+)
+from app.cli.usage import EXIT_FAILED, EXIT_OK, UsageError
 from app.core.errors import SigwebhookError
 from app.core.ports import Registry
 from app.core.references import ImageRef, parse_reference
-from app.core.trust.keys import TrustedKey
+from app.core.trust.roots import TrustedRoot
+from app.core.trust.signers import KeySigner, TrustedSigner
+from app.core.verification.entity_checks import Requirements
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 from app.core.verification.verifier import Verifier
 from app.registry.settings import RegistrySettings
+from app.trust_files import load_trusted_root
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -35,12 +50,16 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         parents=parents,
         help="verify cosign signatures (v2 .sig tags and v3 bundles) of images",
         description="Verify that each IMAGE has a cosign signature (v2 .sig tag or v3 sigstore bundle "
-        "referrer) made by one of the given keys. Exit 0 when all verify, 1 when any does not, 2 on a "
-        "usage error. Transparency-log (Rekor) proofs are NOT checked.",
+        "referrer) made by one of the given keys, or keylessly by the given identity. As cosign verify, "
+        "a verified transparency log entry is required unless --insecure-ignore-tlog is given; proofs, "
+        "certificates and timestamps are checked offline against the trusted root. Exit 0 when all "
+        "verify, 1 when any does not, 2 on a usage error.",
         epilog=JSON_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_key_options(parser)
+    add_identity_options(parser)
+    add_root_options(parser)
     parser.add_argument(
         "--output", "-o", choices=("text", "json"), default="text", help="report format (default text)"
     )
@@ -51,11 +70,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run `verify` with the parsed `args`; the exit code."""
-    keys = load_keys(args.keys, args.kubeconfig)
+    trust = _trust(args)
     settings = registry_settings(args)
-    outcomes = asyncio.run(verify_images(settings, keys, args.images))
+    outcomes = asyncio.run(verify_images(settings, trust, args.images))
+    required = not args.insecure_ignore_tlog
     print(
-        to_json(outcomes) if args.output == "json" else to_text(outcomes),
+        to_json(outcomes, required) if args.output == "json" else to_text(outcomes, required),
         end="" if args.output == "text" else "\n",
     )
     for outcome in outcomes:
@@ -64,24 +84,38 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
 
 
+def _trust(args: argparse.Namespace) -> Trust:
+    """The keys or the identity the flags name, under the trusted root and the waivers."""
+    if bool(args.keys) == identity_given(args):
+        raise UsageError(f"give either --key, or {IDENTITY_FLAGS}")
+    signers: list[TrustedSigner] = (
+        [KeySigner(key) for key in load_keys(args.keys, args.kubeconfig)]
+        if args.keys
+        else [identity_signer(args)]
+    )
+    root: TrustedRoot = load_trusted_root(args.trusted_root)
+    required: Requirements = requirements(args)
+    return Trust.of((signer, root, required) for signer in signers)
+
+
 async def verify_images(
-    settings: RegistrySettings, keys: Sequence[TrustedKey], images: Sequence[str]
+    settings: RegistrySettings, trust: Trust, images: Sequence[str]
 ) -> list[ImageOutcome]:
     """Verify every image (concurrently) with one registry client; one outcome per image, in order."""
     async with compose.open_registry(settings) as registry:
         verifier = compose.build_verifier(registry)
-        return list(await asyncio.gather(*(_verify_one(registry, verifier, keys, image) for image in images)))
+        return list(
+            await asyncio.gather(*(_verify_one(registry, verifier, trust, image) for image in images))
+        )
 
 
-async def _verify_one(
-    registry: Registry, verifier: Verifier, keys: Sequence[TrustedKey], image: str
-) -> ImageOutcome:
+async def _verify_one(registry: Registry, verifier: Verifier, trust: Trust, image: str) -> ImageOutcome:
     try:
         ref = parse_reference(image)
     except SigwebhookError as exc:
         return ImageOutcome(image, error=exc.reason)
     try:
-        verdict = await verifier.verify(ref, keys)
+        verdict = await verifier.verify(ref, trust)
         if ref.digest is not None and not verdict.verified and not verdict.rejected:
             return await _unsigned_or_absent(registry, image, ref, verdict)
     except SigwebhookError as exc:

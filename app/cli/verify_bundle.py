@@ -16,19 +16,25 @@ from __future__ import annotations
 
 import argparse
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.cli.keyrefs import load_keys
+from app.cli.trustopts import (
+    IDENTITY_FLAGS,
+    add_identity_options,
+    add_root_options,
+    identity_given,
+    identity_signer,
+    requirements,
+)
 from app.cli.usage import EXIT_OK, UsageError
+from app.clock import SYSTEM_CLOCK
 from app.core.digests import Digest
-from app.core.errors import ConfigError
 from app.core.ports import MAX_BUNDLE_BYTES
-from app.core.trust.identities import IdentityMatcher
-from app.core.trust.signers import IdentitySigner, KeySigner, TrustedSigner
+from app.core.trust.signers import KeySigner, TrustedSigner
 from app.core.verification.artifacts import verify_bundle_for_artifact
-from app.core.verification.entity_checks import EntityVerdict, Requirements
+from app.core.verification.entity_checks import EntityVerdict
 from app.trust_files import load_trusted_root, read_file
 
 MAX_ARTIFACT_BYTES = 1 << 30
@@ -49,19 +55,9 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--key", dest="keys", action="append", default=[], metavar="KEY", help="public key (PEM)"
     )
-    parser.add_argument("--certificate-identity", metavar="ID", help="expected certificate SAN (exact)")
-    parser.add_argument("--certificate-identity-regexp", metavar="RE", help="SAN pattern (whole value)")
-    parser.add_argument("--certificate-oidc-issuer", metavar="URL", help="expected OIDC issuer (exact)")
-    parser.add_argument("--certificate-oidc-issuer-regexp", metavar="RE", help="issuer pattern (whole value)")
-    parser.add_argument(
-        "--trusted-root",
-        type=Path,
-        metavar="FILE",
-        help="Sigstore trusted root JSON (default: built-in public-good)",
-    )
+    add_identity_options(parser)
+    add_root_options(parser)
     parser.add_argument("--staging", action="store_true", help="not supported: pass --trusted-root instead")
-    parser.add_argument("--insecure-ignore-tlog", action="store_true", help="do not require a log entry")
-    parser.add_argument("--insecure-ignore-sct", action="store_true", help="do not require an embedded SCT")
     parser.add_argument("artifact", metavar="FILE_OR_DIGEST", help="the signed file, or sha256:<hex>")
     parser.set_defaults(run=run)
 
@@ -74,41 +70,19 @@ def run(args: argparse.Namespace) -> int:
     root = load_trusted_root(args.trusted_root)
     bundle = read_file(args.bundle, MAX_BUNDLE_BYTES, "bundle")
     digest, data = _artifact(args.artifact)
-    requirements = Requirements(
-        transparency_log=not args.insecure_ignore_tlog, sct=not args.insecure_ignore_sct
+    verdict = verify_bundle_for_artifact(
+        bundle, digest, data, root, signers, requirements(args), SYSTEM_CLOCK.now()
     )
-    verdict = verify_bundle_for_artifact(bundle, digest, data, root, signers, requirements, datetime.now(UTC))
     print(_report(verdict))
     return EXIT_OK
 
 
 def _signers(args: argparse.Namespace) -> list[TrustedSigner]:
-    identity_given = any(
-        value is not None
-        for value in (
-            args.certificate_identity,
-            args.certificate_identity_regexp,
-            args.certificate_oidc_issuer,
-            args.certificate_oidc_issuer_regexp,
-        )
-    )
-    if bool(args.keys) == identity_given:
-        raise UsageError(
-            "give either --key, or --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]"
-        )
+    if bool(args.keys) == identity_given(args):
+        raise UsageError(f"give either --key, or {IDENTITY_FLAGS}")
     if args.keys:
         return [KeySigner(key) for key in load_keys(args.keys)]
-    try:
-        matcher = IdentityMatcher.build(
-            args.certificate_identity,
-            args.certificate_identity_regexp,
-            args.certificate_oidc_issuer,
-            args.certificate_oidc_issuer_regexp,
-            where="--certificate-identity/--certificate-oidc-issuer",
-        )
-    except ConfigError as exc:
-        raise UsageError(exc.reason) from exc
-    return [IdentitySigner(matcher)]
+    return [identity_signer(args)]
 
 
 def _artifact(text: str) -> tuple[Digest, bytes | None]:

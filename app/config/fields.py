@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 
 from app.core.admission.policy import ImagePattern, check_policy_name
 from app.core.errors import ConfigError
+from app.core.trust.roots import check_root_name
 from app.core.trust.secretkeys import SecretRef
 
 T = TypeVar("T")
@@ -53,6 +54,7 @@ ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
 Pattern = Annotated[ImagePattern, PlainValidator(core_rule(ImagePattern))]
 SecretName = Annotated[SecretRef, PlainValidator(core_rule(SecretRef.parse))]
 PolicyName = Annotated[str, PlainValidator(core_rule(check_policy_name))]
+RootName = Annotated[str, PlainValidator(core_rule(check_root_name))]
 
 
 def os_reason(exc: BaseException) -> str:

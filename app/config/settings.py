@@ -1,7 +1,8 @@
 """`Settings`: the whole config file as validated models (README "Configuration" shows each field).
 
 Parsing reads nothing but the environment for one default (the webhook's own namespace); key files
-are read when the policies are mapped to the core (`app.config.source`).
+and trusted root files are read when the policies are mapped to the core (`app.config.source`).
+Every trusted root a policy names must be `public-good` (built in) or listed under `trustedRoots`.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic import model_validator as _model_validator
 
-from app.config.fields import ConfigModel, ConfigPath, Pattern, SecretName
+from app.config.fields import ConfigModel, ConfigPath, Pattern, RootName, SecretName
 from app.config.policies import PolicyConfig
 from app.core.admission.policy import Unmatched, check_unique_names
 from app.core.errors import ConfigError
 from app.core.formats.dsse import COSIGN_SIGN_PREDICATE
+from app.core.trust.builtin import PUBLIC_GOOD
 
 # The API server waits at most 30 s for a webhook (admissionregistration/v1 timeoutSeconds: 1-30).
 MAX_DEADLINE_SECONDS = 30.0
@@ -91,6 +93,12 @@ class VerdictCacheConfig(ConfigModel):
     max_entries: int = Field(10_000, ge=1)
 
 
+class TrustedRootConfig(ConfigModel):
+    """One entry of `trustedRoots`: a Sigstore trusted root JSON file (read once, at start-up)."""
+
+    file: ConfigPath
+
+
 def own_namespace(service_account_file: Path = SERVICE_ACCOUNT_NAMESPACE) -> str:
     """The namespace the webhook runs in, for the default `skipNamespaces`: `$POD_NAMESPACE` (the
     downward API), else the mounted service account's namespace, else `sigwebhook`."""
@@ -116,8 +124,29 @@ class Settings(ConfigModel):
     signatures: SignaturesConfig = Field(default_factory=SignaturesConfig)
     verdict_cache: VerdictCacheConfig = Field(default_factory=lambda: VerdictCacheConfig.model_validate({}))
     metrics: MetricsConfig = Field(default_factory=lambda: MetricsConfig.model_validate({}))
+    trusted_roots: dict[RootName, TrustedRootConfig] = Field(default_factory=dict)
     policies: list[PolicyConfig] = Field(min_length=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("trusted_roots")
+    @classmethod
+    def _not_built_in(cls, roots: dict[str, TrustedRootConfig]) -> dict[str, TrustedRootConfig]:
+        if PUBLIC_GOOD in roots:
+            raise ValueError(f"{PUBLIC_GOOD} is built in: give your own root another name")
+        return roots
+
+    @_model_validator(mode="after")
+    def _known_roots(self) -> Settings:
+        known = {PUBLIC_GOOD, *self.trusted_roots}
+        unknown = [
+            f"policies[{i}].{where}: unknown trusted root {name!r} (known: {', '.join(sorted(known))})"
+            for i, policy in enumerate(self.policies)
+            for where, name in policy.root_names()
+            if name not in known
+        ]
+        if unknown:
+            raise ValueError("; ".join(unknown))
+        return self
 
     @field_validator("policies")
     @classmethod

@@ -4,6 +4,8 @@ AdmissionReview to allow or deny.
 Rooms, in the order a review flows through them (each may use the ones below it, never above; the
 import-linter `layers` contracts in `pyproject.toml` enforce this):
 
+- `audits/`: the audit record's schema, reading audit lines back and summarising them, checking
+  what runs in the cluster against the policies;
 - `admission/`: the review in and out, where pod specs keep their images, policies, the decision,
   digest pinning, the audit record;
 - `verification/`: verify one image: resolve, look for both cosign layouts, check each signature;
@@ -16,5 +18,6 @@ import-linter `layers` contracts in `pyproject.toml` enforce this):
 
 Pure: the standard library and `cryptography` only, never httpx, kubernetes, FastAPI, uvicorn,
 pydantic, PyNaCl or YAML, and never another `app` package. All I/O reaches the core through the
-protocols in `ports` (registry, clock, verdict cache, key store), injected by `app.compose`.
+protocols in `ports` (registry, clock, verdict cache, key store, policy source), injected by
+`app.compose`.
 """

@@ -14,6 +14,7 @@ from app.core.errors import InvalidDigest
 
 # OCI image spec, "Digests": registered algorithms and their encoded lengths.
 _HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+MAX_DIGEST_CHARS = max(len(algorithm) + 1 + length for algorithm, length in _HEX_LENGTHS.items())
 _HEX = re.compile(r"[0-9a-f]+")
 
 

@@ -1,7 +1,7 @@
 """The ports through which the core reaches the world: registry, clock, verdict cache, key store,
 policy source.
 
-Adapters implement these protocols (`app.registry.OciRegistry`, a system clock, an in-memory cache);
+Adapters implement these protocols (`app.registry.OciRegistry`, `app.clock.SystemClock`, an in-memory cache);
 tests use in-memory fakes. Every registry call the verifier makes goes through `Registry`, so a
 later round-trip budget, request sharing or fault injection has exactly one place to hook in.
 Protocols, shared value types and size limits only: no implementation and no I/O here, and the core

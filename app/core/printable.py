@@ -7,7 +7,8 @@ Unicode line separator or a bidirectional override in such a string could forge 
 by prod") or hide part of one. `printable` writes every such character as a Python-style escape
 (`\\n`, `\\x1b`, `\\u2028`) and leaves all other text, including readable non-ASCII, as it is.
 
-Pure: no I/O. It does not quote: the text stays where the message puts it.
+`clipped` bounds such text where it is echoed. Pure: no I/O. It does not quote: the text stays
+where the message puts it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ def printable(text: str) -> str:
     if text.isprintable():  # the common case: nothing to escape (no Cc/Cf/Cs/Co/Cn/Z* but space)
         return text
     return "".join(_escape(ch) if unicodedata.category(ch) in _HIDDEN else ch for ch in text)
+
+
+def clipped(text: str, limit: int) -> str:
+    """`text`, or its first `limit` characters followed by how long it was (`abc… (7340032 characters)`):
+    what a review carries is echoed in answers, audit lines and logs, and must not make them huge."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
 
 
 def _escape(ch: str) -> str:

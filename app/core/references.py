@@ -3,7 +3,9 @@
 `nginx` becomes `docker.io/library/nginx:latest`; `localhost:5000/a/b@sha256:…` keeps its registry and
 port; `name:tag@digest` keeps both (the digest is what is verified). Grammar: distribution
 `reference/reference.go` and `normalize.go` (ParseNormalizedNamed). Anything else raises
-`InvalidReference` with a reason a person can act on. No I/O here.
+`InvalidReference` with a reason a person can act on. Text longer than any reference the grammar
+allows (`REFERENCE_LENGTH_MAX`: a 255-character name, a 128-character tag and the longest digest) is
+refused before it is scanned: a review may carry megabytes in one `image` string. No I/O here.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.core.digests import Digest
+from app.core.digests import MAX_DIGEST_CHARS, Digest
 from app.core.errors import InvalidDigest, InvalidReference
 
 DOCKER_HUB = "docker.io"
 _LEGACY_DOCKER_HUB = "index.docker.io"
 _OFFICIAL_PREFIX = "library/"
-NAME_TOTAL_LENGTH_MAX = 255
+NAME_TOTAL_LENGTH_MAX = 255  # distribution `reference.NameTotalLengthMax`
+TAG_LENGTH_MAX = 128  # distribution's tag grammar: a word character and up to 127 more
+# The longest reference the grammar allows: `name:tag@algorithm:hex`.
+REFERENCE_LENGTH_MAX = NAME_TOTAL_LENGTH_MAX + 1 + TAG_LENGTH_MAX + 1 + MAX_DIGEST_CHARS
 
 # distribution reference grammar, component by component.
 _ALNUM = r"[a-z0-9]+"
@@ -106,6 +111,12 @@ def parse_reference(text: str) -> ImageRef:
     shown = text if len(text) <= 120 else text[:120] + "…"
     if not text:
         raise InvalidReference("image reference is empty")
+    if len(text) > REFERENCE_LENGTH_MAX:
+        raise InvalidReference(
+            f"invalid image reference {shown!r}: {len(text)} characters, longer than any reference can be "
+            f"({REFERENCE_LENGTH_MAX}: a {NAME_TOTAL_LENGTH_MAX}-character name, a {TAG_LENGTH_MAX}-character "
+            "tag and a digest)"
+        )
     if text != text.strip() or any(ch.isspace() or not ch.isprintable() for ch in text):
         raise InvalidReference(
             f"invalid image reference {shown!r}: contains whitespace or control characters"

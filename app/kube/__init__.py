@@ -1,17 +1,30 @@
 """The Kubernetes adapter: the only package that imports the `kubernetes` client.
 
-`client` is the choke point (every API call, every exception mapped to `app.core.errors`), `secrets`
-follows named Secrets with list + watch, `keystore` turns key Secrets into a `KeySnapshot` and
-`pullsecrets` turns a `kubernetes.io/dockerconfigjson` Secret into registry credentials. Nothing
-here runs on the admission path: the webhook only reads the published snapshots.
+- `client`: the choke point (every API call; the library's exceptions mapped to `app.core.errors`).
+- `secretwatch`: follows named Secrets with list + watch on background threads.
+- `trackedsecrets`: the rules every watched Secret shares (strict start-up, last good value kept).
+- `keysecrets`: the key Secrets policies name, as the `KeySnapshot` the `KeyStore` port serves.
+- `dockerconfigsecret`: one image pull Secret as registry credentials.
+- `webhookpullsecret`: the webhook's own pull Secret (`registries.pullSecret`), watched.
+- `podpullsecrets` and `cachedreads`: the pull Secrets of the pod under review
+  (`registries.podPullSecrets`), read on the admission path through a short-lived cache.
+- `listing`: pods and workloads, page by page, for `sigwebhook audit scan` (never on the admission
+  path).
+
+Keys and the webhook's own credentials are watched in the background; the admission path only
+reads their published snapshots. Pod pull Secrets are the exception: they are read when a review
+needs them, at most once per object per cache lifetime.
 """
 
 from app.kube.client import KubeApi, Secret, connect
-from app.kube.keystore import SecretKeyStore, parse_secret_keys
-from app.kube.pullsecrets import PullCredentials, PullSecretStore, parse_pull_secret
+from app.kube.dockerconfigsecret import parse_pull_secret
+from app.kube.keysecrets import SecretKeyStore, parse_secret_keys
+from app.kube.podpullsecrets import PodPullSecrets
+from app.kube.webhookpullsecret import PullCredentials, PullSecretStore
 
 __all__ = [
     "KubeApi",
+    "PodPullSecrets",
     "PullCredentials",
     "PullSecretStore",
     "Secret",

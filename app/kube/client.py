@@ -38,6 +38,7 @@ from app.core.trust.secretkeys import SecretRef
 
 EventKind = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
 REQUEST_TIMEOUT_SECONDS = 10.0
+LIST_TIMEOUT_SECONDS = 60.0  # one page of a list (at most `app.kube.listing.PAGE_SIZE` objects)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class KubeApi:
 
     def read_secret(self, ref: SecretRef, timeout: float = REQUEST_TIMEOUT_SECONDS) -> Secret | None:
         """GET one Secret (None when it does not exist): a pod's `imagePullSecrets`, read through
-        `app.kube.podsecrets`' cache, never once per review. RBAC: `get` on secrets."""
+        `app.kube.podpullsecrets`' cache, never once per review. RBAC: `get` on secrets."""
         try:
             item = self._core.read_namespaced_secret(ref.name, ref.namespace, _request_timeout=timeout)
             return secret_from(ref, item)
@@ -133,6 +134,46 @@ class KubeApi:
             if _not_found(exc):
                 return None
             raise_cluster_error(exc, f"read ServiceAccount {namespace}/{name}")
+
+    def get_json(
+        self, path: str, query: Mapping[str, str] | None = None, what: str = "", missing_ok: bool = False
+    ) -> dict[str, Any] | None:
+        """GET `path` (`/api/v1/pods`) with `query` and return the JSON object it answers (None for a
+        404 when `missing_ok`: an API version the server does not serve). Lists are read as the API
+        server sends them, without the client's models (`app.kube.listing`). RBAC: whatever the path
+        needs (list on pods, on each workload kind)."""
+        action = what or f"GET {path}"
+        try:
+            api_client = self._core.api_client
+            method, url, headers, body, post = api_client.param_serialize(
+                method="GET",
+                resource_path=path,
+                query_params=list((query or {}).items()),
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            response = api_client.call_api(
+                method, url, headers, body, post, _request_timeout=LIST_TIMEOUT_SECONDS
+            )
+            data = response.read()
+            if not 200 <= response.status <= 299:
+                raise k8s.ApiException.from_response(
+                    http_resp=response, body=data.decode("utf-8", "replace"), data=None
+                )
+            document = json.loads(data)
+        except ClusterError:
+            raise
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise ClusterError(
+                f"cannot {action}: the API server's answer is not JSON", f"{action}: {exc}"
+            ) from exc
+        except Exception as exc:
+            if missing_ok and _not_found(exc):
+                return None
+            raise_cluster_error(exc, action)
+        if not isinstance(document, dict):
+            raise ClusterError(f"cannot {action}: the API server's answer is not a JSON object")
+        return document
 
 
 class SecretStream:

@@ -23,6 +23,7 @@ from app.core import strictjson
 from app.core.errors import RegistryAuthError, RegistryProtocolError
 from app.core.ports import Clock
 from app.registry.credentials import Credential, normalize_host
+from app.registry.redaction import Redactor
 from app.registry.replies import Reply
 from app.registry.settings import RegistrySettings
 
@@ -67,6 +68,8 @@ class Authenticator:
         self._settings = settings
         self._clock = clock
         self._fetch = fetch
+        # How registry text is quoted: without what may be sent to authenticate (`app.registry.redaction`).
+        self.redactor = Redactor(lambda: settings.credentials.values(), self.tokens)
         self._challenges: dict[str, Challenge] = {}
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -102,8 +105,12 @@ class Authenticator:
         if challenge.scheme == "bearer":
             return await self._bearer(registry, challenge, scope, stale=sent)
         raise RegistryAuthError(
-            f"{registry} asks for the unsupported authentication scheme {challenge.scheme!r}"
+            f"{registry} asks for the unsupported authentication scheme {self.redactor.relay(challenge.scheme)!r}"
         )
+
+    def tokens(self) -> tuple[str, ...]:
+        """The tokens held now (for redaction: they must never be quoted back)."""
+        return tuple(token for token, _ in self._tokens.values())
 
     def no_credentials(self, registry: str) -> RegistryAuthError:
         return RegistryAuthError(

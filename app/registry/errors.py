@@ -1,8 +1,9 @@
 """Translate httpx failures and registry error answers into `app.core.errors`, with messages an admin can act on.
 
 Used only by the transport's single request path. Messages name the registry host and what failed; they
-never contain a URL query string, a header, a password or a token (the `detail` adds the exception class
-and the library's own text, which httpx keeps free of headers).
+never contain a URL query string, a header, a password or a token. The library's own text (in the
+`detail`, and shortened in some reasons) can quote what the registry sent, such as a malformed header
+line: it passes through the transport's `Redactor`, like every other piece of registry text.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from app.core.errors import (
     RegistryTimeout,
     RegistryUnavailable,
 )
+from app.registry.redaction import PATTERNS_ONLY, Redactor
 from app.registry.settings import Timeouts
 
-_MAX_SHOWN = 200
 
-
-def map_transport_error(exc: Exception, host: str, timeouts: Timeouts) -> RegistryError:
-    """The `RegistryError` for an exception raised while talking to `host` (the caller chains `exc`)."""
-    detail = f"{host}: {exc.__class__.__name__}: {exc}"
+def map_transport_error(
+    exc: Exception, host: str, timeouts: Timeouts, redactor: Redactor = PATTERNS_ONLY
+) -> RegistryError:
+    """The `RegistryError` for an exception raised while talking to `host` (the caller chains `exc`);
+    the library's text is relayed through `redactor`."""
+    detail = redactor.detail(f"{host}: {exc.__class__.__name__}: {exc}")
     if isinstance(exc, httpx.ConnectTimeout):
         return RegistryTimeout(
             f"registry {host} did not accept a connection within {timeouts.connect:g} s", detail
@@ -40,21 +43,23 @@ def map_transport_error(exc: Exception, host: str, timeouts: Timeouts) -> Regist
             f"registry {host} did not complete an answer within {timeouts.total:g} s", detail
         )
     if isinstance(exc, httpx.ConnectError | OSError):
-        return _connect_error(exc, host, detail)
+        return _connect_error(exc, host, detail, redactor)
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError | httpx.NetworkError):
         return RegistryUnavailable(
-            f"the connection to registry {host} broke off mid-answer ({_short(exc)})", detail
+            f"the connection to registry {host} broke off mid-answer ({_shown(exc, redactor)})", detail
         )
     if isinstance(exc, httpx.DecodingError):
         return RegistryProtocolError(f"registry {host} sent a body that cannot be decoded", detail)
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return RegistryProtocolError(f"registry {host} sent an unusable URL ({_short(exc)})", detail)
+        return RegistryProtocolError(
+            f"registry {host} sent an unusable URL ({_shown(exc, redactor)})", detail
+        )
     if isinstance(exc, httpx.ProxyError):
-        return RegistryUnavailable(f"the proxy to registry {host} failed ({_short(exc)})", detail)
+        return RegistryUnavailable(f"the proxy to registry {host} failed ({_shown(exc, redactor)})", detail)
     return RegistryUnavailable(f"talking to registry {host} failed ({exc.__class__.__name__})", detail)
 
 
-def _connect_error(exc: Exception, host: str, detail: str) -> RegistryError:
+def _connect_error(exc: Exception, host: str, detail: str, redactor: Redactor) -> RegistryError:
     cause = _root_cause(exc)
     text = str(exc)
     if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
@@ -71,7 +76,9 @@ def _connect_error(exc: Exception, host: str, detail: str) -> RegistryError:
             detail,
         )
     if isinstance(cause, ssl.SSLError) or "[SSL" in text:
-        return RegistryUnavailable(f"the TLS handshake with registry {host} failed ({_short(exc)})", detail)
+        return RegistryUnavailable(
+            f"the TLS handshake with registry {host} failed ({_shown(exc, redactor)})", detail
+        )
     if isinstance(cause, ConnectionRefusedError) or "Connection refused" in text:
         return RegistryUnavailable(f"registry {host} is unreachable (connection refused)", detail)
     if (
@@ -80,7 +87,7 @@ def _connect_error(exc: Exception, host: str, detail: str) -> RegistryError:
         or "nodename nor servname" in text
     ):
         return RegistryUnavailable(f"registry {host} is unreachable (its name does not resolve)", detail)
-    reason = getattr(cause, "strerror", None) or _short(exc)
+    reason = getattr(cause, "strerror", None) or _shown(exc, redactor)
     return RegistryUnavailable(f"registry {host} is unreachable ({reason})", detail)
 
 
@@ -97,20 +104,16 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 
 def registry_message(body: bytes) -> str:
-    """`CODE: message` from a distribution error body (`{"errors":[{"code","message"}]}`), or ''."""
+    """`CODE: message` from a distribution error body (`{"errors":[{"code","message"}]}`), or '': the
+    registry's own text, to be relayed (`Redactor.relay`), never shown as it is."""
     try:
         document = strictjson.loads(body)
         first = document["errors"][0]
-        text = f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
+        return f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return ""
-    return _printable(text)
 
 
-def _short(exc: BaseException) -> str:
-    return _printable(str(exc) or exc.__class__.__name__)
-
-
-def _printable(text: str) -> str:
-    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
-    return cleaned if len(cleaned) <= _MAX_SHOWN else cleaned[:_MAX_SHOWN] + "…"
+def _shown(exc: BaseException, redactor: Redactor) -> str:
+    """The library's text for `exc`, relayed (it may quote what the registry sent)."""
+    return redactor.relay(str(exc) or exc.__class__.__name__)

@@ -10,15 +10,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from app.registry.errors import registry_message
+from app.registry.redaction import PATTERNS_ONLY
 
 
 @dataclass(frozen=True)
 class Reply:
-    """One HTTP answer: status, headers (lower-case names) and the body, read up to a limit."""
+    """One HTTP answer: status, headers (lower-case names) and the body, read up to a limit. `relay`
+    is how its text may be quoted: the transport's `Redactor.relay`, which knows its credentials."""
 
     status: int
     headers: Mapping[str, str]
     body: bytes = b""
+    relay: Callable[[str], str] = field(default=PATTERNS_ONLY.relay, compare=False, repr=False)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -29,9 +32,9 @@ class Reply:
         return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
 
     def explain(self) -> str:
-        """`404 MANIFEST_UNKNOWN: manifest unknown`, for messages."""
+        """`404 MANIFEST_UNKNOWN: manifest unknown`, for messages (the registry's text relayed)."""
         message = registry_message(self.body)
-        return f"{self.status} {message}" if message else str(self.status)
+        return f"{self.status} {self.relay(message)}" if message else str(self.status)
 
 
 @dataclass

@@ -5,6 +5,8 @@ registry's own origin), follows redirects when asked (a blob on a CDN gets no re
 reads at most `max_bytes` of a body and stops past that (refusing content encodings it did not accept),
 counts every request, and turns every httpx exception, 401/403 after auth, 429 and 5xx into
 `app.core.errors` (chained with `raise … from`). Other statuses (200, 404, …) are returned as a `Reply` for the caller to interpret. No httpx type leaves here.
+Registry text quoted in a message (error bodies, header values, the library's exception text) goes
+through `redactor` (`app.registry.redaction`): the credentials this transport sends never come back out.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from app.core.errors import (
 from app.core.ports import Clock
 from app.registry.auth import Authenticator
 from app.registry.errors import map_transport_error
+from app.registry.redaction import PATTERNS_ONLY, Redactor
 from app.registry.replies import Reply, RequestStats, outcome_of
 from app.registry.settings import RegistrySettings
 
@@ -125,7 +128,9 @@ class RegistryTransport:
             if not location:
                 raise RegistryProtocolError(f"{registry} redirected {what} without a Location")
             target = urllib.parse.urljoin(outgoing.url, location)
-            _check_redirect(registry, what, outgoing.url, target, self.settings.is_insecure)
+            _check_redirect(
+                registry, what, outgoing.url, target, self.settings.is_insecure, self.redactor.relay
+            )
             outgoing = dataclasses.replace(outgoing, url=target)
             if reply.status == 303:
                 outgoing = dataclasses.replace(outgoing, method="GET", content=None)
@@ -156,6 +161,11 @@ class RegistryTransport:
         if reply.status >= 500:
             raise RegistryUnavailable(f"{registry} failed to serve {what} ({reply.explain()})")
         return reply
+
+    @property
+    def redactor(self) -> Redactor:
+        """How registry text is quoted: without the credentials and tokens this transport may send."""
+        return self.auth.redactor
 
     async def _fetch_token(
         self, method: str, url: str, headers: Mapping[str, str], content: bytes | None
@@ -189,7 +199,7 @@ class RegistryTransport:
             TimeoutError,
             ssl.SSLError,
         ) as exc:
-            error = map_transport_error(exc, host, self.settings.timeouts)
+            error = map_transport_error(exc, host, self.settings.timeouts, self.redactor)
             self.stats.answered(host, "timeout" if isinstance(error, RegistryTimeout) else "error")
             raise error from exc
         self.stats.answered(host, outcome_of(reply.status))
@@ -204,15 +214,16 @@ class RegistryTransport:
             status = response.status_code
             answer_headers = {k.lower(): v for k, v in response.headers.items()}
             if method == "HEAD" or status in _REDIRECTS:
-                return Reply(status, answer_headers)
+                return Reply(status, answer_headers, relay=self.redactor.relay)
             encoding = answer_headers.get("content-encoding", "").strip().lower()
             if encoding not in ("", "identity"):
                 # We sent `Accept-Encoding: identity` (RFC 9110 §12.5.3). Decoding anyway would inflate a
                 # compression bomb before any size limit applies, and digests are over the bytes as stored.
-                if status >= 400:
-                    return Reply(status, answer_headers)  # an error body is only for the message
+                if status >= 400:  # an error body is only for the message
+                    return Reply(status, answer_headers, relay=self.redactor.relay)
                 raise RegistryProtocolError(
-                    f"{host} sent {what} with Content-Encoding {encoding[:40]!r} although only identity was accepted"
+                    f"{host} sent {what} with Content-Encoding {self.redactor.relay(encoding, 40)!r} "
+                    "although only identity was accepted"
                 )
             limit = outgoing.max_bytes if status < 400 else SMALL_BODY
             declared = answer_headers.get("content-length", "")
@@ -229,7 +240,7 @@ class RegistryTransport:
                         break  # an error body is only for the message: keep what fits
                     raise RegistryProtocolError(f"{host} sent {what} of more than the {limit} bytes allowed")
                 chunks.append(chunk)
-            return Reply(status, answer_headers, b"".join(chunks))
+            return Reply(status, answer_headers, b"".join(chunks), self.redactor.relay)
 
     def _client(self, scheme: str, host: str) -> httpx.AsyncClient:
         key = f"{scheme}://{host}"
@@ -264,19 +275,24 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
 
 
 def _check_redirect(
-    registry: str, what: str, current: str, target: str, is_insecure: Callable[[str], bool]
+    registry: str,
+    what: str,
+    current: str,
+    target: str,
+    is_insecure: Callable[[str], bool],
+    relay: Callable[[str], str] = PATTERNS_ONLY.relay,
 ) -> None:
     """A redirect may go to another host (a blob CDN) but not off HTTP(S), and never from HTTPS down to
     plain HTTP unless the target host is itself listed as insecure: what a registry sends over TLS is
     not fetched in clear text (the bytes are digest-checked anyway, but the request would be seen)."""
     scheme = urllib.parse.urlsplit(target).scheme
     if scheme not in ("http", "https"):
-        raise RegistryProtocolError(f"{registry} redirected {what} to a {scheme or 'relative'} URL")
+        raise RegistryProtocolError(f"{registry} redirected {what} to a {relay(scheme) or 'relative'} URL")
     if scheme == "http" and urllib.parse.urlsplit(current).scheme == "https":
         host = urllib.parse.urlsplit(target).netloc.rpartition("@")[2]
         if not is_insecure(host):
             raise RegistryProtocolError(
-                f"{registry} redirected {what} from HTTPS to plain HTTP ({host}, not listed as insecure)"
+                f"{registry} redirected {what} from HTTPS to plain HTTP ({relay(host)}, not listed as insecure)"
             )
 
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
+from app.clock import SYSTEM_CLOCK
 from app.core.digests import Digest
 from app.core.errors import ImageNotFound
 from app.core.formats.bundles import BUNDLE_V03_MEDIA_TYPE, build_bundle
@@ -34,7 +35,7 @@ from app.core.formats.layouts import (
     update_referrers_index,
 )
 from app.core.formats.simplesigning import SIMPLESIGNING_MEDIA_TYPE, build_payload
-from app.core.ports import OCI_INDEX, OCI_MANIFEST, Descriptor, Registry, RegistryWriter
+from app.core.ports import OCI_INDEX, OCI_MANIFEST, Clock, Descriptor, Registry, RegistryWriter
 from app.core.references import DOCKER_HUB, ImageRef, Repository
 from app.core.verification.verdicts import SignatureFormat
 from app.signing.signingkey import SigningKey
@@ -63,13 +64,13 @@ async def sign_image(
     *,
     bundle: bool = False,
     annotations: Mapping[str, str] | None = None,
-    now: datetime | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> SignOutcome:
     """Sign the manifest `ref` names (its digest: a tag is resolved first) and store the signature."""
     subject = await _subject(registry, ref)
     pinned = ref.with_digest(subject.digest)
     if bundle:
-        return await _sign_bundle(registry, pinned, subject, key, annotations or {}, now or datetime.now(UTC))
+        return await _sign_bundle(registry, pinned, subject, key, annotations or {}, clock.now())
     return await _sign_legacy(registry, pinned, subject.digest, key, annotations or {})
 
 

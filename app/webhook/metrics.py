@@ -1,31 +1,18 @@
-"""Prometheus metrics: what the webhook decided, why, how fast, and how its registries answered.
+"""Prometheus metrics: what the webhook decided, why, how fast, and how its registries answered
+(the metrics and their labels: docs/metrics.md).
 
-Every collector lives in a `CollectorRegistry` built by the composition root (no module-level
-registry: two webhooks in one process, as in the tests, never mix their counts), and is served on a
-port of its own (`app.webhook.metrics_server`), never on the admission port.
-
-- `sigwebhook_reviews_total{decision,kind,operation}`: `decision` is allowed, warned (admitted with
-  warnings), denied, malformed (HTTP 400) or error (an internal error denied it).
-- `sigwebhook_image_verdicts_total{verdict,reason}`: per image; `reason` is a class (`reason_class`).
-- `sigwebhook_review_duration_seconds{kind}`: from the body received to the answer.
-- `sigwebhook_registry_requests_total{registry,outcome}`: every HTTP exchange with a registry, its
-  token service or a redirect target (`registry` is that host).
-- `sigwebhook_verdict_cache_requests_total{result}`: hit or miss.
-- `sigwebhook_key_snapshot_age_seconds`: since the trusted keys last changed or were loaded.
-- `sigwebhook_pull_secret_lookups_total{object,result}`: with `registries.podPullSecrets`, reads of
-  pods' pull Secrets and ServiceAccounts answered by the cache (`hit`) or the API server (`api_call`).
-- `sigwebhook_build_info{version,python}`: always 1.
-
-Label values are bounded: kinds and reasons come from fixed sets, and at most `MAX_REGISTRY_LABELS`
-registry hosts get a label of their own (a pod can name any host; the rest count as `other`). An
-image name is never a label. Nothing here blocks or does I/O.
+Every collector lives in a `CollectorRegistry` the composition root builds (no module-level
+registry: two webhooks in one process, as in the tests, never mix their counts) and is served on a
+port of its own (`app.webhook.metrics_server`), never on the admission port. Label values are
+bounded, so no caller can create series: kinds and reasons come from fixed sets, and at most
+`MAX_REGISTRY_LABELS` registry hosts get a label of their own besides those the policies name.
+Nothing here blocks or does I/O.
 """
 
 from __future__ import annotations
 
 import platform
 import threading
-import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Protocol
 
@@ -33,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from app.clock import SYSTEM_CLOCK
 from app.core.admission.decision import Decision
 from app.core.admission.outcomes import ImageOutcome, Verdict
 from app.core.admission.review import AdmissionRequest
@@ -44,7 +32,7 @@ from app.core.errors import (
     RegistryError,
     RegistryUnavailable,
 )
-from app.core.ports import VerdictCache
+from app.core.ports import Clock, VerdictCache
 
 MAX_REGISTRY_LABELS = 50
 OTHER = "other"
@@ -55,14 +43,17 @@ _OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
 # Reason classes of an image verdict, from the deny/warn reasons the core writes (`app.core.admission.outcomes`).
 _POLICY_REASONS = (
     ("no policy matches", "unmatched"),
-    ("(signed only by keys this policy does not trust)", "untrusted-key"),
-    ("no signature verified by the keys of policy", "unsigned"),
-    ("distinct keys policy", "threshold"),
-    ("has no usable keys", "no-keys"),
+    ("this policy does not trust)", "untrusted-key"),
+    ("no signature verified by the ", "unsigned"),
+    ('" requires signed', "threshold"),
+    ("has no usable ", "no-keys"),
     ('" has only ', "no-keys"),
     ("did not answer in time", "deadline"),
     ("internal error", "internal"),
 )
+# The verification steps (`NotVerified.STEPS`) that name a class of their own when they refused the
+# signatures an image had: the keyless and transparency-log failures an operator watches for.
+_STEP_REASONS = frozenset({"tlog", "timestamp", "certificate", "sct", "identity"})
 _ERRORS: tuple[tuple[type[BaseException], str], ...] = (
     (DeadlineExceeded, "deadline"),
     (ImageNotFound, "not-found"),
@@ -75,8 +66,8 @@ _ERRORS: tuple[tuple[type[BaseException], str], ...] = (
 def reason_class(outcome: ImageOutcome) -> str:
     """A bounded label for why an image got its verdict: `signed`, `exempt`, `unmatched`,
     `unchanged`, `skipped-namespace`, `untrusted-key`, `unsigned`, `threshold`, `no-keys`,
-    `invalid-reference`, `deadline`, `not-found`, `registry-auth`, `registry-unavailable`,
-    `registry-error`, `internal` or `other`."""
+    `tlog`, `timestamp`, `certificate`, `sct`, `identity`, `invalid-reference`, `deadline`,
+    `not-found`, `registry-auth`, `registry-unavailable`, `registry-error`, `internal` or `other`."""
     if outcome.verdict is Verdict.VERIFIED:
         return "signed"
     if outcome.verdict is Verdict.EXEMPT:
@@ -91,6 +82,8 @@ def reason_class(outcome: ImageOutcome) -> str:
         return "invalid-reference"
     if outcome.error is not None:
         return next((label for kind, label in _ERRORS if isinstance(outcome.error, kind)), "internal")
+    if outcome.step in _STEP_REASONS:
+        return outcome.step
     return next((label for text, label in _POLICY_REASONS if text in outcome.reason), "other")
 
 
@@ -102,7 +95,7 @@ class Metrics:
         registry: CollectorRegistry,
         version: str,
         key_snapshot_taken_at: Callable[[], float] | None = None,
-        monotonic: Callable[[], float] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
         known_registries: Iterable[str] = (),
     ) -> None:
         self.registry = registry
@@ -137,8 +130,7 @@ class Metrics:
                 "Seconds since the trusted keys last changed or were loaded.",
                 registry=registry,
             )
-            now = monotonic or time.monotonic
-            age.set_function(lambda: max(0.0, now() - key_snapshot_taken_at()))
+            age.set_function(lambda: max(0.0, clock.monotonic() - key_snapshot_taken_at()))
         # The hosts the policies name always keep their own label, beyond the first-seen bound, so a
         # pod naming many other hosts cannot push them into `other`.
         self._known = frozenset(known_registries)
@@ -163,7 +155,7 @@ class Metrics:
         self.registry_requests.labels(self._host_label(host), outcome).inc()
 
     def count_lookups(self, caches: Mapping[str, LookupCounts]) -> None:
-        """Export the pull-Secret caches' counts (`app.kube.lookups.TtlLookups`) by object kind as
+        """Export the pull-Secret caches' counts (`app.kube.cachedreads.CachedReads`) by object kind as
         `sigwebhook_pull_secret_lookups_total{object,result}` (`hit` or `api_call`)."""
         self.registry.register(_LookupCollector(caches))
 

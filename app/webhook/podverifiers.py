@@ -1,22 +1,14 @@
-"""`PodVerifiers`: the verifier a review uses, with the pod's own pull credentials when enabled.
+"""`PodVerifiers`: the verifier a review uses, with the pod's own pull credentials when enabled
+(`registries.podPullSecrets`; what that grants and what can leak: docs/pod-pull-secrets.md).
 
-Without pod credentials (`registries.podPullSecrets` off, or a pod whose Secrets give none) every
-review uses the shared verifier over the configured credentials (`dockerConfigFile`, `pullSecret`).
-With some, the review gets a verifier whose registry client holds the pod's credentials first, then
-the configured ones: one client per distinct set of credentials, kept (least recently used dropped
-beyond `max_sets`), so pods sharing a pull Secret share connections and tokens. A client and its
-token cache are never shared between credential sets: registry calls made for one pod never carry
-another pod's credentials or tokens. The look-up happens when the review first verifies an image,
-inside the decision's deadline: a pod in a skipped namespace, or with only exempt, unmatched or
-unchanged images, reads no Secret.
-
-The verdict cache is shared. It is keyed by repository + digest + trusted keys, and a verdict says
-whether an image carries a trusted signature, not whether anyone may pull it: verifying a signature
-is not an access decision. A tag is resolved on every review with the review's own credentials, so a
-pod without access to a private tag is denied ("requires authentication"). A pod naming by digest an
-image verified earlier with another pod's credentials may be admitted from the cache; the kubelet
-still pulls with that pod's own credentials and fails without them (on nodes that already hold the
-image, `imagePullPolicy: Always` or the `AlwaysPullImages` admission plugin enforce the pull auth).
+Without pod credentials every review uses the shared verifier over the configured ones. With some,
+the review gets a verifier whose registry client holds the pod's credentials over the configured
+ones: one client per distinct set of credentials (least recently used dropped beyond `max_sets`),
+so pods sharing a pull Secret share connections and tokens, while a client and its token cache are
+never shared between sets: no registry call made for one pod carries another pod's credentials or
+tokens. The look-up happens when the review first verifies an image, inside its deadline, so a
+review that verifies nothing reads no Secret. The verdict cache stays shared: a verdict says
+whether an image carries a trusted signature, not who may pull it.
 """
 
 from __future__ import annotations
@@ -24,15 +16,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Protocol
 
+from app.clock import SYSTEM_CLOCK
 from app.core.admission.decision import ImageVerifier
 from app.core.admission.review import AdmissionRequest
+from app.core.ports import Clock
 from app.core.references import ImageRef
-from app.core.trust.keys import TrustedKey
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 from app.registry.credentials import Credential
 from app.registry.settings import RegistrySettings
@@ -49,7 +42,7 @@ CredentialKey = tuple[tuple[str, Credential], ...]
 
 
 class PodCredentialSource(Protocol):
-    """What `PodVerifiers` needs from `app.kube.podsecrets.PodPullSecrets`."""
+    """What `PodVerifiers` needs from `app.kube.podpullsecrets.PodPullSecrets`."""
 
     async def credentials_for(
         self, namespace: str | None, pull_secrets: tuple[str, ...], service_account: str | None
@@ -74,7 +67,7 @@ class PodVerifiers:
         build: BuildVerifier,
         source: PodCredentialSource | None,
         max_sets: int = MAX_CREDENTIAL_SETS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._base, self._settings, self._build, self._source = base, settings, build, source
         self._max, self._clock = max_sets, clock
@@ -115,7 +108,7 @@ class PodVerifiers:
             self._sets[key] = entry
             while len(self._sets) > self._max:
                 _, (_, close) = self._sets.popitem(last=False)
-                self._retired.append((self._clock() + CLOSE_GRACE_SECONDS, close))
+                self._retired.append((self._clock.monotonic() + CLOSE_GRACE_SECONDS, close))
         self._sets.move_to_end(key)
         return entry[0]
 
@@ -127,7 +120,7 @@ class PodVerifiers:
             await close()
 
     async def _close_retired(self) -> None:
-        now = self._clock()
+        now = self._clock.monotonic()
         due = [close for at, close in self._retired if at <= now]
         self._retired = [(at, close) for at, close in self._retired if at > now]
         for close in due:
@@ -144,13 +137,13 @@ class _PodVerifier:
         self._owner, self._request = owner, request
         self._chosen: asyncio.Future[ImageVerifier] | None = None
 
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
         if self._chosen is None:
             self._chosen = asyncio.ensure_future(self._owner.choose(self._request))
             self._chosen.add_done_callback(_retrieve)
         # shield: an image given up at the deadline must not cancel the look-up the others share.
         verifier = await asyncio.shield(self._chosen)
-        return await verifier.verify(ref, keys)
+        return await verifier.verify(ref, trust)
 
 
 def _retrieve(future: asyncio.Future[ImageVerifier]) -> None:

@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from app.clock import SYSTEM_CLOCK
 from app.core.errors import ConfigError
+from app.core.ports import Clock
 
 CERT_NAME = "tls.crt"
 KEY_NAME = "tls.key"
@@ -43,10 +45,10 @@ def configured_certificate(cert_file: Path, key_file: Path) -> ServingCertificat
     return ServingCertificate(cert_file, key_file)
 
 
-def self_signed_certificate(directory: Path, now: datetime.datetime | None = None) -> ServingCertificate:
-    """The certificate in `directory`, generated there first if absent (or expired)."""
+def self_signed_certificate(directory: Path, clock: Clock = SYSTEM_CLOCK) -> ServingCertificate:
+    """The certificate in `directory`, generated there first if absent (or about to expire)."""
     cert_file, key_file = directory / CERT_NAME, directory / KEY_NAME
-    moment = now or datetime.datetime.now(datetime.UTC)
+    moment = clock.now()
     if cert_file.is_file() and key_file.is_file() and _still_valid(cert_file, moment):
         return ServingCertificate(cert_file, key_file)
     try:

@@ -16,6 +16,7 @@ from tests.chart.conftest import NAMESPACE, VALUE_SETS, of_kind, only
 from tests.chart.tools import REPO_ROOT
 
 pytestmark = pytest.mark.helm
+SOME_KEY = (REPO_ROOT / "examples/local/cosign.pub").read_text()
 
 # what each spelling of pinDigest a values file may use means
 PIN_DIGEST = {
@@ -106,7 +107,8 @@ def test_mutate_receives_workloads_exactly_when_a_policy_pins_them_or_objects_is
 def test_the_pod_pull_secrets_grant_exists_exactly_when_the_app_reads_them(render, value_set):
     docs = render(value_set)
     settings = rendered_settings(docs)
-    assert bool(of_kind(docs, "ClusterRole")) is settings.registries.pod_pull_secrets
+    webhook_roles = [r for r in of_kind(docs, "ClusterRole") if not r["metadata"]["name"].endswith("-audit")]
+    assert bool(webhook_roles) is settings.registries.pod_pull_secrets  # the audit scan's role is its own
     token = only(docs, "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"]
     assert token is needs_cluster(settings, key_secrets(settings))
 
@@ -124,6 +126,46 @@ def test_metrics_listen_where_the_container_and_service_ports_point(render, valu
         assert service["metrics"] == "metrics"
     else:
         assert "metrics" not in ports and "metrics" not in service
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_every_trusted_root_the_config_names_is_a_file_the_deployment_mounts(render, value_set):
+    docs = render(value_set)
+    settings = rendered_settings(docs)
+    pod = only(docs, "Deployment")["spec"]["template"]["spec"]
+    mounted = {
+        f"{mount['mountPath']}/{item['path']}"
+        for mount in pod["containers"][0]["volumeMounts"]
+        for volume in pod["volumes"]
+        if volume["name"] == mount["name"] and "projected" in volume
+        for source in volume["projected"]["sources"]
+        for item in source["configMap"]["items"]
+    }
+    assert {str(root.file) for root in settings.trusted_roots.values()} == mounted
+
+
+def test_an_inline_trusted_root_reaches_the_app_as_given_and_the_policies_use_their_roots(render, tmp_path):
+    docs = render("keyless")
+    config_map = only(docs, "ConfigMap")["data"]
+    data = yaml.safe_load(config_map["config.yaml"])
+    for name in data["trustedRoots"]:
+        (tmp_path / f"{name}.json").write_text(config_map.get(f"trusted-root-{name}.json", "") or "{}")
+        data["trustedRoots"][name] = {"file": str(tmp_path / f"{name}.json")}
+    (tmp_path / "airgap.json").write_bytes(
+        (
+            REPO_ROOT
+            / "tests/assets/sigstore-conformance/bundle-verify"
+            / "intoto-with-custom-trust-root/trusted_root.json"
+        ).read_bytes()
+    )  # the operator's own ConfigMap
+    for policy in data["policies"]:
+        policy["keys"] = [{"pem": SOME_KEY} for _ in policy.get("keys", [])]
+    core = {p.name: p for p in admission_policy(parse_settings(data)).policies}
+    assert core["ci-built"].identities[0].root.name == "public-good"
+    assert core["ci-built"].identities[1].root.name == "corp"
+    assert core["mirrored"].key_root.name == "airgap" and core["mirrored"].identities[0].root.name == "airgap"
+    assert core["mirrored"].requirements.transparency_log and not core["mirrored"].requirements.sct
+    assert not core["air-gapped-keys"].requirements.transparency_log
 
 
 def test_config_accepts_what_the_values_example_promises(render):

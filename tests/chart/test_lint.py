@@ -98,6 +98,27 @@ BAD_VALUES = [
         "/config/policies/0/keys/0",
     ),
     (["--set-json", 'config.policies=[{"name":"no spaces","images":["**"],"keys":[{"file":"/k"}]}]'], "name"),
+    (["--set-json", 'config.policies=[{"name":"p","images":["**"]}]'], "/config/policies/0"),
+    (
+        [
+            "--set-json",
+            'config.policies=[{"name":"p","images":["**"],"keyless":[{"issuer":"i","issuerRegExp":"i","subject":"s"}]}]',
+        ],
+        "/config/policies/0/keyless/0",
+    ),
+    (
+        ["--set-json", 'config.policies=[{"name":"p","images":["**"],"keyless":[{"issuer":"i"}]}]'],
+        "/config/policies/0/keyless/0",
+    ),
+    (
+        [
+            "--set-json",
+            'config.policies=[{"name":"p","images":["**"],"keys":[{"file":"/k"}],"transparencyLog":"off"}]',
+        ],
+        "/config/policies/0/transparencyLog",
+    ),
+    (["--set-json", 'trustedRoots={"public-good":{"json":"{}"}}'], "/trustedRoots"),
+    (["--set-json", 'trustedRoots={"corp":{"json":"{}","configMap":{"name":"x"}}}'], "/trustedRoots/corp"),
     (["--set", "config.logLevel=verbose"], "/config/logLevel"),
     (["--set", "config.deadlineSeconds=0"], "/config/deadlineSeconds"),
     (["--set-json", 'config.server={"port":80}'], "/config"),

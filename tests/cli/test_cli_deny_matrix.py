@@ -160,7 +160,16 @@ def check_report(case: Case, target: Target, report: dict[str, Any], stderr: str
 
 
 def verify_args(world: World, args: list[str], images: list[str]) -> list[str]:
-    return ["verify", "--key", str(world.trusted.public), *args, "-o", "json", *images]
+    return [
+        "verify",
+        "--insecure-ignore-tlog",
+        "--key",
+        str(world.trusted.public),
+        *args,
+        "-o",
+        "json",
+        *images,
+    ]
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -26,7 +26,16 @@ def test_cosign_signatures_by_three_keys_are_each_found(
     keys = interop_dir / "connaisseur"
     image = f"{plain_registry.host}/{connaisseur_signatures.repo}@{_digest(connaisseur_signatures, MULTI)}"
     args = [a for name in ("alice", "bob", "charlie") for a in ("--key", str(keys / f"{name}.key"))]
-    result = run_cli("verify", *args, "--insecure-registry", plain_registry.host, "-o", "json", image)
+    result = run_cli(
+        "verify",
+        "--insecure-ignore-tlog",
+        *args,
+        "--insecure-registry",
+        plain_registry.host,
+        "-o",
+        "json",
+        image,
+    )
     assert result.returncode == 0, result.stderr
     (report,) = json.loads(result.stdout)
     assert sorted(s["key"] for s in report["signatures"]) == ["alice.key", "bob.key", "charlie.key"]
@@ -37,7 +46,7 @@ def test_keyless_cosign_signature_does_not_verify_with_a_key(
 ) -> None:
     image = f"{plain_registry.host}/{connaisseur_signatures.repo}@{_digest(connaisseur_signatures, KEYLESS)}"
     result = run_cli(
-        "verify", "--key", str(interop_dir / "connaisseur" / "alice.key"),
+        "verify", "--insecure-ignore-tlog", "--key", str(interop_dir / "connaisseur" / "alice.key"),
         "--insecure-registry", plain_registry.host, image,
     )  # fmt: skip
     assert result.returncode == 1
@@ -51,11 +60,27 @@ def test_v3_style_referrer_verifies_with_its_key_and_not_with_another(
     right = interop_dir / "local-skopeo-1.9.3-roundtrip" / "ecdsa-p256.pub"
     wrong = interop_dir / "connaisseur" / "alice.key"
     ok = run_cli(
-        "verify", "--key", str(right), "--insecure-registry", plain_registry.host, "-o", "json", image
+        "verify",
+        "--insecure-ignore-tlog",
+        "--key",
+        str(right),
+        "--insecure-registry",
+        plain_registry.host,
+        "-o",
+        "json",
+        image,
     )
     assert ok.returncode == 0, ok.stderr
     assert [s["format"] for s in json.loads(ok.stdout)[0]["signatures"]] == ["cosign-v3-bundle"]
-    bad = run_cli("verify", "--key", str(wrong), "--insecure-registry", plain_registry.host, image)
+    bad = run_cli(
+        "verify",
+        "--insecure-ignore-tlog",
+        "--key",
+        str(wrong),
+        "--insecure-registry",
+        plain_registry.host,
+        image,
+    )
     assert bad.returncode == 1
 
 
@@ -66,7 +91,7 @@ def test_the_alice_only_image_verifies_with_alice_and_not_with_the_key_nothing_w
     image = (
         f"{plain_registry.host}/{connaisseur_signatures.repo}@{_digest(connaisseur_signatures, ALICE_ONLY)}"
     )
-    verify = ["verify", "--insecure-registry", plain_registry.host, "-o", "json"]
+    verify = ["verify", "--insecure-ignore-tlog", "--insecure-registry", plain_registry.host, "-o", "json"]
     ok = run_cli(*verify, "--key", str(keys / "alice.key"), image)
     assert ok.returncode == 0, ok.stderr
     assert [s["key"] for s in json.loads(ok.stdout)[0]["signatures"]] == ["alice.key"]
@@ -82,7 +107,7 @@ def test_skopeo_signatures_verify_each_with_its_own_key_and_no_other(
 ) -> None:
     keys = interop_dir / "local-skopeo-1.9.3-roundtrip"
     demo, demo_ed = (f"{plain_registry.host}/{r}@{skopeo_signatures.image}" for r in skopeo_signatures.repos)
-    verify = ["verify", "--insecure-registry", plain_registry.host, "-o", "json"]
+    verify = ["verify", "--insecure-ignore-tlog", "--insecure-registry", plain_registry.host, "-o", "json"]
     expected = {  # README: demo layer 0 ECDSA, layer 1 RSA PKCS#1 v1.5; demo-ed layer 0 pure Ed25519
         (demo, "ecdsa-p256.pub"): True,
         (demo, "rsa-2048.pub"): True,

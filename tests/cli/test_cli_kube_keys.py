@@ -54,6 +54,7 @@ def test_key_from_a_secret_verifies_a_signed_image(
     sign_image(image, key_pairs["ecdsa-p256"], ["--insecure-registry", plain_registry.host])
     result = run_cli(
         "verify",
+        "--insecure-ignore-tlog",
         "--key",
         key_secret,
         "--kubeconfig",
@@ -71,7 +72,15 @@ def test_key_from_a_secret_verifies_a_signed_image(
 
 def test_missing_secret_is_one_clear_line(key_secret: str, admin_kubeconfig: Path) -> None:
     missing = key_secret.rsplit("/", 1)[0] + "/absent"
-    result = run_cli("verify", "--key", missing, "--kubeconfig", str(admin_kubeconfig), "127.0.0.1:9/a:v1")
+    result = run_cli(
+        "verify",
+        "--insecure-ignore-tlog",
+        "--key",
+        missing,
+        "--kubeconfig",
+        str(admin_kubeconfig),
+        "127.0.0.1:9/a:v1",
+    )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"sigwebhook: error: --key {missing}: Secret absent not found in namespace {missing.split('/')[2]}"
@@ -81,6 +90,7 @@ def test_missing_secret_is_one_clear_line(key_secret: str, admin_kubeconfig: Pat
 def test_a_user_without_rights_gets_a_clear_error(kube_cluster: KubeCluster, key_secret: str) -> None:
     result = run_cli(
         "verify",
+        "--insecure-ignore-tlog",
         "--key",
         key_secret,
         "--kubeconfig",

@@ -34,6 +34,7 @@ def _plain(registry: TestRegistry) -> list[str]:
 def _verify_json(image: str, keys: list[KeyPair], registry_args: list[str]) -> tuple[int, dict[str, object]]:
     args = [
         "verify",
+        "--insecure-ignore-tlog",
         *(a for k in keys for a in ("--key", str(k.public))),
         *registry_args,
         "-o",
@@ -89,7 +90,9 @@ def test_sign_then_verify_in_text_names_digest_format_key_fingerprint_and_the_tl
     assert signed.returncode == 0, signed.stderr
     assert "is a tag, a moving target" in signed.stderr
     assert "Nothing was uploaded to a transparency log" in signed.stdout
-    result = run_cli("verify", "--key", str(pair.public), *_plain(plain_registry), plain_image)
+    result = run_cli(
+        "verify", "--insecure-ignore-tlog", "--key", str(pair.public), *_plain(plain_registry), plain_image
+    )
     assert result.returncode == 0, result.stderr
     assert f"{plain_image}: VERIFIED" in result.stdout
     assert "digest: sha256:" in result.stdout
@@ -113,7 +116,13 @@ def test_unsigned_image_fails_with_the_reason_and_verbose_shows_the_requests(
     plain_registry: TestRegistry, plain_image: str, key_pairs: dict[str, KeyPair]
 ) -> None:
     result = run_cli(
-        "-v", "verify", "--key", str(key_pairs["ecdsa-p256"].public), *_plain(plain_registry), plain_image
+        "-v",
+        "verify",
+        "--insecure-ignore-tlog",
+        "--key",
+        str(key_pairs["ecdsa-p256"].public),
+        *_plain(plain_registry),
+        plain_image,
     )
     assert result.returncode == 1
     assert "no signatures found" in result.stdout
@@ -170,6 +179,7 @@ def test_one_bad_image_does_not_hide_the_others(
     absent_digest = plain_image.rsplit(":", 1)[0] + "@sha256:" + "0" * 64
     result = run_cli(
         "verify",
+        "--insecure-ignore-tlog",
         "--key",
         str(pair.public),
         *_plain(plain_registry),
@@ -193,7 +203,13 @@ def test_one_bad_image_does_not_hide_the_others(
 def test_registry_that_is_down_is_one_clear_line(key_pairs: dict[str, KeyPair]) -> None:
     host = f"127.0.0.1:{free_port()}"  # nothing listens there
     result = run_cli(
-        "verify", "--key", str(key_pairs["ecdsa-p256"].public), "--insecure-registry", host, f"{host}/app:v1"
+        "verify",
+        "--insecure-ignore-tlog",
+        "--key",
+        str(key_pairs["ecdsa-p256"].public),
+        "--insecure-registry",
+        host,
+        f"{host}/app:v1",
     )
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and host in result.stderr
@@ -237,7 +253,12 @@ def test_private_tls_registry_needs_credentials_and_works_with_them(
 ) -> None:
     pair = key_pairs["ecdsa-p256"]
     anonymous = run_cli(
-        "verify", "--key", str(pair.public), *_tls_args(tls_registry, tmp_path, credentials=False), tls_image
+        "verify",
+        "--insecure-ignore-tlog",
+        "--key",
+        str(pair.public),
+        *_tls_args(tls_registry, tmp_path, credentials=False),
+        tls_image,
     )
     assert anonymous.returncode == 1
     assert "Traceback" not in anonymous.stderr and anonymous.stderr.count("\n") == 1
@@ -254,7 +275,13 @@ def test_tls_registry_with_an_untrusted_certificate_is_a_clear_error(
     config = tmp_path / "docker-config.json"
     config.write_text(json.dumps(tls_registry.docker_config()))
     result = run_cli(
-        "verify", "--key", str(key_pairs["ecdsa-p256"].public), "--registry-config", str(config), tls_image
+        "verify",
+        "--insecure-ignore-tlog",
+        "--key",
+        str(key_pairs["ecdsa-p256"].public),
+        "--registry-config",
+        str(config),
+        tls_image,
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1

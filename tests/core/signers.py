@@ -26,10 +26,16 @@ from app.core.formats.simplesigning import SIMPLESIGNING_MEDIA_TYPE, build_paylo
 from app.core.ports import OCI_INDEX, OCI_MANIFEST, Descriptor
 from app.core.references import ImageRef, Repository
 from app.core.trust.keys import TrustedKey, trusted_key_from
+from app.core.verification.trust_groups import NO_LOG, Trust
 from tests.fakes import InMemoryRegistry
 
 REPO = Repository("registry.test", "team/app")
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+
+
+def unlogged(*keys: TrustedKey) -> Trust:
+    """`keys` trusted with `transparencyLog: ignore`: what these signers write has no log entry."""
+    return Trust.keys(keys, NO_LOG)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from app.core.admission.review import parse_review
 from app.core.admission.workloads import MAX_CONTAINERS
 from app.core.errors import MalformedReview
 from app.core.trust.secretkeys import KeySnapshot
-from tests.core.test_decision import PROD, ScriptedVerifier, policy
+from tests.core.decisions import PROD, ScriptedVerifier, policy
 from tests.webhook.reviews import pod, review, workload, workload_review
 
 EVIL = "evil.example.com/miner:1"
@@ -138,5 +138,7 @@ def test_an_object_listing_absurdly_many_containers_is_refused_before_they_are_r
         MAX_CONTAINERS + 1
     )
     started = time.monotonic()
-    _refused(body, f"request.object lists {MAX_CONTAINERS + 2} containers, more than {MAX_CONTAINERS}")
+    _refused(
+        body, f"request.object lists {MAX_CONTAINERS + 2} containers and volumes, more than {MAX_CONTAINERS}"
+    )
     assert time.monotonic() - started < 0.5

@@ -1,194 +1,177 @@
-"""The pure decision: policies × pods with a scripted verifier (the `ImageVerifier` port).
-
-The verifier fake answers like the real one: only keys it is handed can verify a signature, and a
-signature by any other key is a rejection. Each row gives the expected decision and message."""
+"""The pure decision: policies × pods with a scripted verifier (the `ImageVerifier` port). Each row
+of the table gives the expected decision and message."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
+from typing import NamedTuple
 
 import pytest
 
-from app.core.admission.decision import INTERNAL_ERROR, Decision, Verdict, decide
-from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy, Unmatched
-from app.core.admission.review import parse_review
-from app.core.digests import Digest
+from app.core.admission.decision import INTERNAL_ERROR, Verdict
+from app.core.admission.policy import ImagePattern, Policy, Unmatched
 from app.core.errors import ImageNotFound
-from app.core.references import ImageRef, parse_reference
+from app.core.references import ImageRef
 from app.core.trust.keys import TrustedKey
 from app.core.trust.secretkeys import KeySnapshot, SecretRef
-from app.core.verification.verdicts import ImageVerdict, RejectedSignature, SignatureFormat, VerifiedSignature
-from tests.core.signers import ecdsa
+from app.core.verification.trust_groups import Trust
+from app.core.verification.verdicts import ImageVerdict
+from tests.core.decisions import (
+    ALICE,
+    APP,
+    BOB,
+    CAROL,
+    DB,
+    DB_TWO_OF_THREE,
+    MALLORY,
+    OTHER,
+    PROD,
+    ScriptedVerifier,
+    norm,
+    policy,
+    run,
+)
 from tests.webhook.reviews import pod, review
 
-ALICE, BOB, CAROL, MALLORY = (ecdsa(n).key for n in ("alice", "bob", "carol", "mallory"))
-APP = "registry.example.com/team/app:1"
-DB = "registry.example.com/db/migrate:2"
-OTHER = "other.io/tools/shell:1"
-V2 = SignatureFormat.COSIGN_V2_SIG_TAG
 
+class Row(NamedTuple):
+    """One pod under some policies: its containers (name, image), the keys that signed each image,
+    and the decision expected (`message`: the deny message, None when allowed)."""
 
-@dataclass
-class ScriptedVerifier:
-    """`signed` maps an image (normalised, without digest) to the keys that signed it."""
-
-    signed: dict[str, tuple[TrustedKey, ...]] = field(default_factory=dict)
-    errors: dict[str, BaseException] = field(default_factory=dict)
-    hang: set[str] = field(default_factory=set)
-    calls: list[tuple[str, frozenset[str]]] = field(default_factory=list)
-
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
-        name = str(ref)
-        self.calls.append((name, frozenset(k.name for k in keys)))
-        if name in self.hang:
-            await asyncio.Event().wait()
-        if name in self.errors:
-            raise self.errors[name]
-        trusted = {k.fingerprint: k for k in keys}
-        verified, rejected = [], []
-        for signer in self.signed.get(name, ()):
-            if signer.fingerprint in trusted:
-                verified.append(VerifiedSignature(V2, signer.fingerprint, signer.name, "sig layer"))
-            else:
-                rejected.append(
-                    RejectedSignature(V2, "sig layer", "signature does not verify with any trusted key")
-                )
-        return ImageVerdict(ref, Digest.of(name.encode()), tuple(verified), tuple(rejected))
-
-
-def policy(*policies: Policy, unmatched: Unmatched = Unmatched.DENY) -> AdmissionPolicy:
-    return AdmissionPolicy(
-        policies,
-        unmatched,
-        frozenset({"kube-system", "sigwebhook"}),
-        (ImagePattern("registry.k8s.io/pause:*"),),
-    )
-
-
-PROD = Policy("prod", (ImagePattern("registry.example.com/**"),), (ALICE,))
-DB_TWO_OF_THREE = Policy(
-    "db-quorum", (ImagePattern("registry.example.com/db/**"),), (ALICE, BOB, CAROL), threshold=2
-)
-
-
-async def run(body: dict, admission: AdmissionPolicy, verifier: ScriptedVerifier, **kw: object) -> Decision:
-    return await decide(parse_review(body), admission, kw.pop("snapshot", KeySnapshot()), verifier, **kw)  # type: ignore[arg-type]
+    id: str
+    policies: tuple[Policy, ...]
+    containers: Sequence[tuple[str, str]]
+    signed: Mapping[str, tuple[TrustedKey, ...]]
+    allowed: bool
+    message: str | None = None
+    init: Sequence[tuple[str, str]] = ()
 
 
 ROWS = [
-    # (id, policies, containers, init, signed, expected allowed, expected message)
-    ("signed single container", (PROD,), [("app", APP)], [], {APP: (ALICE,)}, True, None),
-    (
+    Row(
+        "signed single container",
+        policies=(PROD,),
+        containers=[("app", APP)],
+        signed={APP: (ALICE,)},
+        allowed=True,
+    ),
+    Row(
         "unsigned",
-        (PROD,),
-        [("app", APP)],
-        [],
-        {},
-        False,
-        "spec.containers[0] (app) registry.example.com/team/app:1: "
-        'no signature verified by the keys of policy "prod" (no signatures found)',
+        policies=(PROD,),
+        containers=[("app", APP)],
+        signed={},
+        allowed=False,
+        message=(
+            "spec.containers[0] (app) registry.example.com/team/app:1: "
+            'no signature verified by the keys of policy "prod" (no signatures found)'
+        ),
     ),
-    (
+    Row(
         "signed with the wrong key",
-        (PROD,),
-        [("app", APP)],
-        [],
-        {APP: (MALLORY,)},
-        False,
-        "spec.containers[0] (app) registry.example.com/team/app:1: "
-        'no signature verified by the keys of policy "prod" '
-        "(1 signature(s) found: signature does not verify with any trusted key)",
+        policies=(PROD,),
+        containers=[("app", APP)],
+        signed={APP: (MALLORY,)},
+        allowed=False,
+        message=(
+            "spec.containers[0] (app) registry.example.com/team/app:1: "
+            'no signature verified by the keys of policy "prod" '
+            "(1 signature(s) found: signature does not verify with any trusted key)"
+        ),
     ),
-    (
+    Row(
         "init container unsigned, app signed",
-        (PROD,),
-        [("app", APP)],
-        [("migrate", DB)],
-        {APP: (ALICE,)},
-        False,
-        "spec.initContainers[0] (migrate) registry.example.com/db/migrate:2: "
-        'no signature verified by the keys of policy "prod" (no signatures found)',
+        policies=(PROD,),
+        containers=[("app", APP)],
+        init=[("migrate", DB)],
+        signed={APP: (ALICE,)},
+        allowed=False,
+        message=(
+            "spec.initContainers[0] (migrate) registry.example.com/db/migrate:2: "
+            'no signature verified by the keys of policy "prod" (no signatures found)'
+        ),
     ),
-    (
+    Row(
         "unmatched image denied by default",
-        (PROD,),
-        [("app", APP), ("shell", OTHER)],
-        [],
-        {APP: (ALICE,)},
-        False,
-        "spec.containers[1] (shell) other.io/tools/shell:1: no policy matches this image (unmatched: deny)",
+        policies=(PROD,),
+        containers=[("app", APP), ("shell", OTHER)],
+        signed={APP: (ALICE,)},
+        allowed=False,
+        message="spec.containers[1] (shell) other.io/tools/shell:1: no policy matches this image (unmatched: deny)",
     ),
-    ("exempt image", (PROD,), [("pause", "registry.k8s.io/pause:3.9")], [], {}, True, None),
-    ("threshold 2 of 3 met", (DB_TWO_OF_THREE,), [("db", DB)], [], {DB: (ALICE, CAROL)}, True, None),
-    (
+    Row(
+        "exempt image",
+        policies=(PROD,),
+        containers=[("pause", "registry.k8s.io/pause:3.9")],
+        signed={},
+        allowed=True,
+    ),
+    Row(
+        "threshold 2 of 3 met",
+        policies=(DB_TWO_OF_THREE,),
+        containers=[("db", DB)],
+        signed={DB: (ALICE, CAROL)},
+        allowed=True,
+    ),
+    Row(
         "threshold 2 of 3 not met",
-        (DB_TWO_OF_THREE,),
-        [("db", DB)],
-        [],
-        {DB: (BOB, MALLORY)},
-        False,
-        'spec.containers[0] (db) registry.example.com/db/migrate:2: 1 of the 2 distinct keys policy "db-quorum" requires signed',
+        policies=(DB_TWO_OF_THREE,),
+        containers=[("db", DB)],
+        signed={DB: (BOB, MALLORY)},
+        allowed=False,
+        message='spec.containers[0] (db) registry.example.com/db/migrate:2: 1 of the 2 distinct keys policy "db-quorum" requires signed',
     ),
-    (
+    Row(
         "two policies match: both must pass",
-        (PROD, DB_TWO_OF_THREE),
-        [("db", DB)],
-        [],
-        {DB: (ALICE,)},
-        False,
-        'spec.containers[0] (db) registry.example.com/db/migrate:2: 1 of the 2 distinct keys policy "db-quorum" requires signed',
+        policies=(PROD, DB_TWO_OF_THREE),
+        containers=[("db", DB)],
+        signed={DB: (ALICE,)},
+        allowed=False,
+        message='spec.containers[0] (db) registry.example.com/db/migrate:2: 1 of the 2 distinct keys policy "db-quorum" requires signed',
     ),
-    (
+    Row(
         "two policies match and pass",
-        (PROD, DB_TWO_OF_THREE),
-        [("db", DB)],
-        [],
-        {DB: (ALICE, BOB)},
-        True,
-        None,
+        policies=(PROD, DB_TWO_OF_THREE),
+        containers=[("db", DB)],
+        signed={DB: (ALICE, BOB)},
+        allowed=True,
     ),
-    (
+    Row(
         "one line per failing container",
-        (PROD,),
-        [("a", APP), ("b", "registry.example.com/team/b:1")],
-        [],
-        {},
-        False,
-        "spec.containers[0] (a) registry.example.com/team/app:1: "
-        'no signature verified by the keys of policy "prod" (no signatures found)\n'
-        "spec.containers[1] (b) registry.example.com/team/b:1: "
-        'no signature verified by the keys of policy "prod" (no signatures found)',
+        policies=(PROD,),
+        containers=[("a", APP), ("b", "registry.example.com/team/b:1")],
+        signed={},
+        allowed=False,
+        message=(
+            "spec.containers[0] (a) registry.example.com/team/app:1: "
+            'no signature verified by the keys of policy "prod" (no signatures found)\n'
+            "spec.containers[1] (b) registry.example.com/team/b:1: "
+            'no signature verified by the keys of policy "prod" (no signatures found)'
+        ),
     ),
-    (
+    Row(
         "an invalid reference is a deny with the reason",
-        (PROD,),
-        [("bad", "Registry.example.com/UPPER:1")],
-        [],
-        {},
-        False,
-        "spec.containers[0] (bad) Registry.example.com/UPPER:1: invalid image reference "
-        "'Registry.example.com/UPPER:1': repository name must be lowercase",
+        policies=(PROD,),
+        containers=[("bad", "Registry.example.com/UPPER:1")],
+        signed={},
+        allowed=False,
+        message=(
+            "spec.containers[0] (bad) Registry.example.com/UPPER:1: invalid image reference "
+            "'Registry.example.com/UPPER:1': repository name must be lowercase"
+        ),
     ),
 ]
 
 
-@pytest.mark.parametrize(
-    ("policies", "containers", "init", "signed", "allowed", "message"),
-    [r[1:] for r in ROWS],
-    ids=[r[0] for r in ROWS],
-)
-async def test_policy_pod_table(policies, containers, init, signed, allowed, message) -> None:  # type: ignore[no-untyped-def]
-    signed_by = {_norm(k): v for k, v in signed.items()}
-    decision = await run(review(containers, init=init), policy(*policies), ScriptedVerifier(signed_by))
-    assert decision.allowed is allowed
-    assert decision.message == message
-
-
-def _norm(image: str) -> str:
-    return str(parse_reference(image))
+@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
+async def test_policy_pod_table(row: Row) -> None:
+    signed_by = {norm(image): keys for image, keys in row.signed.items()}
+    body = review(row.containers, init=row.init)
+    decision = await run(body, policy(*row.policies), ScriptedVerifier(signed_by))
+    assert decision.allowed is row.allowed
+    assert decision.message == row.message
 
 
 async def test_unmatched_allow_admits_an_image_no_policy_names() -> None:
@@ -218,15 +201,15 @@ async def test_an_exempt_image_is_not_verified() -> None:
 
 
 async def test_the_same_image_in_two_containers_is_verified_once() -> None:
-    verifier = ScriptedVerifier({_norm(APP): (ALICE,)})
+    verifier = ScriptedVerifier({norm(APP): (ALICE,)})
     decision = await run(review([("a", APP), ("b", APP)], init=[("c", APP)]), policy(PROD), verifier)
     assert decision.allowed and len(verifier.calls) == 1
 
 
 async def test_the_verifier_gets_the_union_of_the_keys_of_every_matching_policy() -> None:
-    verifier = ScriptedVerifier({_norm(DB): (ALICE, BOB)})
+    verifier = ScriptedVerifier({norm(DB): (ALICE, BOB)})
     await run(review([("db", DB)]), policy(PROD, DB_TWO_OF_THREE), verifier)
-    assert verifier.calls == [(_norm(DB), frozenset({"alice", "bob", "carol"}))]
+    assert verifier.calls == [(norm(DB), frozenset({"alice", "bob", "carol"}))]
 
 
 async def test_images_of_a_pod_are_verified_concurrently() -> None:
@@ -234,22 +217,22 @@ async def test_images_of_a_pod_are_verified_concurrently() -> None:
     running = 0
 
     class Concurrent(ScriptedVerifier):
-        async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+        async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
             nonlocal running
             running += 1
             if running == 3:
                 started.set()
             await started.wait()  # only returns once all three run at the same time
-            return await super().verify(ref, keys)
+            return await super().verify(ref, trust)
 
     images = [(f"c{i}", f"registry.example.com/team/app{i}:1") for i in range(3)]
-    verifier = Concurrent({_norm(i): (ALICE,) for _, i in images})
+    verifier = Concurrent({norm(i): (ALICE,) for _, i in images})
     decision = await run(review(images), policy(PROD), verifier, deadline_seconds=5.0)
     assert decision.allowed
 
 
 async def test_past_the_deadline_the_slow_image_is_denied_and_the_others_keep_their_verdicts() -> None:
-    verifier = ScriptedVerifier({_norm(APP): (ALICE,)}, hang={_norm(DB)})
+    verifier = ScriptedVerifier({norm(APP): (ALICE,)}, hang={norm(DB)})
     begun = time.monotonic()
     decision = await run(review([("app", APP), ("db", DB)]), policy(PROD), verifier, deadline_seconds=0.2)
     assert time.monotonic() - begun < 1.0
@@ -262,7 +245,7 @@ async def test_past_the_deadline_the_slow_image_is_denied_and_the_others_keep_th
 
 async def test_a_registry_error_on_one_image_is_that_images_reason() -> None:
     verifier = ScriptedVerifier(
-        {_norm(APP): (ALICE,)}, errors={_norm(DB): ImageNotFound("manifest unknown: db/migrate:2")}
+        {norm(APP): (ALICE,)}, errors={norm(DB): ImageNotFound("manifest unknown: db/migrate:2")}
     )
     decision = await run(review([("app", APP), ("db", DB)]), policy(PROD), verifier)
     assert (
@@ -274,7 +257,7 @@ async def test_a_registry_error_on_one_image_is_that_images_reason() -> None:
 async def test_an_unexpected_exception_is_an_internal_error_deny_without_the_traceback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    verifier = ScriptedVerifier(errors={_norm(APP): KeyError("secret detail")})
+    verifier = ScriptedVerifier(errors={norm(APP): KeyError("secret detail")})
     decision = await run(review([("app", APP)]), policy(PROD), verifier)
     assert decision.message == f"spec.containers[0] (app) registry.example.com/team/app:1: {INTERNAL_ERROR}"
     assert "secret detail" not in (decision.message or "")
@@ -285,7 +268,7 @@ async def test_a_policy_whose_secret_has_no_keys_denies_with_the_secrets_problem
     ref = SecretRef("sigwebhook", "cosign-keys")
     from_secret = Policy("prod", (ImagePattern("registry.example.com/**"),), secrets=(ref,))
     snapshot = KeySnapshot(problems=MappingProxyType({ref: "Secret not found"}))
-    verifier = ScriptedVerifier({_norm(APP): (ALICE,)})
+    verifier = ScriptedVerifier({norm(APP): (ALICE,)})
     decision = await run(review([("app", APP)]), policy(from_secret), verifier, snapshot=snapshot)
     assert decision.message == (
         'spec.containers[0] (app) registry.example.com/team/app:1: policy "prod" has no usable keys '
@@ -299,7 +282,7 @@ async def test_keys_from_the_current_snapshot_verify() -> None:
     from_secret = Policy("prod", (ImagePattern("registry.example.com/**"),), secrets=(ref,))
     snapshot = KeySnapshot(keys=MappingProxyType({ref: (BOB,)}))
     decision = await run(
-        review([("app", APP)]), policy(from_secret), ScriptedVerifier({_norm(APP): (BOB,)}), snapshot=snapshot
+        review([("app", APP)]), policy(from_secret), ScriptedVerifier({norm(APP): (BOB,)}), snapshot=snapshot
     )
     assert decision.allowed
 
@@ -312,7 +295,7 @@ async def test_an_update_that_changes_no_image_is_allowed_without_registry_calls
 
 
 async def test_an_update_verifies_only_the_image_it_changes() -> None:
-    verifier = ScriptedVerifier({_norm(APP): (ALICE,)})
+    verifier = ScriptedVerifier({norm(APP): (ALICE,)})
     old = pod([("app", APP), ("db", DB)])
     body = review([("app", APP), ("db", "registry.example.com/db/migrate:3")], operation="UPDATE", old=old)
     decision = await run(body, policy(PROD), verifier)
@@ -328,7 +311,7 @@ async def test_an_ephemeral_container_added_by_kubectl_debug_is_checked() -> Non
     new = pod([("app", APP)], ephemeral=[("debugger", OTHER)])
     body = review(operation="UPDATE", old=old, obj=new)
     body["request"]["subResource"] = "ephemeralcontainers"
-    decision = await run(body, policy(PROD), ScriptedVerifier({_norm(APP): (ALICE,)}))
+    decision = await run(body, policy(PROD), ScriptedVerifier({norm(APP): (ALICE,)}))
     assert decision.message == (
         "spec.ephemeralContainers[0] (debugger) other.io/tools/shell:1: no policy matches this image (unmatched: deny)"
     )

@@ -15,10 +15,10 @@ from app.core.admission.decision import (
 )
 from app.core.admission.review import parse_review
 from app.core.references import ImageRef
-from app.core.trust.keys import TrustedKey
 from app.core.trust.secretkeys import KeySnapshot
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
-from tests.core.test_decision import ALICE, PROD, ScriptedVerifier, policy
+from tests.core.decisions import ALICE, PROD, ScriptedVerifier, policy
 from tests.webhook.reviews import pod, review
 
 
@@ -29,13 +29,13 @@ class CountingVerifier(ScriptedVerifier):
     running: int = 0
     peak: int = 0
 
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
         self.running += 1
         self.peak = max(self.peak, self.running)
         try:
             await asyncio.sleep(0)  # let every other verification start, if it may
             self.signed[str(ref)] = (ALICE,)
-            return await super().verify(ref, keys)
+            return await super().verify(ref, trust)
         finally:
             self.running -= 1
 
@@ -51,7 +51,10 @@ async def test_a_pod_with_5000_containers_is_denied_in_one_line_without_registry
     assert time.monotonic() - started < 1.0
     assert not decision.allowed and verifier.calls == []
     assert decision.message is not None and len(decision.message.splitlines()) == 1
-    assert f"it has 5000 containers, more than the {MAX_CONTAINERS_PER_REVIEW}" in decision.message
+    assert (
+        f"it has 5000 containers and image volumes, more than the {MAX_CONTAINERS_PER_REVIEW}"
+        in decision.message
+    )
 
 
 async def test_more_distinct_images_than_the_limit_are_denied_without_registry_calls() -> None:

@@ -11,7 +11,7 @@ from app.core.admission.pinning import json_patch, pinned_image, pins
 from app.core.admission.policy import AdmissionPolicy, ImagePattern, Mode, Pinning, Policy
 from app.core.admission.review import parse_review
 from app.core.digests import Digest
-from tests.core.test_decision import ALICE, APP, DB, PROD, ScriptedVerifier, policy, run
+from tests.core.decisions import ALICE, APP, DB, PROD, ScriptedVerifier, policy, run
 from tests.webhook import rfc6902
 from tests.webhook.reviews import review, workload_review
 

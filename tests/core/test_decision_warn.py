@@ -1,4 +1,4 @@
-"""Warn mode and workloads in the pure decision (scripted verifier, as in `test_decision`)."""
+"""Warn mode and workloads in the pure decision (the scripted verifier of `tests.core.decisions`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from app.core.admission.policy import ImagePattern, Mode, Policy
 from app.core.admission.review import parse_review
 from app.core.errors import RegistryUnavailable
 from app.core.trust.secretkeys import KeySnapshot, SecretRef
-from tests.core.test_decision import ALICE, APP, BOB, DB, PROD, ScriptedVerifier, policy, run
+from tests.core.decisions import ALICE, APP, BOB, DB, PROD, ScriptedVerifier, policy, run
 from tests.webhook.reviews import review, workload, workload_review
 
 PROD_WARN = Policy("prod", (ImagePattern("registry.example.com/**"),), (ALICE,), mode=Mode.WARN)
@@ -43,7 +43,7 @@ async def test_an_image_passing_enforce_but_failing_a_warn_policy_is_warned() ->
         f"spec.containers[0] (db) {DB}: "
         'no signature verified by the keys of policy "db-audit" (signed only by keys this policy does not trust)',
     )
-    assert [s.key_name for s in decision.images[0].signatures] == [ALICE.name]
+    assert [s.signer_label for s in decision.images[0].signatures] == [ALICE.name]
 
 
 async def test_warned_and_denied_images_of_one_pod_give_a_deny_with_warnings() -> None:

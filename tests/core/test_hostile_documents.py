@@ -19,7 +19,7 @@ from app.core.formats.layouts import parse_sig_manifest
 from app.core.formats.simplesigning import build_payload, parse_payload
 from app.core.ports import OCI_MANIFEST
 from app.core.verification.verifier import Verifier
-from tests.core.signers import REPO, attach_bundle, by_tag, ecdsa, push_image, sign_v2, sign_v3
+from tests.core.signers import REPO, attach_bundle, by_tag, ecdsa, push_image, sign_v2, sign_v3, unlogged
 from tests.fakes import InMemoryRegistry
 
 ALICE = ecdsa("alice")
@@ -55,7 +55,7 @@ async def test_a_signed_payload_that_go_reads_as_another_image_is_not_admitted()
     # Python alone would read the first (exact) key; cosign's Go decoder takes the last, case-insensitive one.
     payload = _payload_with_second_digest_key(image.digest, OTHER, b"Docker-Manifest-Digest")
     sign_v2(registry, image.digest, ALICE, payload=payload)
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert not verdict.ok
     assert [r.reason for r in verdict.rejected] == [
         "garbage: payload is not strict JSON (duplicate key 'Docker-Manifest-Digest')"
@@ -106,7 +106,7 @@ async def test_a_deeply_nested_sig_manifest_is_a_rejection_not_a_crash() -> None
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
     registry.put_manifest(REPO, DEEP, OCI_MANIFEST, image.digest.signature_tag)
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert not verdict.ok
     assert [r.reason for r in verdict.rejected] == [
         "garbage: signature manifest is not strict JSON (nested too deeply)"
@@ -126,7 +126,7 @@ async def test_a_bundle_with_a_non_ascii_number_is_a_rejection_not_a_crash(field
         "dsseEnvelope": envelope.to_json(),
     }
     attach_bundle(registry, image, json.dumps(bundle).encode())
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert not verdict.ok
     assert [r.reason for r in verdict.rejected] == [f"garbage: bundle tlog {field} is not an integer"]
 
@@ -140,7 +140,7 @@ async def test_a_statement_naming_several_images_signs_each_of_them_as_cosign_re
     only_other = build_statement(OTHER)
     sign_v3(registry, image, ALICE, statement=both)
     sign_v3(registry, image, ALICE, statement=only_other)
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert len(verdict.verified) == 1
     assert [r.reason for r in verdict.rejected] == [f"bundle subject does not name the image {image.digest}"]
 
@@ -149,6 +149,6 @@ async def test_a_signed_predicate_type_that_could_forge_a_log_line_is_quoted() -
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
     sign_v3(registry, image, ALICE, predicate_type="https://x\nINFO admitted")
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     (rejected,) = verdict.rejected
     assert "\n" not in rejected.reason and "'https://x\\nINFO admitted'" in rejected.reason

@@ -10,10 +10,10 @@ from app.core.admission.review import parse_review
 from app.core.admission.workloads import ContainerImage
 from app.core.digests import Digest
 from app.core.references import ImageRef, parse_reference
-from app.core.trust.keys import TrustedKey
 from app.core.trust.secretkeys import KeySnapshot
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict, RejectedSignature, SignatureFormat, VerifiedSignature
-from tests.core.test_decision import ALICE, APP, BOB, PROD, policy
+from tests.core.decisions import ALICE, APP, BOB, PROD, policy
 from tests.webhook.reviews import review
 
 V2 = SignatureFormat.COSIGN_V2_SIG_TAG
@@ -28,7 +28,8 @@ def verdict(verified: tuple[VerifiedSignature, ...] = (), *reasons: str) -> Imag
 
 
 def judged(result: ImageVerdict) -> str:
-    outcome = judge(CONTAINER, result.reference, (PROD,), (frozenset({ALICE.fingerprint}),), result)
+    grants = frozenset((g.basis, s.trust_id) for g in PROD.trust((ALICE,)).groups for s in g.signers)
+    outcome = judge(CONTAINER, result.reference, (PROD,), (grants,), result)
     assert outcome.verdict is Verdict.DENIED
     return outcome.reason
 
@@ -38,7 +39,10 @@ def test_an_image_with_no_signatures_says_none_were_found() -> None:
 
 
 def test_an_image_signed_only_by_another_policys_key_says_this_policy_does_not_trust_it() -> None:
-    by_bob = VerifiedSignature(V3, BOB.fingerprint, BOB.name, "referrer sha256:…")
+    (group,) = PROD.trust((ALICE,)).groups  # bob's signature verified under prod's own root and needs
+    by_bob = VerifiedSignature(
+        V3, f"key:{BOB.fingerprint}", BOB.name, "referrer sha256:…", group.basis, BOB.fingerprint
+    )
     assert judged(verdict((by_bob,), "bad")) == f"{PREFIX} (signed only by keys this policy does not trust)"
 
 
@@ -61,7 +65,7 @@ class RejectingVerifier:
 
     reason: str
 
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
         return ImageVerdict(ref, Digest.of(b"x"), (), (RejectedSignature(V2, "sig layer", self.reason),))
 
 

@@ -222,6 +222,7 @@ def _bundle(**parts: object) -> bytes:
 
 ENVELOPE = {"payloadType": "t", "payload": "e30=", "signatures": [{"sig": "AA=="}]}
 CERT = base64.b64encode(b"certificate der").decode()
+V02 = "application/vnd.dev.sigstore.bundle+json;version=0.2"
 
 
 def test_certificates_and_tlog_entries_are_kept_as_data() -> None:
@@ -237,7 +238,7 @@ def test_certificates_and_tlog_entries_are_kept_as_data() -> None:
         "x509CertificateChain": {"certificates": [{"rawBytes": CERT}, {"rawBytes": CERT}]},
         "tlogEntries": [entry],
     }
-    bundle = parse_bundle(_bundle(verificationMaterial=chain, dsseEnvelope=ENVELOPE))
+    bundle = parse_bundle(_bundle(mediaType=V02, verificationMaterial=chain, dsseEnvelope=ENVELOPE))
     assert bundle.certificates == (b"certificate der", b"certificate der")
     (parsed,) = bundle.tlog_entries
     assert (parsed.log_index, parsed.log_id, parsed.kind, parsed.integrated_time) == (
@@ -297,10 +298,18 @@ def test_message_signature_bundles_are_read() -> None:
         ),
         (
             {
+                "mediaType": V02,
                 "verificationMaterial": {"x509CertificateChain": {"certificates": []}},
                 "dsseEnvelope": ENVELOPE,
             },
             "bundle x509CertificateChain has no certificates",
+        ),
+        (
+            {
+                "verificationMaterial": {"x509CertificateChain": {"certificates": [{"rawBytes": CERT}]}},
+                "dsseEnvelope": ENVELOPE,
+            },
+            "bundle v0.3 must carry its leaf as certificate, not x509CertificateChain",
         ),
     ],
 )

@@ -6,7 +6,14 @@ from types import MappingProxyType
 
 import pytest
 
-from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy, Unmatched, normalise_pattern
+from app.core.admission.policy import (
+    AdmissionPolicy,
+    ImagePattern,
+    PatternScope,
+    Policy,
+    Unmatched,
+    normalise_pattern,
+)
 from app.core.errors import ConfigError
 from app.core.references import parse_reference
 from app.core.trust.secretkeys import KeySnapshot, SecretRef
@@ -46,7 +53,7 @@ ALICE, BOB = ecdsa("alice").key, ecdsa("bob").key
         ("**", "anything.io/at/all:1", True),
         ("**", "localhost:5000/x@" + DIGEST, True),
         ("registry.example.com:5000/team/*", "registry.example.com:5000/team/app:1@" + DIGEST, True),
-        ("registry.example.com/team/app:1", "registry.example.com/team/app:1@" + DIGEST, True),
+        ("registry.example.com/team/app:1", "registry.example.com/team/app:1@" + DIGEST, False),
         # registry hosts are case-insensitive (RFC 4343): the kubelet pulls from the same registry
         ("registry.example.com/team/**", "REGISTRY.Example.com/team/app:1", True),
         ("registry.example.com/team/**", "Registry.example.com:5000/team/app:1", False),
@@ -72,6 +79,82 @@ ALICE, BOB = ecdsa("alice").key, ecdsa("bob").key
 )
 def test_pattern_matches_normalised_references(pattern: str, image: str, matches: bool) -> None:
     assert ImagePattern(pattern).matches(parse_reference(image)) is matches
+
+
+OTHER_DIGEST = "sha256:" + "cd" * 32
+DEBUG = "r.example/tools/debug"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "image", "matches"),
+    [
+        # a repository pattern: any tag, any digest
+        (DEBUG, f"{DEBUG}:v1", True),
+        (DEBUG, f"{DEBUG}:v1@{DIGEST}", True),
+        (DEBUG, f"{DEBUG}@{DIGEST}", True),
+        ("r.example/tools/*", f"{DEBUG}@{DIGEST}", True),
+        ("localhost:5000/app", f"localhost:5000/app:1@{DIGEST}", True),  # a port is not a tag
+        # ... whose glob never reaches into the tag or the digest
+        ("r.example/tools/deb*1", f"{DEBUG}:1", False),
+        ("r.example/tools/debug**", f"{DEBUG}:v1@{DIGEST}", True),  # matches the repository itself
+        # a tag pattern: that tag, and no digest (the digest is what runs)
+        (f"{DEBUG}:v1", f"{DEBUG}:v1", True),
+        (f"{DEBUG}:v1", f"{DEBUG}:v1@{DIGEST}", False),
+        (f"{DEBUG}:v1", f"{DEBUG}@{DIGEST}", False),
+        (f"{DEBUG}:v1", f"{DEBUG}:v2", False),
+        (f"{DEBUG}:*", f"{DEBUG}:v1@{DIGEST}", False),
+        (f"{DEBUG}:v1*", f"{DEBUG}:v1@{DIGEST}", False),
+        ("r.example/**:v1", f"{DEBUG}:v1", True),
+        ("r.example/**:v1", f"{DEBUG}:v1@{DIGEST}", False),
+        ("nginx:1.25", f"nginx:1.25@{DIGEST}", False),
+        ("localhost:5000/app:1", f"localhost:5000/app:1@{DIGEST}", False),
+        # a digest pattern: only that digest, with or without the tag it names
+        (f"{DEBUG}@{DIGEST}", f"{DEBUG}@{DIGEST}", True),
+        (f"{DEBUG}@{DIGEST}", f"{DEBUG}:v1@{DIGEST}", True),
+        (f"{DEBUG}@{DIGEST}", f"{DEBUG}@{OTHER_DIGEST}", False),
+        (f"{DEBUG}@{DIGEST}", f"{DEBUG}:v1", False),  # a tag's digest is not known when patterns are matched
+        (f"{DEBUG}:v1@{DIGEST}", f"{DEBUG}:v1@{DIGEST}", True),
+        (f"{DEBUG}:v1@{DIGEST}", f"{DEBUG}:v1@{OTHER_DIGEST}", False),
+        (f"{DEBUG}:v1@{DIGEST}", f"{DEBUG}:v2@{DIGEST}", False),
+        (f"{DEBUG}@sha256:*", f"{DEBUG}:v1@{DIGEST}", True),  # any digest, said explicitly
+        (f"{DEBUG}@sha256:*", f"{DEBUG}:v1", False),
+    ],
+)
+def test_a_pattern_matches_tags_and_digests_by_what_it_names(pattern: str, image: str, matches: bool) -> None:
+    assert ImagePattern(pattern).matches(parse_reference(image)) is matches
+
+
+@pytest.mark.parametrize(
+    ("pattern", "scope"),
+    [
+        ("**", PatternScope.REPOSITORY),
+        ("nginx", PatternScope.REPOSITORY),
+        ("localhost:5000/app", PatternScope.REPOSITORY),
+        ("*.example.com:5000/**", PatternScope.REPOSITORY),
+        ("nginx:1.*", PatternScope.TAG),
+        ("localhost:5000", PatternScope.TAG),  # Docker Hub's `library/localhost`, tag 5000, like the image
+        ("r.example/**:v1", PatternScope.TAG),
+        (f"{DEBUG}@{DIGEST}", PatternScope.DIGEST),
+        (f"{DEBUG}:v1@{DIGEST}", PatternScope.DIGEST),
+    ],
+)
+def test_a_pattern_names_a_repository_a_tag_or_a_digest(pattern: str, scope: PatternScope) -> None:
+    assert ImagePattern(pattern).scope is scope
+
+
+def test_a_tag_scoped_exemption_does_not_exempt_that_tag_with_any_digest() -> None:
+    admission = AdmissionPolicy((), Unmatched.DENY, frozenset(), (ImagePattern(f"{DEBUG}:v1"),))
+    assert admission.exemption_for(parse_reference(f"{DEBUG}:v1")) is not None
+    assert admission.exemption_for(parse_reference(f"{DEBUG}:v1@{DIGEST}")) is None
+
+
+def test_a_reference_with_a_digest_falls_from_a_tag_scoped_policy_to_the_others() -> None:
+    canary = Policy("canary", (ImagePattern(f"{DEBUG}:canary"),), (BOB,))
+    tools = Policy("tools", (ImagePattern("r.example/tools/**"),), (ALICE,))
+    admission = AdmissionPolicy((canary, tools))
+    assert [p.name for p in admission.policies_for(parse_reference(f"{DEBUG}:canary"))] == ["canary", "tools"]
+    assert [p.name for p in admission.policies_for(parse_reference(f"{DEBUG}:canary@{DIGEST}"))] == ["tools"]
+    assert AdmissionPolicy((canary,)).policies_for(parse_reference(f"{DEBUG}:canary@{DIGEST}")) == ()
 
 
 @pytest.mark.parametrize(

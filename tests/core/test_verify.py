@@ -26,6 +26,7 @@ from tests.core.signers import (
     rsa_key,
     sign_v2,
     sign_v3,
+    unlogged,
 )
 from tests.fakes import InMemoryRegistry
 
@@ -46,9 +47,9 @@ def registry(request: pytest.FixtureRequest) -> InMemoryRegistry:
 async def test_image_signed_with_a_v2_signature_verifies(registry: InMemoryRegistry) -> None:
     image = push_image(registry, "v1")
     sign_v2(registry, image.digest, ALICE)
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert verdict.ok and verdict.digest == image.digest
-    assert [(v.format, v.key_name, v.location) for v in verdict.verified] == [
+    assert [(v.format, v.signer_label, v.location) for v in verdict.verified] == [
         (V2, "alice", f"{image.digest.signature_tag} layer 0")
     ]
     assert verdict.rejected == ()
@@ -57,7 +58,7 @@ async def test_image_signed_with_a_v2_signature_verifies(registry: InMemoryRegis
 async def test_image_signed_with_a_v3_bundle_verifies(registry: InMemoryRegistry) -> None:
     image = push_image(registry, "v1")
     referrer = sign_v3(registry, image, ALICE)
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert [(v.format, v.key_fingerprint, v.location) for v in verdict.verified] == [
         (V3, ALICE.key.fingerprint, f"referrer {referrer}")
     ]
@@ -68,8 +69,8 @@ async def test_image_signed_in_both_formats_reports_both(registry: InMemoryRegis
     image = push_image(registry, "v1")
     sign_v2(registry, image.digest, ALICE)
     sign_v3(registry, image, BOB)
-    verdict = await Verifier(registry).verify(by_digest(image.digest), [ALICE.key, BOB.key])
-    assert sorted((v.format.value, v.key_name) for v in verdict.verified) == [
+    verdict = await Verifier(registry).verify(by_digest(image.digest), unlogged(ALICE.key, BOB.key))
+    assert sorted((v.format.value, v.signer_label) for v in verdict.verified) == [
         (V2.value, "alice"),
         (V3.value, "bob"),
     ]
@@ -77,7 +78,7 @@ async def test_image_signed_in_both_formats_reports_both(registry: InMemoryRegis
 
 async def test_unsigned_image_has_no_signatures_and_no_rejections(registry: InMemoryRegistry) -> None:
     push_image(registry, "v1")
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert not verdict.ok and verdict.rejected == ()
     assert verdict.reason().startswith("no signatures found")
 
@@ -86,7 +87,7 @@ async def test_signatures_by_an_untrusted_key_are_rejected(registry: InMemoryReg
     image = push_image(registry, "v1")
     sign_v2(registry, image.digest, MALLORY)
     sign_v3(registry, image, MALLORY)
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key, BOB.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key, BOB.key))
     assert not verdict.ok
     assert [(r.format, r.reason) for r in verdict.rejected] == [(V2, NOT_VERIFIED), (V3, NOT_VERIFIED)]
 
@@ -96,7 +97,7 @@ async def test_tag_moved_after_signing_is_not_verified(registry: InMemoryRegistr
     sign_v2(registry, signed.digest, ALICE)
     sign_v3(registry, signed, ALICE)
     moved = push_image(registry, "v1", content="new")
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert verdict.digest == moved.digest and not verdict.ok
 
 
@@ -106,7 +107,7 @@ async def test_v2_signature_copied_onto_another_image_is_rejected_for_its_digest
     signed = push_image(registry, "good", content="good")
     other = push_image(registry, "evil", content="evil")
     sign_v2(registry, signed.digest, ALICE, sig_tag_of=other.digest)  # signed payload, other image's tag
-    verdict = await Verifier(registry).verify(by_tag("evil"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("evil"), unlogged(ALICE.key))
     assert not verdict.ok
     assert reasons(verdict) == [f"payload claims digest {signed.digest} but the image is {other.digest}"]
 
@@ -121,7 +122,7 @@ async def test_v3_bundle_copied_onto_another_image_is_rejected_for_its_subject(
         Envelope(IN_TOTO_PAYLOAD_TYPE, statement, ALICE.sign(pae(IN_TOTO_PAYLOAD_TYPE, statement))), ""
     )
     attach_bundle(registry, other, bundle)
-    verdict = await Verifier(registry).verify(by_tag("evil"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("evil"), unlogged(ALICE.key))
     assert reasons(verdict) == [f"bundle subject does not name the image {other.digest}"]
 
 
@@ -139,7 +140,7 @@ async def test_payload_changed_after_signing_is_rejected(registry: InMemoryRegis
     }
     sig = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": layer, "layers": [layer]}
     registry.put_manifest(REPO, json.dumps(sig).encode(), OCI_MANIFEST, image.digest.signature_tag)
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert reasons(verdict) == [NOT_VERIFIED]
 
 
@@ -147,7 +148,7 @@ async def test_payload_blob_that_does_not_match_its_digest_is_rejected(registry:
     image = push_image(registry, "v1")
     payload = sign_v2(registry, image.digest, ALICE)
     registry.corrupt_blob(REPO, Digest.of(payload), payload.replace(b"cosign", b"cosigN"))
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert not verdict.ok
     assert len(reasons(verdict)) == 1 and "does not match its digest" in reasons(verdict)[0]
 
@@ -198,7 +199,7 @@ async def test_garbage_sig_manifest_is_a_rejection_not_a_crash(manifest: bytes, 
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
     registry.put_manifest(REPO, manifest, OCI_MANIFEST, image.digest.signature_tag)
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert not verdict.ok and reasons(verdict) == [expected]
 
 
@@ -206,7 +207,7 @@ async def test_garbage_payload_that_verifies_is_still_rejected() -> None:
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
     sign_v2(registry, image.digest, ALICE, payload=b'{"critical": "nope"}')
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert reasons(verdict) == ["garbage: payload field critical is missing or not an object"]
 
 
@@ -217,7 +218,7 @@ async def test_payload_of_another_simple_signing_type_is_rejected() -> None:
         b"cosign container image signature", b"atomic container signature"
     )
     sign_v2(registry, image.digest, ALICE, payload=payload)
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert reasons(verdict) == [
         "payload type 'atomic container signature' is not 'cosign container image signature'"
     ]
@@ -284,7 +285,7 @@ async def test_garbage_bundle_is_a_rejection_not_a_crash(make_bundle: object, ex
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
     attach_bundle(registry, image, make_bundle(image.digest))  # type: ignore[operator]
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert not verdict.ok and reasons(verdict) == [expected]
 
 
@@ -292,7 +293,7 @@ async def test_bundle_whose_statement_is_garbage_is_rejected_after_the_signature
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
     sign_v3(registry, image, ALICE, statement=b'{"_type": "https://in-toto.io/Statement/v1"}')
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert reasons(verdict) == ["garbage: in-toto statement has no predicateType"]
 
 
@@ -300,10 +301,10 @@ async def test_bundle_with_a_non_sign_predicate_is_denied_unless_configured() ->
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
     sign_v3(registry, image, ALICE, predicate_type=PROVENANCE)
-    denied = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    denied = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert reasons(denied) == [f"bundle predicateType {PROVENANCE} is not {COSIGN_SIGN_PREDICATE}"]
     options = VerifyOptions(accepted_predicate_types=frozenset({COSIGN_SIGN_PREDICATE, PROVENANCE}))
-    allowed = await Verifier(registry, options=options).verify(by_tag("v1"), [ALICE.key])
+    allowed = await Verifier(registry, options=options).verify(by_tag("v1"), unlogged(ALICE.key))
     assert allowed.ok
 
 
@@ -326,7 +327,7 @@ async def test_message_signature_bundle_over_an_image_is_rejected() -> None:
         }
     ).encode()
     attach_bundle(registry, image, bundle)
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert reasons(verdict) == ["bundle holds a message signature (signs a blob), not a DSSE image signature"]
 
 
@@ -363,7 +364,7 @@ async def test_non_signature_attachments_are_ignored(registry: InMemoryRegistry)
                 ],
             }
             registry.put_manifest(REPO, json.dumps(index).encode(), OCI_MANIFEST, image.digest.tag_prefix)
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert not verdict.ok and verdict.rejected == ()
     assert registry.count("fetch_blob") == 0
 
@@ -374,8 +375,8 @@ async def test_two_of_three_keys_are_counted_as_distinct_signers() -> None:
     payload = build_payload("index.docker.io/securesystemsengineering/testimage", image.digest)
     for signer in (ALICE, BOB, CHARLIE):  # connaisseur: three layers sharing one payload blob
         sign_v2(registry, image.digest, signer, payload=payload)
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key, CHARLIE.key, MALLORY.key])
-    assert verdict.signer_fingerprints == {ALICE.key.fingerprint, CHARLIE.key.fingerprint}
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key, CHARLIE.key, MALLORY.key))
+    assert {v.key_fingerprint for v in verdict.verified} == {ALICE.key.fingerprint, CHARLIE.key.fingerprint}
     assert reasons(verdict) == [NOT_VERIFIED]  # bob's layer
     assert registry.count("fetch_blob") == 1  # the shared payload is fetched once
 
@@ -397,7 +398,7 @@ async def test_every_supported_key_type_verifies_both_formats(signer: object) ->
     image = push_image(registry, "v1")
     sign_v2(registry, image.digest, signer)  # type: ignore[arg-type]
     sign_v3(registry, image, signer)  # type: ignore[arg-type]
-    verdict = await Verifier(registry).verify(by_tag("v1"), [ALICE.key, signer.key])  # type: ignore[attr-defined]
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key, signer.key))  # type: ignore[attr-defined]
     assert {v.format for v in verdict.verified} == {V2, V3} and verdict.rejected == ()
-    other = await Verifier(registry).verify(by_tag("v1"), [ALICE.key])
+    other = await Verifier(registry).verify(by_tag("v1"), unlogged(ALICE.key))
     assert not other.ok and reasons(other) == [NOT_VERIFIED, NOT_VERIFIED]

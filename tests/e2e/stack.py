@@ -169,6 +169,7 @@ def write_config(
                 "name": "e2e",
                 "images": [f"{plain.host}/e2e/**", f"{private.host}/e2e/**"],
                 "keys": [{"secret": f"k8s://{KEYS}/cosign"}],
+                "transparencyLog": "ignore",
             }
         ],
     }

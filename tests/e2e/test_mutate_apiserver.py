@@ -143,6 +143,7 @@ def cluster(
                     "name": "pin",
                     "images": [f"{plain_registry.host}/pin/**"],
                     "keys": [{"file": str(key_pairs[KEY].public)}],
+                    "transparencyLog": "ignore",
                     "pinDigest": "podsOnly",
                 }
             ],

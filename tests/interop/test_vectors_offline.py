@@ -43,8 +43,9 @@ from app.core.transparency.rekor import (
     trusted_root_log_keys,
 )
 from app.core.trust.keys import TrustedKey, load_public_key, trusted_key_from
+from app.core.verification.trust_groups import NO_LOG, Trust
 from app.core.verification.verdicts import ImageVerdict, SignatureFormat
-from app.core.verification.verifier import KEYLESS_NOTE, NOT_VERIFIED, Verifier, VerifyOptions
+from app.core.verification.verifier import NOT_VERIFIED, Verifier, VerifyOptions
 from tests.core.signers import attach_bundle
 from tests.fakes import InMemoryRegistry
 from tests.fixtures.paths import INTEROP
@@ -102,7 +103,7 @@ def put_image(registry: InMemoryRegistry, manifest: bytes, tag: str = "v1") -> D
 async def verify(
     registry: InMemoryRegistry, ref: ImageRef, *keys: TrustedKey, **options: object
 ) -> ImageVerdict:
-    return await Verifier(registry, options=VerifyOptions(**options)).verify(ref, keys)  # type: ignore[arg-type]
+    return await Verifier(registry, options=VerifyOptions(**options)).verify(ref, Trust.keys(keys, NO_LOG))  # type: ignore[arg-type]
 
 
 # --- containers/image fixtures ------------------------------------------------------------------
@@ -131,12 +132,10 @@ async def test_containers_image_signatures_verify_with_the_documented_key(
     files = sorted((CI / directory).glob("signature-*"))
     put_sig_manifest(registry, image.digest, [read_signature_file(f) for f in files])
     verdict = await verify(registry, ImageRef(REPO, tag="v1"), COSIGN, COSIGN2)
-    by_layer = {v.location: v.key_name for v in verdict.verified}
+    by_layer = {v.location: v.signer_label for v in verdict.verified}
     found = [by_layer.get(f"{image.digest.signature_tag} layer {i}") for i in range(len(files))]
     assert found == signers
-    keyless = directory in ("dir-img-cosign-fulcio-rekor-valid", "dir-img-cosign-pki-valid")
-    expected = NOT_VERIFIED + (KEYLESS_NOTE if keyless else "")
-    assert [r.reason for r in verdict.rejected] == [expected] * signers.count(None)
+    assert [r.reason for r in verdict.rejected] == [NOT_VERIFIED] * signers.count(None)
 
 
 @pytest.mark.parametrize("directory", ["dir-img-cosign-fulcio-rekor-valid", "dir-img-cosign-pki-valid"])
@@ -289,11 +288,11 @@ async def test_connaisseur_signatures_verify_with_the_documented_keys(
     verdict = await verify(
         connaisseur_registry(), ImageRef(REPO, digest=digest), ALICE, BOB, CHARLIE, DEFAULT
     )
-    assert [v.key_name for v in verdict.verified] == signers
-    assert len(verdict.signer_fingerprints) == len(signers)
+    assert [v.signer_label for v in verdict.verified] == signers
+    assert len(verdict.signers) == len(signers)
     # README says the keyless layer's certificate annotation was stripped; it is present (and equals the
     # certificate in its Rekor body, checked below), so the rejection names it.
-    assert [r.reason for r in verdict.rejected] == ([] if signers else [NOT_VERIFIED + KEYLESS_NOTE])
+    assert [r.reason for r in verdict.rejected] == ([] if signers else [NOT_VERIFIED])
 
 
 async def test_connaisseur_keyless_signature_verifies_with_the_certificate_in_its_rekor_body() -> None:
@@ -402,7 +401,7 @@ async def test_skopeo_written_signatures_verify_per_signer(repository: str, sign
     registry.put_manifest(REPO, sig_manifest, OCI_MANIFEST, image.digest.signature_tag)
     keys = [key(SKOPEO / name) for name in ("ecdsa-p256.pub", "rsa-2048.pub", "ed25519.pub")]
     verdict = await verify(registry, ImageRef(REPO, tag="v1"), *keys)
-    assert [v.key_name for v in verdict.verified] == signers and verdict.rejected == ()
+    assert [v.signer_label for v in verdict.verified] == signers and verdict.rejected == ()
     layer = json.loads(sig_manifest)["layers"][0]
     payload = bytearray(registry.get_blob(REPO, Digest.parse(layer["digest"])))
     payload[10] ^= 1
@@ -427,7 +426,7 @@ async def test_v3_style_referrer_with_fallback_index_verifies() -> None:
     verdict = await verify(
         registry, ImageRef(REPO, tag="v1"), key(SKOPEO / "rsa-2048.pub"), key(SKOPEO / "ecdsa-p256.pub")
     )
-    assert [(v.format, v.key_name) for v in verdict.verified] == [
+    assert [(v.format, v.signer_label) for v in verdict.verified] == [
         (V3, "ecdsa-p256.pub")
     ] and verdict.rejected == ()
     assert bundle.size == 659
@@ -494,7 +493,7 @@ async def test_cosign_attestation_bundle_counts_as_a_signature_only_when_its_pre
     )
     assert accepted.ok
     by_key = await verify(registry, ImageRef(REPO, digest=subject), COSIGN)
-    assert [r.reason for r in by_key.rejected] == [NOT_VERIFIED + KEYLESS_NOTE]
+    assert [r.reason for r in by_key.rejected] == [NOT_VERIFIED]
 
 
 def test_sigstore_go_key_signed_v01_bundle_verifies_and_its_set_is_valid() -> None:

@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from kubernetes import client as k8s
 
+from tests.fakes import ManualClock
+
 _SERIALIZER = k8s.ApiClient()
 
 
@@ -88,13 +90,16 @@ class FakeResponse:
 @dataclass
 class FakeCore:
     """`secrets[(ns, name)]` is what a list returns; each watch call pops the next item of `watches`:
-    a list of event lines, a (lines, exception) pair, or an exception raised by the request itself."""
+    a list of event lines, a (lines, exception) pair, or an exception raised by the request itself.
+    With a `clock`, each watch lasts the next of `watch_seconds` on it."""
 
     secrets: dict[tuple[str, str], k8s.V1Secret] = field(default_factory=dict)
     list_rv: str = "10"
     list_error: BaseException | None = None
     watches: list[Any] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
+    clock: ManualClock | None = None
+    watch_seconds: list[float] = field(default_factory=list)
 
     def list_namespaced_secret(self, namespace: str, **kwargs: Any) -> Any:
         """Like CoreV1Api's; the real Watch reads the item type from this docstring.
@@ -105,6 +110,8 @@ class FakeCore:
         name = kwargs["field_selector"].removeprefix("metadata.name=")
         if kwargs.get("watch"):
             item = self.watches.pop(0)
+            if self.clock is not None and self.watch_seconds:
+                self.clock.advance(self.watch_seconds.pop(0))
             if isinstance(item, BaseException):
                 raise item
             if isinstance(item, tuple):

@@ -1,4 +1,4 @@
-"""A stand-in for the parts of `kubernetes.client.CoreV1Api` that `app.kube.podsecrets` reads: one
+"""A stand-in for the parts of `kubernetes.client.CoreV1Api` that `app.kube.podpullsecrets` reads: one
 Secret (`read_namespaced_secret`) and one ServiceAccount (`read_namespaced_service_account`), served
 as REAL model objects (`V1Secret`, `V1ServiceAccount`), with the client's own `ApiException` for a
 404 or any status set in `errors`. Every call is recorded; `gate` (when set) holds calls until it is

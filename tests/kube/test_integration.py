@@ -18,7 +18,7 @@ from app.core.errors import ClusterAccessDenied, ConfigError
 from app.core.trust.keys import load_public_key
 from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, connect
-from app.kube.keystore import SecretKeyStore
+from app.kube.keysecrets import SecretKeyStore
 from tests.fixtures.kube import KubeCluster, cosign_key_secret, create_namespace, grant_secret_read
 from tests.kube.fakes import public_pem
 

@@ -13,20 +13,13 @@ from kubernetes import client as k8s
 from app.core.errors import ClusterAccessDenied, ClusterUnavailable
 from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi
-from app.kube.podsecrets import MAX_SECRETS_PER_POD, PodPullSecrets
+from app.kube.podpullsecrets import MAX_SECRETS_PER_POD, PodPullSecrets
+from tests.fakes import ManualClock
 from tests.kube.podcore import PodCore, docker_config_secret, secret_with, service_account
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def lookups(core: PodCore, clock: Clock | None = None, **kwargs: float) -> PodPullSecrets:
-    return PodPullSecrets(KubeApi(core), clock=clock or Clock(), **kwargs)  # type: ignore[arg-type]
+def lookups(core: PodCore, clock: ManualClock | None = None, **kwargs: float) -> PodPullSecrets:
+    return PodPullSecrets(KubeApi(core), clock=clock or ManualClock(), **kwargs)  # type: ignore[arg-type]
 
 
 async def started(core: PodCore) -> None:
@@ -106,7 +99,7 @@ async def test_a_secret_that_is_not_a_docker_config_is_skipped_with_its_reason()
 
 
 async def test_reviews_within_the_ttl_share_one_read_and_a_changed_secret_counts_after_it() -> None:
-    core, clock = team_core(), Clock()
+    core, clock = team_core(), ManualClock()
     pulls = lookups(core, clock, ttl=60)
     assert (await pulls.credentials_for("team", ["regcred"], "default")).credentials[
         "reg.example"
@@ -114,12 +107,12 @@ async def test_reviews_within_the_ttl_share_one_read_and_a_changed_secret_counts
     core.secrets[("team", "regcred")] = docker_config_secret(
         "team", "regcred", {"reg.example": ("ci", "new")}
     )
-    clock.now += 59
+    clock.advance(59)
     assert (await pulls.credentials_for("team", ["regcred"], "default")).credentials[
         "reg.example"
     ].password == "pw1"
     assert core.secret_reads() == 1
-    clock.now += 2
+    clock.advance(2)
     assert (await pulls.credentials_for("team", ["regcred"], "default")).credentials[
         "reg.example"
     ].password == "new"
@@ -152,7 +145,7 @@ async def test_a_review_that_gives_up_does_not_cancel_the_read_others_wait_for()
 
 
 async def test_an_api_server_refusal_is_a_problem_not_an_error_and_is_retried_after_a_few_seconds() -> None:
-    core, clock = team_core(), Clock()
+    core, clock = team_core(), ManualClock()
     core.errors[("team", "regcred")] = 403
     pulls = lookups(core, clock, error_ttl=5)
     for _ in range(2):
@@ -160,7 +153,7 @@ async def test_an_api_server_refusal_is_a_problem_not_an_error_and_is_retried_af
         assert found.credentials == {} and "HTTP 403" in found.problems[0]
     assert core.secret_reads() == 1
     del core.errors[("team", "regcred")]
-    clock.now += 6
+    clock.advance(6)
     assert (await pulls.credentials_for("team", ["regcred"], "default")).credentials[
         "reg.example"
     ].username == "ci"

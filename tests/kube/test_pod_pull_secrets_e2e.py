@@ -110,6 +110,7 @@ def setup(
                 "name": "private",
                 "images": [f"{tls_registry.host}/**"],
                 "keys": [{"file": str(key_pairs["ecdsa-p256"].public)}],
+                "transparencyLog": "ignore",
             }
         ],
     }

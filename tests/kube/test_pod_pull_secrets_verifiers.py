@@ -12,11 +12,12 @@ from typing import Any
 from app.core.admission.review import AdmissionRequest, Operation
 from app.core.digests import Digest
 from app.core.references import ImageRef, parse_reference
-from app.core.trust.keys import TrustedKey
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 from app.registry.credentials import Credential
 from app.registry.settings import RegistrySettings
 from app.webhook.podverifiers import CLOSE_GRACE_SECONDS, PodVerifiers
+from tests.fakes import ManualClock
 
 CONFIGURED = Credential("configured", "c")
 ALICE = Credential("alice", "alice-secret-pw")
@@ -50,7 +51,7 @@ class Built:
         self.settings, self.closed = settings, False
         self.verified: list[ImageRef] = []
 
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
         self.verified.append(ref)
         return ImageVerdict(ref, Digest.of(b"x"), (), ())
 
@@ -60,13 +61,13 @@ class Built:
 
 class Harness:
     def __init__(self, source: Source | None, max_sets: int = 32) -> None:
-        self.now = 0.0
+        self.clock = ManualClock()
         self.built: list[Built] = []
         self.base = Built(
             RegistrySettings.build(credentials={"reg.example": CONFIGURED, "other.example": CONFIGURED})
         )
         self.verifiers = PodVerifiers(
-            self.base, self.base.settings, self._build, source, max_sets=max_sets, clock=lambda: self.now
+            self.base, self.base.settings, self._build, source, max_sets=max_sets, clock=self.clock
         )
 
     def _build(self, settings: RegistrySettings) -> tuple[Any, Any]:
@@ -108,7 +109,7 @@ async def test_credentials_are_looked_up_only_when_an_image_is_verified_and_once
     verifier = await harness.verifiers.for_request(request("team"))
     assert source.calls == []  # a skipped namespace or an exempt image never gets further
     refs = [parse_reference(f"reg.example/app{i}:1") for i in range(3)]
-    verdicts = await asyncio.gather(*(verifier.verify(ref, ()) for ref in refs))
+    verdicts = await asyncio.gather(*(verifier.verify(ref, Trust(())) for ref in refs))
     assert len(source.calls) == 1
     (alice,) = harness.built
     assert alice.verified == refs and [v.reference for v in verdicts] == refs
@@ -141,7 +142,7 @@ async def test_a_dropped_client_is_closed_after_the_grace_time_and_all_at_shutdo
     await harness.verifiers.choose(request("b"))  # drops a's client: a review may still use it
     alice, bob = harness.built
     assert not alice.closed
-    harness.now += CLOSE_GRACE_SECONDS + 1
+    harness.clock.advance(CLOSE_GRACE_SECONDS + 1)
     await harness.verifiers.choose(request("b"))
     assert alice.closed and not bob.closed
     await harness.verifiers.aclose()

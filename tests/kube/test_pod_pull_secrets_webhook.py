@@ -78,6 +78,7 @@ def config(registry: TestRegistry, key: KeyPair, pod_pull_secrets: bool = True) 
                 "name": "private",
                 "images": [f"{registry.host}/podcreds/**"],
                 "keys": [{"file": str(key.public)}],
+                "transparencyLog": "ignore",
             }
         ],
     }

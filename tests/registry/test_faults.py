@@ -12,6 +12,7 @@ import os
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -57,6 +58,17 @@ def proxy(plain_registry: TestRegistry) -> Iterator[FaultProxy]:
 Operation = Callable[[OciRegistry, str, Pushed], Awaitable[object]]
 
 
+class Fault(NamedTuple):
+    """A fault proxy `rule` (request pattern, fault kind, value), the registry `call` made through it,
+    the error it `raises` and `words` its reason must hold."""
+
+    id: str
+    rule: tuple[str, str, object]
+    call: Operation
+    raises: type[RegistryError]
+    words: str
+
+
 async def _resolve(registry: OciRegistry, host: str, image: Pushed) -> object:
     return await registry.resolve(parse_reference(f"{host}/{image.repo}:v1"))
 
@@ -82,58 +94,57 @@ async def _push(registry: OciRegistry, host: str, image: Pushed) -> object:
     return await registry.push_blob(Repository(host, image.repo), data, "application/octet-stream")
 
 
-# (id, rule pattern, rule kind, rule value, operation, expected error, words in the reason)
 FAULTS = [
-    ("wrong digest header", "GET /v2/.*/manifests/v1", "digest_header", str(Digest.of(b"x")), _manifest_by_tag,
-     RegistryProtocolError, "does not match its digest"),
-    ("tampered manifest", "GET /v2/.*/manifests/sha256", "tamper", None, _manifest_by_digest,
-     RegistryProtocolError, "does not match its digest"),
-    ("tampered blob", "GET /v2/.*/blobs/", "tamper", None, _blob, RegistryProtocolError, "does not match its descriptor"),
-    ("truncated manifest", "GET /v2/.*/manifests/", "truncate", 10, _manifest_by_tag,
-     RegistryUnavailable, "broke off mid-answer"),
-    ("oversized manifest", "GET /v2/.*/manifests/", "pad", MAX_MANIFEST_BYTES, _manifest_by_tag,
-     RegistryProtocolError, "more than the 4194304 allowed"),
-    ("blob longer than its descriptor", "GET /v2/.*/blobs/", "pad", 10, _blob, RegistryProtocolError, "more than the"),
-    ("500 on resolve", "HEAD /v2/", "status", 500, _resolve, RegistryUnavailable, "failed to serve manifest"),
-    ("429 on blob", "GET /v2/.*/blobs/", "status", 429, _blob, RegistryUnavailable, "rate-limiting"),
-    ("503 on referrers", "GET /v2/", "status", 503, _referrers, RegistryUnavailable, "failed to serve"),
+    Fault("wrong digest header", rule=("GET /v2/.*/manifests/v1", "digest_header", str(Digest.of(b"x"))),
+          call=_manifest_by_tag, raises=RegistryProtocolError, words="does not match its digest"),
+    Fault("tampered manifest", rule=("GET /v2/.*/manifests/sha256", "tamper", None),
+          call=_manifest_by_digest, raises=RegistryProtocolError, words="does not match its digest"),
+    Fault("tampered blob", rule=("GET /v2/.*/blobs/", "tamper", None),
+          call=_blob, raises=RegistryProtocolError, words="does not match its descriptor"),
+    Fault("truncated manifest", rule=("GET /v2/.*/manifests/", "truncate", 10),
+          call=_manifest_by_tag, raises=RegistryUnavailable, words="broke off mid-answer"),
+    Fault("oversized manifest", rule=("GET /v2/.*/manifests/", "pad", MAX_MANIFEST_BYTES),
+          call=_manifest_by_tag, raises=RegistryProtocolError, words="more than the 4194304 allowed"),
+    Fault("blob longer than its descriptor", rule=("GET /v2/.*/blobs/", "pad", 10),
+          call=_blob, raises=RegistryProtocolError, words="more than the"),
+    Fault("500 on resolve", rule=("HEAD /v2/", "status", 500),
+          call=_resolve, raises=RegistryUnavailable, words="failed to serve manifest"),
+    Fault("429 on blob", rule=("GET /v2/.*/blobs/", "status", 429),
+          call=_blob, raises=RegistryUnavailable, words="rate-limiting"),
+    Fault("503 on referrers", rule=("GET /v2/", "status", 503),
+          call=_referrers, raises=RegistryUnavailable, words="failed to serve"),
     # only the referrers API fails and there is no fallback tag (cosign 3 writes none where the API
     # exists): "could not check", never an empty list that would read as "no signatures found"
-    ("503 on the referrers API alone", "GET /v2/.*/referrers/", "status", 503, _referrers,
-     RegistryUnavailable, "failed to serve"),
-    ("403 on the referrers API alone", "GET /v2/.*/referrers/", "status", 403, _referrers,
-     errors.RegistryAuthError, "denied access"),
-    ("500 on the fallback tag alone", "GET /v2/.*/manifests/sha256-", "status", 500, _referrers,
-     RegistryUnavailable, "failed to serve"),
-    ("slow answer", "HEAD /v2/", "delay", 1.0, _resolve, RegistryTimeout, "did not answer within 0.3 s"),
-    ("dropped connection", "GET /v2/.*/manifests/", "close", None, _manifest_by_tag, RegistryUnavailable, "broke off"),
-    ("403 on resolve", "HEAD /v2/", "status", 403, _resolve, errors.RegistryAuthError, "denied access"),
-    ("401 without a challenge", "HEAD /v2/", "status", 401, _resolve, errors.RegistryAuthError,
-     "without saying how to authenticate"),
-    ("upload refused", "POST /v2/.*/blobs/uploads/", "status", 400, _push, errors.RegistryWriteError, "refused"),
-    ("upload 500", "PUT /v2/.*/blobs/uploads/", "status", 500, _push, RegistryUnavailable, "failed to serve"),
+    Fault("503 on the referrers API alone", rule=("GET /v2/.*/referrers/", "status", 503),
+          call=_referrers, raises=RegistryUnavailable, words="failed to serve"),
+    Fault("403 on the referrers API alone", rule=("GET /v2/.*/referrers/", "status", 403),
+          call=_referrers, raises=errors.RegistryAuthError, words="denied access"),
+    Fault("500 on the fallback tag alone", rule=("GET /v2/.*/manifests/sha256-", "status", 500),
+          call=_referrers, raises=RegistryUnavailable, words="failed to serve"),
+    Fault("slow answer", rule=("HEAD /v2/", "delay", 1.0),
+          call=_resolve, raises=RegistryTimeout, words="did not answer within 0.3 s"),
+    Fault("dropped connection", rule=("GET /v2/.*/manifests/", "close", None),
+          call=_manifest_by_tag, raises=RegistryUnavailable, words="broke off"),
+    Fault("403 on resolve", rule=("HEAD /v2/", "status", 403),
+          call=_resolve, raises=errors.RegistryAuthError, words="denied access"),
+    Fault("401 without a challenge", rule=("HEAD /v2/", "status", 401),
+          call=_resolve, raises=errors.RegistryAuthError, words="without saying how to authenticate"),
+    Fault("upload refused", rule=("POST /v2/.*/blobs/uploads/", "status", 400),
+          call=_push, raises=errors.RegistryWriteError, words="refused"),
+    Fault("upload 500", rule=("PUT /v2/.*/blobs/uploads/", "status", 500),
+          call=_push, raises=RegistryUnavailable, words="failed to serve"),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("pattern", "kind", "value", "operation", "expected", "words"),
-    [pytest.param(*case[1:], id=case[0]) for case in FAULTS],
-)
+@pytest.mark.parametrize("fault", FAULTS, ids=[fault.id for fault in FAULTS])
 async def test_an_injected_fault_becomes_a_clear_typed_error(
-    proxy: FaultProxy,
-    pushed: Pushed,
-    pattern: str,
-    kind: str,
-    value: object,
-    operation: Operation,
-    expected: type[RegistryError],
-    words: str,
+    proxy: FaultProxy, pushed: Pushed, fault: Fault
 ) -> None:
-    proxy.add(pattern, kind, value)
+    proxy.add(*fault.rule)
     async with OciRegistry(proxy.settings(timeouts=FAST)) as registry:
-        with pytest.raises(expected) as caught:
-            await operation(registry, proxy.host, pushed)
-    assert words in caught.value.reason
+        with pytest.raises(fault.raises) as caught:
+            await fault.call(registry, proxy.host, pushed)
+    assert fault.words in caught.value.reason
     assert (
         proxy.host in caught.value.reason or "blob" in caught.value.reason or "refused" in caught.value.reason
     )
@@ -225,12 +236,12 @@ async def test_no_httpx_exception_escapes_the_adapter(
     proxy: FaultProxy, pushed: Pushed, tls_registry: TestRegistry, tmp_path: Path
 ) -> None:
     outcomes: list[BaseException] = []
-    for _, pattern, kind, value, operation, _, _ in FAULTS:
+    for fault in FAULTS:
         proxy.clear()
-        proxy.add(pattern, kind, value)
+        proxy.add(*fault.rule)
         async with OciRegistry(proxy.settings(timeouts=FAST)) as registry:
             try:
-                await operation(registry, proxy.host, pushed)
+                await fault.call(registry, proxy.host, pushed)
             except BaseException as exc:
                 outcomes.append(exc)
     down = f"127.0.0.1:{free_port()}"

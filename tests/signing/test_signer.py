@@ -23,8 +23,8 @@ from app.core.verification.verifier import Verifier
 from app.signing.keyfiles import generate_ecdsa_key
 from app.signing.signer import docker_reference, sign_image
 from app.signing.signingkey import SigningKey
-from tests.core.signers import REPO, by_tag, push_image
-from tests.fakes import InMemoryRegistry
+from tests.core.signers import REPO, by_tag, push_image, unlogged
+from tests.fakes import InMemoryRegistry, ManualClock
 
 CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 V2, V3 = SignatureFormat.COSIGN_V2_SIG_TAG, SignatureFormat.COSIGN_V3_BUNDLE
@@ -58,7 +58,7 @@ async def test_legacy_signature_of_a_tag_is_stored_at_the_digest_sig_tag_and_ver
         },
         "optional": None,
     }
-    verdict = await Verifier(registry).verify(by_tag("v1"), [key.public])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(key.public))
     assert [(v.format, v.key_fingerprint) for v in verdict.verified] == [(V2, key.public.fingerprint)]
 
 
@@ -81,8 +81,11 @@ async def test_a_second_key_appends_a_layer_and_both_keys_verify() -> None:
     layers = _sig_layers(registry, image.digest.signature_tag)
     assert len(layers) == 2
     assert all(SIGNATURE_ANNOTATION in layer["annotations"] for layer in layers)  # type: ignore[operator]
-    verdict = await Verifier(registry).verify(by_tag("v1"), [first.public, second.public])
-    assert verdict.signer_fingerprints == {first.public.fingerprint, second.public.fingerprint}
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(first.public, second.public))
+    assert {v.key_fingerprint for v in verdict.verified} == {
+        first.public.fingerprint,
+        second.public.fingerprint,
+    }
 
 
 async def test_annotations_are_signed_into_the_optional_section() -> None:
@@ -99,12 +102,12 @@ async def test_bundle_is_a_referrer_with_the_fallback_index_only_without_the_api
     registry = InMemoryRegistry(referrers_api=referrers_api)
     image = push_image(registry, "v1")
     key = _key()
-    outcome = await sign_image(registry, by_tag("v1"), key, bundle=True, now=CREATED)
+    outcome = await sign_image(registry, by_tag("v1"), key, bundle=True, clock=ManualClock(CREATED))
     assert outcome.format is V3 and outcome.fallback_index is not referrers_api
     index = registry.get_manifest(REPO, image.digest.tag_prefix)
     assert (index is not None) is not referrers_api
     assert registry.get_manifest(REPO, image.digest.signature_tag) is None  # no v2 signature written
-    verdict = await Verifier(registry).verify(by_tag("v1"), [key.public])
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(key.public))
     assert [v.format for v in verdict.verified] == [V3]
 
 
@@ -112,7 +115,7 @@ async def test_bundle_carries_the_key_hint_the_cosign_predicate_and_no_tlog_entr
     registry = InMemoryRegistry(referrers_api=False)
     image = push_image(registry, "v1")
     key = _key()
-    await sign_image(registry, by_tag("v1"), key, bundle=True, now=CREATED)
+    await sign_image(registry, by_tag("v1"), key, bundle=True, clock=ManualClock(CREATED))
     index = parse_index(registry.get_manifest(REPO, image.digest.tag_prefix) or b"")
     manifest = await registry.fetch_manifest(REPO, index[0].digest)
     assert manifest is not None
@@ -135,18 +138,21 @@ async def test_a_second_bundle_is_appended_to_the_fallback_index() -> None:
     registry = InMemoryRegistry(referrers_api=False)
     image = push_image(registry, "v1")
     first, second = _key("a.key"), _key("b.key", ec.generate_private_key(ec.SECP384R1()))
-    await sign_image(registry, by_tag("v1"), first, bundle=True, now=CREATED)
-    await sign_image(registry, by_tag("v1"), second, bundle=True, now=CREATED)
+    await sign_image(registry, by_tag("v1"), first, bundle=True, clock=ManualClock(CREATED))
+    await sign_image(registry, by_tag("v1"), second, bundle=True, clock=ManualClock(CREATED))
     assert len(parse_index(registry.get_manifest(REPO, image.digest.tag_prefix) or b"")) == 2
-    verdict = await Verifier(registry).verify(by_tag("v1"), [first.public, second.public])
-    assert verdict.signer_fingerprints == {first.public.fingerprint, second.public.fingerprint}
+    verdict = await Verifier(registry).verify(by_tag("v1"), unlogged(first.public, second.public))
+    assert {v.key_fingerprint for v in verdict.verified} == {
+        first.public.fingerprint,
+        second.public.fingerprint,
+    }
 
 
 async def test_signing_a_digest_reference_needs_no_tag() -> None:
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
     ref = ImageRef(REPO, None, image.digest)
-    outcome = await sign_image(registry, ref, _key(), bundle=True, now=CREATED)
+    outcome = await sign_image(registry, ref, _key(), bundle=True, clock=ManualClock(CREATED))
     assert outcome.reference.pinned() == f"{REPO}@{image.digest}"
 
 

@@ -3,17 +3,23 @@
 Requests are forwarded unchanged (the `Host` header too, so the registry's upload `Location` points back
 at the proxy) unless a rule matches `"METHOD /path"`. Rules can answer a status or a body, drop the connection,
 delay the answer, replace or drop a header, flip a byte, truncate, pad or gzip the body, redirect
-elsewhere, or demand Basic credentials the upstream does not need. Every request seen is recorded with its
-headers, so tests can check what was (not) sent.
+elsewhere, demand Basic credentials the upstream does not need, or, like a registry that echoes what it
+was sent, challenge for credentials and then answer an error whose message quotes the `Authorization`
+header, the credential in it (decoded too, for Basic) and the request body, and repeats the header in
+its own `X-Echo-Authorization` (`echo_auth`). Every request
+seen is recorded with its headers, so tests can check what was (not) sent.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 import http.client
+import json
 import re
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -143,6 +149,14 @@ class FaultProxy:
         if kind == "redirect":
             assert rule is not None
             return _send(handler, 307, {"Location": f"{rule.value}{path}"}, b"")
+        if kind == "echo_auth":  # value: (WWW-Authenticate challenge, status of the echoing answer)
+            assert rule is not None and isinstance(rule.value, tuple)
+            challenge, echo_status = rule.value
+            sent = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+            if sent is None and challenge:
+                return _send(handler, 401, {"WWW-Authenticate": challenge}, b"")
+            echoed = {"Content-Type": "application/json", "X-Echo-Authorization": sent or ""}
+            return _send(handler, echo_status, echoed, _echo(sent or "", body), head=method == "HEAD")
         if kind == "require_basic":
             assert rule is not None
             if headers.get("Authorization") != rule.value:
@@ -204,6 +218,22 @@ class FaultProxy:
         if rule.kind == "drop_header":
             headers = {k: v for k, v in headers.items() if k.lower() != str(rule.value).lower()}
         return headers
+
+
+def _echo(authorization: str, body: bytes) -> bytes:
+    """A distribution error body whose message quotes everything the client sent to authenticate,
+    secrets first (messages are shortened when relayed): the credential alone, decoded (Basic), a
+    refresh token from a form body, then the whole body and the header line."""
+    scheme, _, credential = authorization.partition(" ")
+    form = urllib.parse.parse_qs(body.decode(errors="replace"))
+    shown = [credential, *form.get("refresh_token", [])]
+    if scheme.lower() == "basic":
+        shown.append(base64.b64decode(credential).decode(errors="replace"))
+    message = (
+        f"{' '.join(s for s in shown if s)} denied; body {body.decode(errors='replace')}\n"
+        f"Authorization: {authorization}"
+    )
+    return json.dumps({"errors": [{"code": "DENIED", "message": message}]}).encode()
 
 
 def _send(

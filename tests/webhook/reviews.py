@@ -87,6 +87,15 @@ def review(
     return body
 
 
+def add_image_volumes(spec: dict[str, Any], volumes: Containers) -> dict[str, Any]:
+    """Append to pod spec `spec` one `emptyDir` volume, then an image volume (KEP-4639) per
+    (name, reference), as `kubectl` sends them; returns `spec`."""
+    listed = spec.setdefault("volumes", [])
+    listed.append({"name": "scratch", "emptyDir": {}})
+    listed.extend({"name": n, "image": {"reference": r, "pullPolicy": "IfNotPresent"}} for n, r in volumes)
+    return spec
+
+
 def pod_spec_of(obj: dict[str, Any], path: Sequence[str]) -> dict[str, Any]:
     """The dict at `path` in `obj` (a workload's pod template spec)."""
     found: dict[str, Any] = obj

@@ -87,8 +87,14 @@ def namespace(
         {
             "registries": {"insecure": [plain_registry.host]},
             "policies": [
-                {"name": "team", "images": [f"{under}/team/**"], "keys": key},
-                {"name": "audit", "images": [f"{under}/audit/**"], "keys": key, "mode": "warn"},
+                {"name": "team", "images": [f"{under}/team/**"], "keys": key, "transparencyLog": "ignore"},
+                {
+                    "name": "audit",
+                    "images": [f"{under}/audit/**"],
+                    "keys": key,
+                    "transparencyLog": "ignore",
+                    "mode": "warn",
+                },
             ],
         }
     )

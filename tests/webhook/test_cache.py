@@ -82,7 +82,14 @@ def test_a_second_review_of_a_signed_image_only_resolves_its_tag(
     webhook = start_webhook(
         {
             "registries": {"insecure": [proxy.host]},
-            "policies": [{"name": "cached", "images": [f"{proxy.host}/cached/**"], "keys": [key]}],
+            "policies": [
+                {
+                    "name": "cached",
+                    "images": [f"{proxy.host}/cached/**"],
+                    "keys": [key],
+                    "transparencyLog": "ignore",
+                }
+            ],
         }
     )
     body = review([("app", f"{proxy.host}/cached/app:1")])

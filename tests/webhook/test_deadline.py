@@ -16,11 +16,11 @@ from app.core.admission.decision import ImageVerifier, decide
 from app.core.admission.policy import FixedPolicySource
 from app.core.admission.review import AdmissionRequest, parse_review
 from app.core.references import ImageRef
-from app.core.trust.keys import TrustedKey
 from app.core.trust.secretkeys import KeySnapshot, StaticKeyStore
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 from app.webhook.review import Reviewer
-from tests.core.test_decision import PROD, ScriptedVerifier, policy
+from tests.core.decisions import PROD, ScriptedVerifier, policy
 from tests.fixtures.registry import TestRegistry, push_image
 from tests.fixtures.signing import KeyPair, sign_image
 from tests.fixtures.webhook import RunningWebhook
@@ -55,7 +55,12 @@ def config(proxy: FaultProxy, key: KeyPair, deadline: float) -> dict[str, Any]:
         "deadlineSeconds": deadline,
         "registries": {"insecure": [proxy.host], "timeoutSeconds": 20},
         "policies": [
-            {"name": "slow", "images": [f"{proxy.host}/slow/**"], "keys": [{"file": str(key.public)}]}
+            {
+                "name": "slow",
+                "images": [f"{proxy.host}/slow/**"],
+                "keys": [{"file": str(key.public)}],
+                "transparencyLog": "ignore",
+            }
         ],
     }
 
@@ -112,7 +117,7 @@ async def _ignore_cancellation(seconds: float) -> None:
 
 
 class StubbornVerifier:
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
         await _ignore_cancellation(3.0)
         raise AssertionError("never reached in time")
 

@@ -14,8 +14,8 @@ import pytest
 
 from app.config import parse_settings, policy_source
 from app.core.references import ImageRef
-from app.core.trust.keys import TrustedKey
 from app.core.trust.secretkeys import KeySnapshot
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 from app.webhook.app import create_app
 from app.webhook.review import Reviewer
@@ -32,7 +32,7 @@ APP = "registry.example.com/team/app:1"
 class Exploding:
     """A verifier with a bug."""
 
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict:
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
         raise RuntimeError("token=hunter2 in a bug's message")
 
 
@@ -80,7 +80,12 @@ def reviewer(
         {
             "server": {"tls": {"selfSignedDir": "x"}},
             "policies": [
-                {"name": "prod", "images": ["registry.example.com/**"], "keys": [{"file": str(key.public)}]}
+                {
+                    "name": "prod",
+                    "images": ["registry.example.com/**"],
+                    "keys": [{"file": str(key.public)}],
+                    "transparencyLog": "ignore",
+                }
             ],
         }
     )
@@ -196,6 +201,7 @@ def test_registry_credentials_from_the_config_never_reach_the_audit_log_or_the_l
                     "name": "private",
                     "images": [f"{tls_registry.host}/private/**"],
                     "keys": [{"file": str(key_pairs["ecdsa-p256"].public)}],
+                    "transparencyLog": "ignore",
                 }
             ],
         }

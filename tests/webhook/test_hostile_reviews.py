@@ -16,8 +16,9 @@ from app.core.trust.secretkeys import StaticKeyStore
 from app.webhook.app import create_app
 from app.webhook.review import Reviewer
 from app.webhook.tls import ServingCertificate
-from tests.core.test_decision import ALICE, ScriptedVerifier
+from tests.core.decisions import ALICE, ScriptedVerifier
 from tests.fixtures.webhook import RunningWebhook, serve_in_thread
+from tests.support.auditschema import checked_audit_line
 from tests.support.certs import ServerTls
 from tests.webhook.reviews import review
 
@@ -50,7 +51,7 @@ def _audit_lines_stay_whole(lines: list[str]) -> list[dict[str, Any]]:
     for line in lines:
         encoded = line.encode("utf-8")  # a lone surrogate would raise here: the record would be lost
         assert len(encoded.decode().splitlines()) == 1
-        records.append(json.loads(line))
+        records.append(checked_audit_line(line))  # and it is still a record its schema describes
     return records
 
 
@@ -121,3 +122,43 @@ def test_a_kind_not_reviewed_cannot_forge_a_line_of_the_deny_message(
     response = webhook.post(_raw(body)).json()["response"]
     assert response["allowed"] is False
     assert len(response["status"]["message"].splitlines()) == 1
+
+
+HUGE = 7 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("name", "image", "says"),
+    [
+        pytest.param(
+            "app", "registry.example.com/team/" + "a" * HUGE, "longer than any reference can be", id="image"
+        ),
+        pytest.param("n" * HUGE, "other.io/x:1", "no policy matches this image", id="container name"),
+    ],
+)
+def test_a_7_mib_string_is_denied_clearly_and_echoed_cut_over_https(
+    hostile_webhook: tuple[RunningWebhook, list[str]], name: str, image: str, says: str
+) -> None:
+    webhook, lines = hostile_webhook
+    body = review([(name, image)])
+    answer = webhook.post(_raw(body))
+    assert answer.status_code == 200, answer.text[:200]
+    response = answer.json()["response"]
+    assert response["allowed"] is False and says in response["status"]["message"]
+    assert f"({HUGE + (26 if name == 'app' else 0)} characters)" in response["status"]["message"]
+    assert len(answer.content) < 4_000
+    (line,) = lines
+    assert len(line) < 4_000 and json.loads(line)["decision"] == "deny"
+
+
+def test_a_7_mib_uid_is_refused_without_being_echoed(
+    hostile_webhook: tuple[RunningWebhook, list[str]],
+) -> None:
+    webhook, lines = hostile_webhook
+    body = review([("app", APP)])
+    body["request"]["uid"] = "u" * HUGE
+    answer = webhook.post(_raw(body))
+    assert answer.status_code == 400 and len(answer.content) < 300
+    assert "request.uid is 7340032 characters" in answer.json()["error"]
+    (record,) = _audit_lines_stay_whole(lines)
+    assert record["decision"] == "refused" and record["uid"] is None

@@ -21,7 +21,12 @@ Start = Callable[[dict[str, Any]], RunningWebhook]
 def config(key: KeyPair, **extra: Any) -> dict[str, Any]:
     return {
         "policies": [
-            {"name": "prod", "images": ["registry.example.com/**"], "keys": [{"file": str(key.public)}]}
+            {
+                "name": "prod",
+                "images": ["registry.example.com/**"],
+                "keys": [{"file": str(key.public)}],
+                "transparencyLog": "ignore",
+            }
         ],
         "exemptImages": ["registry.k8s.io/pause:*"],
         "skipNamespaces": ["kube-system"],
@@ -161,6 +166,7 @@ def test_every_review_writes_one_audit_line_with_the_documented_fields(
     assert len(webhook.audit_lines) == 2 and all("\n" not in line for line in webhook.audit_lines)
     first = webhook.audit[0]
     assert set(first) == {
+        "version",
         "time",
         "uid",
         "webhook",
@@ -187,7 +193,7 @@ def test_every_review_writes_one_audit_line_with_the_documented_fields(
         "CREATE",
         "admin",
     )
-    assert first["decision"] == "deny" and first["duration_ms"] >= 0
+    assert first["decision"] == "deny" and first["duration_ms"] >= 0 and first["version"] == 1
     assert [(i["container"], i["reference"], i["verdict"]) for i in first["images"]] == [
         ("spec.containers[0] (pause)", "registry.k8s.io/pause:3.9", "exempt"),
         ("spec.containers[1] (shell)", "other.io/tools/shell:1", "denied"),

@@ -92,7 +92,12 @@ def config(registry: TestRegistry, key: KeyPair, **metrics: Any) -> dict[str, An
         "registries": {"insecure": [registry.host]},
         "metrics": {"enabled": True, "host": "127.0.0.1", "port": 0, **metrics},
         "policies": [
-            {"name": "team", "images": [f"{registry.host}/metrics/**"], "keys": [{"file": str(key.public)}]}
+            {
+                "name": "team",
+                "images": [f"{registry.host}/metrics/**"],
+                "keys": [{"file": str(key.public)}],
+                "transparencyLog": "ignore",
+            }
         ],
     }
 
@@ -177,6 +182,7 @@ def test_a_registry_that_is_down_is_counted_as_an_error_not_as_an_answer(
                     "name": "p",
                     "images": [f"{dead}/**"],
                     "keys": [{"file": str(key_pairs["ecdsa-p256"].public)}],
+                    "transparencyLog": "ignore",
                 }
             ],
         }

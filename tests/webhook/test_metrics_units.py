@@ -24,6 +24,7 @@ from app.core.references import parse_reference
 from app.core.trust.secretkeys import SecretRef
 from app.registry.replies import outcome_of
 from app.webhook.metrics import MAX_REGISTRY_LABELS, Metrics, reason_class
+from tests.fakes import ManualClock
 
 CONTAINER = ContainerImage("spec.containers[0]", "app", "reg.example/app:1")
 REF = parse_reference("reg.example/app:1")
@@ -131,15 +132,12 @@ def test_registry_hosts_beyond_the_bound_are_counted_as_other() -> None:
 
 
 def test_the_key_snapshot_age_is_the_time_since_the_keys_last_changed() -> None:
-    clock = {"now": 1000.0, "taken": 900.0}
-    metrics = Metrics(
-        CollectorRegistry(),
-        "1.0",
-        key_snapshot_taken_at=lambda: clock["taken"],
-        monotonic=lambda: clock["now"],
-    )
+    clock = ManualClock()
+    taken = [clock.monotonic()]
+    metrics = Metrics(CollectorRegistry(), "1.0", key_snapshot_taken_at=lambda: taken[-1], clock=clock)
+    clock.advance(100)
     assert samples(metrics, "sigwebhook_key_snapshot_age_seconds") == {frozenset(): 100.0}
-    clock["taken"] = 995.0  # a Secret changed
+    taken.append(clock.monotonic() - 5)  # a Secret changed 5 s ago
     assert samples(metrics, "sigwebhook_key_snapshot_age_seconds") == {frozenset(): 5.0}
 
 

@@ -71,10 +71,28 @@ def webhook(
         {
             "registries": {"insecure": [plain_registry.host]},
             "policies": [
-                {"name": "team", "images": [f"{under}/team/**"], "keys": key},
-                {"name": "gitops", "images": [f"{under}/gitops/**"], "keys": key, "pinDigest": True},
-                {"name": "nopin", "images": [f"{under}/nopin/**"], "keys": key, "pinDigest": False},
-                {"name": "audit", "images": [f"{under}/audit/**"], "keys": key, "mode": "warn"},
+                {"name": "team", "images": [f"{under}/team/**"], "keys": key, "transparencyLog": "ignore"},
+                {
+                    "name": "gitops",
+                    "images": [f"{under}/gitops/**"],
+                    "keys": key,
+                    "transparencyLog": "ignore",
+                    "pinDigest": True,
+                },
+                {
+                    "name": "nopin",
+                    "images": [f"{under}/nopin/**"],
+                    "keys": key,
+                    "transparencyLog": "ignore",
+                    "pinDigest": False,
+                },
+                {
+                    "name": "audit",
+                    "images": [f"{under}/audit/**"],
+                    "keys": key,
+                    "transparencyLog": "ignore",
+                    "mode": "warn",
+                },
             ],
         }
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from app.core.admission.policy import AdmissionPolicy, ImagePattern, Pinning, Policy
 from app.core.trust.secretkeys import StaticKeyStore
 from app.webhook.review import Reviewer
-from tests.core.test_decision import ALICE, APP, OTHER, PROD, ScriptedVerifier
+from tests.core.decisions import ALICE, APP, OTHER, PROD, ScriptedVerifier
 from tests.webhook.reviews import review
 
 

@@ -7,9 +7,9 @@ server built from a YAML config by `build_webhook`. Each row gives the pod and t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -63,11 +63,17 @@ def table_config(images: Images, key_pairs: dict[str, KeyPair]) -> dict[str, Any
         "exemptImages": [images("table/infra/pause:*")],
         "registries": {"insecure": [images.host]},
         "policies": [
-            {"name": "team", "images": [images("table/team/**")], "keys": [key(A)]},
+            {
+                "name": "team",
+                "images": [images("table/team/**")],
+                "keys": [key(A)],
+                "transparencyLog": "ignore",
+            },
             {
                 "name": "db",
                 "images": [images("table/db/**")],
                 "keys": [key(A), key(B), key(C)],
+                "transparencyLog": "ignore",
                 "threshold": 2,
             },
         ],
@@ -88,86 +94,64 @@ WRONG_KEY = (
     "(1 signature(s) found: signature does not verify with any trusted key)"
 )
 
-# (id, containers, init, ephemeral, namespace, allowed, message lines: (container label, image, reason))
-ROWS: list[
-    tuple[
-        str,
-        list[tuple[str, str]],
-        list[tuple[str, str]],
-        list[tuple[str, str]],
-        str,
-        bool,
-        list[tuple[str, str, str]],
-    ]
-] = [
-    ("signed v2", [("app", "table/team/signed-v2:1")], [], [], "default", True, []),
-    ("signed v3 bundle", [("app", "table/team/signed-v3:1")], [], [], "default", True, []),
-    (
+
+class Row(NamedTuple):
+    """A pod (containers as (name, image) under the test registry) in `namespace`, and the lines of
+    the deny message expected, one per failing container: (container label, image, reason); none
+    when the pod is admitted."""
+
+    id: str
+    containers: Sequence[tuple[str, str]]
+    init: Sequence[tuple[str, str]] = ()
+    ephemeral: Sequence[tuple[str, str]] = ()
+    namespace: str = "default"
+    denied: Sequence[tuple[str, str, str]] = ()
+
+
+ROWS = [
+    Row("signed v2", containers=[("app", "table/team/signed-v2:1")]),
+    Row("signed v3 bundle", containers=[("app", "table/team/signed-v3:1")]),
+    Row(
         "unsigned",
-        [("app", "table/team/unsigned:1")],
-        [],
-        [],
-        "default",
-        False,
-        [("spec.containers[0] (app)", "table/team/unsigned:1", NO_SIG)],
+        containers=[("app", "table/team/unsigned:1")],
+        denied=[("spec.containers[0] (app)", "table/team/unsigned:1", NO_SIG)],
     ),
-    (
+    Row(
         "wrong key",
-        [("app", "table/team/wrong-key:1")],
-        [],
-        [],
-        "default",
-        False,
-        [("spec.containers[0] (app)", "table/team/wrong-key:1", WRONG_KEY)],
+        containers=[("app", "table/team/wrong-key:1")],
+        denied=[("spec.containers[0] (app)", "table/team/wrong-key:1", WRONG_KEY)],
     ),
-    (
+    Row(
         "several containers, one unsigned",
-        [
+        containers=[
             ("web", "table/team/signed-v2:1"),
             ("sidecar", "table/team/unsigned:1"),
             ("api", "table/team/signed-v3:1"),
         ],
-        [],
-        [],
-        "default",
-        False,
-        [("spec.containers[1] (sidecar)", "table/team/unsigned:1", NO_SIG)],
+        denied=[("spec.containers[1] (sidecar)", "table/team/unsigned:1", NO_SIG)],
     ),
-    (
+    Row(
         "init container unsigned",
-        [("app", "table/team/signed-v2:1")],
-        [("migrate", "table/team/unsigned:1")],
-        [],
-        "default",
-        False,
-        [("spec.initContainers[0] (migrate)", "table/team/unsigned:1", NO_SIG)],
+        containers=[("app", "table/team/signed-v2:1")],
+        init=[("migrate", "table/team/unsigned:1")],
+        denied=[("spec.initContainers[0] (migrate)", "table/team/unsigned:1", NO_SIG)],
     ),
-    (
+    Row(
         "ephemeral container wrong key",
-        [("app", "table/team/signed-v2:1")],
-        [],
-        [("debug", "table/team/wrong-key:1")],
-        "default",
-        False,
-        [("spec.ephemeralContainers[0] (debug)", "table/team/wrong-key:1", WRONG_KEY)],
+        containers=[("app", "table/team/signed-v2:1")],
+        ephemeral=[("debug", "table/team/wrong-key:1")],
+        denied=[("spec.ephemeralContainers[0] (debug)", "table/team/wrong-key:1", WRONG_KEY)],
     ),
-    (
+    Row(
         "every kind signed",
-        [("app", "table/team/signed-v2:1")],
-        [("init", "table/team/signed-v3:1")],
-        [("debug", "table/team/signed-v2:1")],
-        "default",
-        True,
-        [],
+        containers=[("app", "table/team/signed-v2:1")],
+        init=[("init", "table/team/signed-v3:1")],
+        ephemeral=[("debug", "table/team/signed-v2:1")],
     ),
-    (
+    Row(
         "unmatched image",
-        [("tool", "table/misc/tool:1")],
-        [],
-        [],
-        "default",
-        False,
-        [
+        containers=[("tool", "table/misc/tool:1")],
+        denied=[
             (
                 "spec.containers[0] (tool)",
                 "table/misc/tool:1",
@@ -175,17 +159,13 @@ ROWS: list[
             )
         ],
     ),
-    ("skipped namespace", [("app", "table/team/unsigned:1")], [], [], "kube-system", True, []),
-    ("exempt image (never pushed)", [("pause", "table/infra/pause:3.9")], [], [], "default", True, []),
-    ("threshold 2 of 3 met (v2 + v3)", [("db", "table/db/quorum-met:1")], [], [], "default", True, []),
-    (
+    Row("skipped namespace", containers=[("app", "table/team/unsigned:1")], namespace="kube-system"),
+    Row("exempt image (never pushed)", containers=[("pause", "table/infra/pause:3.9")]),
+    Row("threshold 2 of 3 met (v2 + v3)", containers=[("db", "table/db/quorum-met:1")]),
+    Row(
         "threshold 2 of 3 short",
-        [("db", "table/db/quorum-short:1")],
-        [],
-        [],
-        "default",
-        False,
-        [
+        containers=[("db", "table/db/quorum-short:1")],
+        denied=[
             (
                 "spec.containers[0] (db)",
                 "table/db/quorum-short:1",
@@ -193,14 +173,10 @@ ROWS: list[
             )
         ],
     ),
-    (
+    Row(
         "missing image",
-        [("app", "table/team/never-pushed:1")],
-        [],
-        [],
-        "default",
-        False,
-        [
+        containers=[("app", "table/team/never-pushed:1")],
+        denied=[
             (
                 "spec.containers[0] (app)",
                 "table/team/never-pushed:1",
@@ -208,14 +184,11 @@ ROWS: list[
             )
         ],
     ),
-    (
+    Row(
         "two failing, in pod order",
-        [("a", "table/team/wrong-key:1")],
-        [("b", "table/team/unsigned:1")],
-        [],
-        "default",
-        False,
-        [
+        containers=[("a", "table/team/wrong-key:1")],
+        init=[("b", "table/team/unsigned:1")],
+        denied=[
             ("spec.containers[0] (a)", "table/team/wrong-key:1", WRONG_KEY),
             ("spec.initContainers[0] (b)", "table/team/unsigned:1", NO_SIG),
         ],
@@ -223,35 +196,27 @@ ROWS: list[
 ]
 
 
-@pytest.mark.parametrize(
-    ("containers", "init", "ephemeral", "namespace", "allowed", "lines"),
-    [r[1:] for r in ROWS],
-    ids=[r[0] for r in ROWS],
-)
-def test_policy_pod_table_over_https(
-    webhook: RunningWebhook,
-    images: Images,
-    containers: Any,
-    init: Any,
-    ephemeral: Any,
-    namespace: str,
-    allowed: bool,
-    lines: list[tuple[str, str, str]],
-) -> None:
+@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
+def test_policy_pod_table_over_https(webhook: RunningWebhook, images: Images, row: Row) -> None:
     qualify = lambda pairs: [(n, images(i)) for n, i in pairs]  # noqa: E731
-    body = review(qualify(containers), init=qualify(init), ephemeral=qualify(ephemeral), namespace=namespace)
+    body = review(
+        qualify(row.containers),
+        init=qualify(row.init),
+        ephemeral=qualify(row.ephemeral),
+        namespace=row.namespace,
+    )
     answer = webhook.post(body)
     assert answer.status_code == 200
     response = answer.json()["response"]
     assert response["uid"] == body["request"]["uid"]
-    assert response["allowed"] is allowed
-    if allowed:
+    assert response["allowed"] is (not row.denied)
+    if not row.denied:
         assert "status" not in response
         return
     assert response["status"]["code"] == 403
     got = response["status"]["message"].split("\n")
-    assert len(got) == len(lines)
-    for line, (label, image, reason) in zip(got, lines, strict=True):
+    assert len(got) == len(row.denied)
+    for line, (label, image, reason) in zip(got, row.denied, strict=True):
         prefix = f"{label} {images(image)}: "
         assert line.startswith(prefix)
         assert line == prefix + reason.format(host=images.host)

@@ -19,6 +19,7 @@ import yaml
 from cryptography import x509
 
 from app.webhook.tls import VALIDITY_DAYS, self_signed_certificate
+from tests.fakes import ManualClock
 from tests.fixtures.signing import REPO_ROOT, cli_env, run_cli
 from tests.support.registry_server import free_port
 
@@ -108,7 +109,7 @@ def test_the_self_signed_certificate_is_reused_and_renewed_only_near_expiry(tmp_
     assert first.generated and not again.generated
     assert again.cert_file.read_bytes() == first_pem
     later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=VALIDITY_DAYS)
-    renewed = self_signed_certificate(tmp_path / "tls", now=later)
+    renewed = self_signed_certificate(tmp_path / "tls", ManualClock(later))
     assert renewed.generated and renewed.cert_file.read_bytes() != first_pem
     names = x509.load_pem_x509_certificate(renewed.cert_file.read_bytes()).extensions.get_extension_for_class(
         x509.SubjectAlternativeName
@@ -120,7 +121,7 @@ def test_a_renewed_self_signed_key_is_private_even_over_a_world_readable_file(tm
     first = self_signed_certificate(tmp_path / "tls")
     first.key_file.chmod(0o644)  # e.g. copied around by hand
     later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=VALIDITY_DAYS)
-    renewed = self_signed_certificate(tmp_path / "tls", now=later)
+    renewed = self_signed_certificate(tmp_path / "tls", ManualClock(later))
     assert renewed.generated and renewed.key_file == first.key_file
     assert renewed.key_file.stat().st_mode & 0o777 == 0o600
 

@@ -51,6 +51,7 @@ def webhook(
                     "name": "team",
                     "images": [f"{plain_registry.host}/workloads/team/**"],
                     "keys": [{"file": str(key_pairs[KEY].public)}],
+                    "transparencyLog": "ignore",
                 }
             ],
         }

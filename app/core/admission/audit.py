@@ -1,31 +1,13 @@
-"""The audit record: one JSON line per review, the record a security team audits.
+"""The audit record: one JSON line per review, the record a security team audits (its fields:
+README "The audit log").
 
-Fields (documented for the README):
-
-- `time`: when the decision was made, RFC 3339 UTC.
-- `uid`: the AdmissionReview request uid (the API server's audit log carries the same uid).
-- `webhook`: `validate` (the gate) or `mutate` (digest pinning; it always answers allow, so count
-  decisions on `validate` records).
-- `namespace`, `kind` (`Pod`, `apps/v1 Deployment`, …), `name` (the object's name, or the
-  `generateName` prefix when the API server has not named it yet), `pod` (the same, for pods only;
-  null for workloads), `operation` (CREATE, UPDATE, …), `subresource` (e.g. `ephemeralcontainers`),
-  `user` (the requesting user), `dry_run`.
-- `decision`: `allow` or `deny`, as answered; `summary`: why, in a few words; `message`: the deny
-  message sent back; `would_deny`: true when warn-mode policies refused some image (enforced, this
-  would have been a deny) and `warnings`: the warning lines sent back.
-- `images`: one entry per container image: `container` (`spec.containers[0] (app)`), `image` (as
-  written), `reference` (normalised), `digest` (the manifest digest verified), `verdict` (`verified`,
-  `denied`, `warned`, `exempt`, `unmatched-allowed`, `unchanged`), `policies` (names), `signatures`
-  (format and key fingerprint of each signature that counted, and the key's name: a file path,
-  `inline` or a `k8s://` Secret), `reason`, and on `mutate` records `pinned`: the image it was
-  rewritten to (null when not pinned).
-- `duration_ms`: time from receiving the review to the answer.
-
-A review that could not be read (HTTP 400) gets a record too, with `decision: refused`, the reason
-and the `uid` when one could be found (`malformed_record`): probes and broken callers are on record.
-
-Built only from the decision's data: it holds fingerprints, never a key, a password or a token.
-Pure: writing the line is the caller's job.
+`audit_record` is built only from the decision's data, so it holds key fingerprints, never a key,
+a password or a token; `malformed_record` puts a review that could not be read (HTTP 400) on record
+too. Every line carries `AUDIT_VERSION`, and the JSON Schema `app/core/audits/audit-record.schema.json`
+is the contract the webhook's tests hold each line to. What the sender wrote is bounded
+(`app.core.printable.clipped`: names at Kubernetes' limits, images at the longest reference, the
+review's fields when it is parsed), so no review makes a huge line. Pure: writing the line is the
+caller's job.
 """
 
 from __future__ import annotations
@@ -40,7 +22,9 @@ from app.core.admission.decision import Decision, ImageOutcome
 from app.core.admission.pinning import Pin
 from app.core.admission.pinning import summary as pin_summary
 from app.core.admission.review import AdmissionRequest, ContainerImage
+from app.core.verification.verdicts import VerifiedSignature
 
+AUDIT_VERSION = 1
 _UNSAFE_IN_A_LINE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
@@ -56,6 +40,7 @@ def audit_record(
     mutate = pinned is not None
     pins = {p.container: p.pinned for p in pinned or ()}
     return {
+        "version": AUDIT_VERSION,
         "time": _timestamp(at),
         "uid": request.uid,
         "webhook": "mutate" if mutate else "validate",
@@ -85,6 +70,7 @@ def malformed_record(
     request = body.get("request") if isinstance(body, dict) else None
     uid = request.get("uid") if isinstance(request, dict) else None
     return {
+        "version": AUDIT_VERSION,
         "time": _timestamp(at),
         "uid": uid if isinstance(uid, str) and len(uid) <= 128 else None,
         "webhook": webhook,
@@ -114,17 +100,34 @@ def _timestamp(at: datetime) -> str:
 def _image(outcome: ImageOutcome, pins: dict[ContainerImage, str] | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "container": outcome.container.label,
-        "image": outcome.container.image,
+        "image": outcome.container.shown,
         "reference": str(outcome.reference) if outcome.reference is not None else None,
         "digest": str(outcome.digest) if outcome.digest is not None else None,
         "verdict": outcome.verdict.value,
         "policies": list(outcome.policies),
-        "signatures": [
-            {"format": s.format.value, "key_fingerprint": s.key_fingerprint, "key": s.key_name}
-            for s in outcome.signatures
-        ],
+        "signatures": [signature_record(s) for s in outcome.signatures],
         "reason": outcome.reason,
     }
     if pins is not None:
         entry["pinned"] = pins.get(outcome.container)
     return entry
+
+
+def signature_record(signature: VerifiedSignature) -> dict[str, Any]:
+    identity = signature.identity
+    return {
+        "format": signature.format.value,
+        "key_fingerprint": signature.key_fingerprint or "",
+        "key": signature.signer_label,
+        "identity": identity.subject if identity is not None else None,
+        "issuer": identity.issuer if identity is not None else None,
+        "tlog": [
+            {
+                "log_id": entry.log_id,
+                "log_index": entry.log_index,
+                "integrated_time": _timestamp(entry.integrated_time) if entry.integrated_time else None,
+            }
+            for entry in signature.log_entries
+        ],
+        "timestamps": [_timestamp(t.moment) for t in signature.times if t.source.startswith("timestamp")],
+    }

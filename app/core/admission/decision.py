@@ -3,8 +3,8 @@
 `decide` plans each image (`app.core.admission.outcomes.plan`), runs the verifier for every image of the pod
 or workload template concurrently (at most `MAX_CONCURRENT_VERIFICATIONS` at a time; an object naming more than
 `MAX_IMAGES_PER_REVIEW` distinct images to verify, or listing more than `MAX_CONTAINERS_PER_REVIEW`
-containers, is denied unverified with one line saying so), inside a deadline, and judges each answer (`judge`); the object
-is allowed only when every image is. Images that only warn-mode policies refuse are admitted and
+containers and image volumes, is denied unverified with one line saying so), inside a deadline, and judges each
+answer (`judge`); the object is allowed only when every image is (image volumes are images like containers'). Images that only warn-mode policies refuse are admitted and
 listed in `warnings`. A deny message has one line per failing container, naming the container, the
 image as written and why (prefixed by the object for a workload: `Deployment web: spec.template…`):
 
@@ -30,8 +30,8 @@ from app.core.admission.workloads import WORKLOAD_KINDS
 from app.core.errors import DeadlineExceeded, SigwebhookError
 from app.core.printable import printable
 from app.core.references import ImageRef
-from app.core.trust.keys import TrustedKey
 from app.core.trust.secretkeys import KeySnapshot
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 
 __all__ = ["INTERNAL_ERROR", "Decision", "ImageOutcome", "ImageVerifier", "Verdict", "decide", "judge"]
@@ -49,7 +49,7 @@ MAX_CONTAINERS_PER_REVIEW = 500
 class ImageVerifier(Protocol):
     """What the decision needs from `app.core.verification.verifier.Verifier`."""
 
-    async def verify(self, ref: ImageRef, keys: tuple[TrustedKey, ...]) -> ImageVerdict: ...
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict: ...
 
 
 @dataclass(frozen=True)
@@ -119,11 +119,11 @@ async def decide(
             container,
             planned.reference,
             planned.policies,
-            planned.keys_by_policy,
+            planned.grants,
             results[str(planned.reference)],
             planned.warned,
         )
-    ordered = tuple(outcomes[c] for c in request.images)  # pod order: containers, init, ephemeral
+    ordered = tuple(outcomes[c] for c in request.images)  # pod order: containers, init, ephemeral, volumes
     warnings = tuple(_line(request, o) for o in ordered if o.verdict is Verdict.WARNED)
     failing = [o for o in ordered if not o.allowed]
     if failing:
@@ -141,7 +141,10 @@ def _too_many(request: AdmissionRequest) -> str | None:
     one per container: the answer and the audit record stay small whatever the object lists."""
     distinct = len({c.image for c in request.images_to_verify()})
     if len(request.images) > MAX_CONTAINERS_PER_REVIEW:
-        why = f"it has {len(request.images)} containers, more than the {MAX_CONTAINERS_PER_REVIEW}"
+        why = (
+            f"it has {len(request.images)} containers and image volumes, "
+            f"more than the {MAX_CONTAINERS_PER_REVIEW}"
+        )
     elif distinct > MAX_IMAGES_PER_REVIEW:
         why = f"it names {distinct} distinct images to verify, more than the {MAX_IMAGES_PER_REVIEW}"
     else:
@@ -165,7 +168,7 @@ async def _verify_all(
 
     async def verify(p: Plan) -> ImageVerdict:
         async with slots:
-            return await verifier.verify(p.reference, p.keys)
+            return await verifier.verify(p.reference, p.trust)
 
     tasks = {text: asyncio.ensure_future(verify(p)) for text, p in unique.items()}
     if tasks:

@@ -1,9 +1,10 @@
 """One image's outcome: plan what to verify (no registry needed), then judge the verifier's answer.
 
 `plan` settles what needs no registry: the reference parses, an exemption applies, which policies
-match and which keys they have now. `judge` turns the verifier's verdict (or error) into the image's
-outcome: every matching policy must count at least its `threshold` of distinct keys of its own among
-the signatures that verified. A failure of an `enforce` policy denies the image; a failure of only
+match and which keys they have now, and what the verifier is to trust for all of them at once
+(`Trust`). `judge` turns the verifier's verdict (or error) into the image's outcome: every matching
+policy must count at least its `threshold` of distinct signers (keys or keyless identities) of its own
+among the signatures that verified under its own root and requirements. A failure of an `enforce` policy denies the image; a failure of only
 `warn` policies admits it as `warned`, with the same reasons. Pure: no I/O, no clock.
 """
 
@@ -18,9 +19,11 @@ from app.core.admission.workloads import ContainerImage
 from app.core.digests import Digest
 from app.core.errors import InvalidReference, SigwebhookError
 from app.core.references import ImageRef, parse_reference
-from app.core.trust.keys import TrustedKey
 from app.core.trust.secretkeys import KeySnapshot
-from app.core.verification.verdicts import ImageVerdict, VerifiedSignature
+from app.core.verification.trust_groups import Trust
+from app.core.verification.verdicts import ImageVerdict, VerifiedSignature, furthest
+
+Grants = frozenset[tuple[str, str]]  # (basis, signer trust_id) pairs a policy counts
 
 INTERNAL_ERROR = "internal error, see webhook logs"
 MAX_REASONS_CHARS = 160  # rejection reasons quoted in a "no signature verified" line, "…" past this
@@ -43,8 +46,10 @@ class Verdict(StrEnum):
 class ImageOutcome:
     """One container image: what it resolved to, which policies applied, and why it passed or not.
 
-    `signatures` are the verified signatures by keys of the matching policies (format + fingerprint,
-    never key material); `reason` is the line shown to the user on a deny or a warning."""
+    `signatures` are the verified signatures that counted for the matching policies (format, signer,
+    fingerprint or identity, log entries; never key material); `reason` is the line shown to the user
+    on a deny or a warning; `step` the verification step that refused the signatures found, when that
+    is why the image failed (a bounded metric label)."""
 
     container: ContainerImage
     verdict: Verdict
@@ -54,24 +59,26 @@ class ImageOutcome:
     policies: tuple[str, ...] = ()
     signatures: tuple[VerifiedSignature, ...] = ()
     error: BaseException | None = field(default=None, compare=False, repr=False)  # what failed, if any
+    step: str | None = None
 
     @property
     def allowed(self) -> bool:
         return self.verdict is not Verdict.DENIED
 
     def line(self) -> str:
-        return f"{self.container.label} {self.container.image}: {self.reason}"
+        return f"{self.container.label} {self.container.shown}: {self.reason}"
 
 
 @dataclass(frozen=True)
 class Plan:
-    """An image that needs verifying: its reference, the policies that apply and their keys, and the
-    reasons of warn-mode policies that could not be checked at all (no usable keys)."""
+    """An image that needs verifying: its reference, the policies that apply and what each counts,
+    the `trust` to verify with (all of theirs), and the reasons of warn-mode policies that could not
+    be checked at all (no usable keys)."""
 
     reference: ImageRef
     policies: tuple[Policy, ...]
-    keys_by_policy: tuple[frozenset[str], ...]
-    keys: tuple[TrustedKey, ...]
+    grants: tuple[Grants, ...]
+    trust: Trust
     warned: tuple[str, ...] = ()
 
 
@@ -93,42 +100,45 @@ def plan(container: ContainerImage, policy: AdmissionPolicy, snapshot: KeySnapsh
         return ImageOutcome(
             container, Verdict.DENIED, "no policy matches this image (unmatched: deny)", reference
         )
-    keys: dict[str, TrustedKey] = {}
+    trust = Trust(())
     checkable: list[Policy] = []
-    keys_by_policy: list[frozenset[str]] = []
+    grants: list[Grants] = []
     problems: list[str] = []
     warned: list[str] = []
     for p in matching:
         found = p.keys_in(snapshot)
-        if len(found.keys) < p.threshold:
+        available = len(found.keys) + p.distinct_identities
+        if available < p.threshold:
             why = f" ({'; '.join(found.problems)})" if found.problems else ""
-            have = "no usable keys" if not found.keys else f"only {len(found.keys)} of {p.threshold} keys"
+            words = p.signer_words
+            have = f"no usable {words}" if not available else f"only {available} of {p.threshold} {words}"
             (warned if p.mode is Mode.WARN else problems).append(f'policy "{p.name}" has {have}{why}')
             continue
+        mine = p.trust(found.keys)
         checkable.append(p)
-        keys_by_policy.append(found.fingerprints)
-        for key in found.keys:
-            keys.setdefault(key.fingerprint, key)
+        grants.append(frozenset((g.basis, s.trust_id) for g in mine.groups for s in g.signers))
+        trust = trust.merged(mine)
     names = tuple(p.name for p in matching)
     if problems:
         reason = "; ".join(problems + warned)
         return ImageOutcome(container, Verdict.DENIED, reason, reference, policies=names)
     if not checkable:  # only warn-mode policies, none of which can be checked
         return ImageOutcome(container, Verdict.WARNED, "; ".join(warned), reference, policies=names)
-    return Plan(reference, tuple(checkable), tuple(keys_by_policy), tuple(keys.values()), tuple(warned))
+    return Plan(reference, tuple(checkable), tuple(grants), trust, tuple(warned))
 
 
 def judge(
     container: ContainerImage,
     reference: ImageRef,
     policies: Sequence[Policy],
-    keys_by_policy: Sequence[frozenset[str]],
+    grants: Sequence[Grants],
     result: ImageVerdict | BaseException,
     warned: Sequence[str] = (),
 ) -> ImageOutcome:
-    """One image's outcome: every matching policy must count at least `threshold` distinct keys of
-    its own among the keys whose signatures verified. A failure of an `enforce` policy denies; when
-    only `warn` policies failed (`warned` carries those already known to), the image is WARNED."""
+    """One image's outcome: every matching policy must count at least `threshold` distinct signers of
+    its own (its `grants`: signer and the root + requirements it verified under) among the signatures
+    that verified. A failure of an `enforce` policy denies; when only `warn` policies failed (`warned`
+    carries those already known to), the image is WARNED."""
     names = tuple(p.name for p in policies)
     if isinstance(result, BaseException):
         # The error stands for every policy: it only warns when every policy only warns.
@@ -138,22 +148,27 @@ def judge(
     enforced: list[str] = []
     warnings: list[str] = list(warned)
     counted: list[VerifiedSignature] = []
-    for p, fingerprints in zip(policies, keys_by_policy, strict=True):
-        mine = [s for s in result.verified if s.key_fingerprint in fingerprints]
-        signers = {s.key_fingerprint for s in mine}
+    for p, granted in zip(policies, grants, strict=True):
+        mine = [s for s in result.verified if (s.basis, s.signer) in granted]
+        signers = {s.signer for s in mine}
         counted.extend(s for s in mine if s not in counted)
         failures = warnings if p.mode is Mode.WARN else enforced
+        words = p.signer_words
         if not signers:
-            failures.append(f'no signature verified by the keys of policy "{p.name}" ({_why_none(result)})')
+            why = _why_none(result, {basis for basis, _ in granted}, words)
+            failures.append(f'no signature verified by the {words} of policy "{p.name}" ({why})')
         elif len(signers) < p.threshold:
             failures.append(
-                f'{len(signers)} of the {p.threshold} distinct keys policy "{p.name}" requires signed'
+                f'{len(signers)} of the {p.threshold} distinct {words} policy "{p.name}" requires signed'
             )
     if enforced or warnings:
         verdict = Verdict.DENIED if enforced else Verdict.WARNED
         reason = "; ".join(enforced + warnings)
-        return ImageOutcome(container, verdict, reason, reference, result.digest, names, tuple(counted))
-    signed_by = ", ".join(dict.fromkeys(s.key_name for s in counted))
+        step = _refused_step(result, {b for g in grants for b, _ in g}) if not counted else None
+        return ImageOutcome(
+            container, verdict, reason, reference, result.digest, names, tuple(counted), step=step
+        )
+    signed_by = ", ".join(dict.fromkeys(s.signed_by() for s in counted))
     return ImageOutcome(
         container,
         Verdict.VERIFIED,
@@ -165,18 +180,25 @@ def judge(
     )
 
 
-def _why_none(result: ImageVerdict) -> str:
-    """Why none of a policy's keys signed: no signatures at all, signatures by keys of other matching
-    policies only, or signatures that failed their checks (their distinct reasons, already safe to show;
-    the deny line is escaped as a whole by `app.core.admission.decision`)."""
-    if result.verified:
-        return "signed only by keys this policy does not trust"
-    if not result.rejected:
-        return "no signatures found"
-    reasons = "; ".join(dict.fromkeys(r.reason for r in result.rejected))
+def _why_none(result: ImageVerdict, bases: set[str], words: str) -> str:
+    """Why none of a policy's signers signed, under its own trust bases: no signatures at all,
+    signatures by signers of other matching policies only, or signatures that failed their checks
+    (their distinct reasons, already safe to show; the deny line is escaped as a whole by
+    `app.core.admission.decision`)."""
+    if any(v.basis in bases for v in result.verified):
+        return f"signed only by {words} this policy does not trust"
+    rejected = [r for r in result.rejected if r.concerns(bases)]
+    if not rejected:
+        return "signed only by signers of other policies" if result.verified else "no signatures found"
+    reasons = "; ".join(dict.fromkeys(r.reason for r in rejected))
     if len(reasons) > MAX_REASONS_CHARS:
         reasons = reasons[: MAX_REASONS_CHARS - 1].rstrip() + "…"
-    return f"{len(result.rejected)} signature(s) found: {reasons}"
+    return f"{len(rejected)} signature(s) found: {reasons}"
+
+
+def _refused_step(result: ImageVerdict, bases: set[str]) -> str | None:
+    """The step furthest along that refused a signature found under `bases` (None when none said)."""
+    return furthest(r.step for r in result.rejected if r.step is not None and r.concerns(bases))
 
 
 def error_reason(error: BaseException) -> str:

@@ -1,35 +1,16 @@
-"""Digest pinning: the JSON patch (RFC 6902) that `/mutate` returns, rewriting verified images to
-the digest that was verified.
+"""Digest pinning: the JSON patch (RFC 6902) `/mutate` returns, rewriting each verified image written
+with a tag to the digest that was verified (what operators choose and how it is registered: README
+"Digest pinning", docs/install.md "Digest pinning").
 
-A tag can be moved between admission and the kubelet's pull; a digest cannot. Each image that
-verified (`Verdict.VERIFIED`) and was written with a tag only is replaced by `name@sha256:<digest>`:
-
-- **The tag is dropped** (`name@digest`, not `name:tag@digest`). Kubernetes and containerd accept
-  both and pull by digest, but with both present the tag is decoration that no longer says what
-  runs, and some tools (older Docker/dockershim, image-list scrapers) parse `name:tag@digest`
-  inconsistently. The tag that was verified stays in the audit log (`reference` → `digest`).
-- **The name is kept as written** (`nginx` stays `nginx`, not `docker.io/library/nginx`), so the
-  patch changes nothing but the version part.
-- **Already pinned images are left alone** (a digest in the reference is what was verified).
-- **Only verified images are pinned**: exempt, unmatched-allowed, warned, denied and unchanged ones
-  never are. A policy's `pinning` says for which objects; an image is pinned only when every policy
-  matching it wants it pinned for this object (pods, or workload templates too).
-
-Each replacement is preceded by a `test` operation on the old value, so the patch applies only to
-the object it was computed for. The mutating endpoint never denies: the validating webhook, which
-the API server calls after every mutating one, is the gate (and verifies the pinned digest, cheaply:
-the verdict cache is keyed by digest). Pure: no I/O.
-
-Registering `/mutate` (for the README; `examples/kubernetes/webhook-configurations.yaml`): a
-MutatingWebhookConfiguration with the validating webhook's namespaceSelector, `sideEffects: None`,
-`matchPolicy: Equivalent`, `failurePolicy: Fail` (it never denies, so this only matters when the
-server is unreachable, and then `/validate` fails too), rules for `pods` and
-`pods/ephemeralcontainers` (add the workload resources only if some policy has `pinDigest: all`),
-and `reinvocationPolicy: IfNeeded`. The API server calls mutating webhooks one after another
-(configurations sorted by name), then the validating ones; with `IfNeeded`, when a mutating webhook
-that runs later changes the object (a registry-mirror rewriter, say), `/mutate` is called once more
-and pins the rewritten images. Its patch is idempotent: a pinned image gets no operation. Keep
-`/validate` registered: pinning never replaces verification.
+A tag can be moved between admission and the kubelet's pull; a digest cannot. The rewrite is
+`name@sha256:<digest>` with the name as written: the tag is dropped, because with both present it no
+longer says what runs and some tools parse `name:tag@digest` inconsistently (the verified tag stays
+in the audit record). An image is pinned only when it verified and every policy matching it wants
+it pinned for this kind of object, and only when the pinned form meets the same policies (a
+tag-scoped pattern such as `app:1.*` does not match `app@sha256:…`, so /validate would judge the
+pinned image by other policies); one already named by digest is left alone. Each replacement
+follows a `test` of the old value, so the patch applies only to the object it was computed for, and
+a pinned image gets no operation, so a reinvoked `/mutate` changes nothing. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -43,11 +24,13 @@ from app.core.admission.policy import AdmissionPolicy
 from app.core.admission.review import AdmissionRequest
 from app.core.admission.workloads import ContainerImage
 from app.core.digests import Digest
+from app.core.references import parse_reference
 
 
 @dataclass(frozen=True)
 class Pin:
-    """One image to rewrite: the container (its `pointer` locates the `image` field) and the new value."""
+    """One image to rewrite: the container or image volume (its `pointer` locates the `image` or
+    `image.reference` field) and the new value."""
 
     container: ContainerImage
     pinned: str
@@ -64,7 +47,10 @@ def pins(request: AdmissionRequest, decision: Decision, policy: AdmissionPolicy)
         policies = policy.named(outcome.policies)
         if not policies or not all(p.pinning.pins(request.is_pod) for p in policies):
             continue
-        found.append(Pin(outcome.container, pinned_image(outcome.container.image, outcome.digest)))
+        pinned = pinned_image(outcome.container.image, outcome.digest)
+        if policy.policies_for(parse_reference(pinned)) != policies:
+            continue  # /validate would judge the pinned image by other policies (a tag-scoped one)
+        found.append(Pin(outcome.container, pinned))
     return tuple(found)
 
 

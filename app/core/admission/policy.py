@@ -1,4 +1,9 @@
-"""Admission policy: which images need which keys, which images and namespaces are left alone.
+"""Admission policy: which images need which signers, which images and namespaces are left alone.
+
+A policy trusts keys (static, or from Secrets), keyless identities (`TrustedIdentity`: an identity
+pattern and the trusted root its certificates chain to), or both; keys are verified under the policy's
+`key_root`, and everything under its `requirements` (`transparencyLog`, `ctLog`). Each verified key or
+identity counts once toward `threshold` (`Policy.trust`).
 
 Image patterns are globs matched against the normalised reference (`docker.io/library/nginx:1.25`):
 `*` matches within one path component (never `/`), `**` matches across components. A pattern is
@@ -6,11 +11,17 @@ normalised the way distribution normalises a reference (`nginx` → `docker.io/l
 `index.docker.io` → `docker.io`), so a pattern and an image written differently still meet; registry
 hosts are compared without case, as DNS compares them.
 
+What a pattern names decides what it matches (`PatternScope`): without a tag or digest, the
+repository, whatever the image carries; with a tag (`:v1`, `:1.*`), only an image with such a tag
+**and no digest** (the runtime pulls the digest: `app:v1` matching `app:v1@sha256:<any>` would
+stretch an exemption or policy for one tag to every manifest of the repository); with a digest, only
+an image carrying that digest.
+
 Every policy whose patterns match an image applies, and all of them must pass: adding a policy can
 only make admission stricter (sigstore policy-controller's ClusterImagePolicy semantics), except
 that a failure of a `warn`-mode policy only warns. An image no policy matches is denied unless
-`unmatched` is `allow`. Exemptions and skipped namespaces are
-explicit. This module builds and queries the policy; it does no I/O and verifies nothing.
+`unmatched` is `allow`. Exemptions and skipped namespaces are explicit. This module builds and
+queries the policy; it does no I/O and verifies nothing.
 """
 
 from __future__ import annotations
@@ -22,8 +33,13 @@ from enum import StrEnum
 
 from app.core.errors import ConfigError
 from app.core.references import DOCKER_HUB, ImageRef
+from app.core.trust.builtin import public_good
 from app.core.trust.keys import TrustedKey
+from app.core.trust.roots import TrustedRoot
 from app.core.trust.secretkeys import KeySnapshot, SecretRef
+from app.core.trust.signers import IdentitySigner, KeySigner, TrustedSigner
+from app.core.verification.entity_checks import Requirements
+from app.core.verification.trust_groups import Trust
 
 # Docker Hub answers under these names as well (containerd sends `docker.io` to registry-1.docker.io):
 # an image written with one of them is the same image, and must meet the same patterns.
@@ -63,22 +79,33 @@ class Unmatched(StrEnum):
     ALLOW = "allow"
 
 
+class PatternScope(StrEnum):
+    """What a pattern names besides the repository, and so which forms of a reference it is matched to."""
+
+    REPOSITORY = "repository"  # `registry/path`: any tag, any digest
+    TAG = "tag"  # `registry/path:tag`: only references with such a tag and no digest
+    DIGEST = "digest"  # `registry/path@digest` or `…:tag@digest`: only references carrying that digest
+
+
 @dataclass(frozen=True)
 class ImagePattern:
-    """A glob over normalised image references. `text` is as written; `normalised` is what matches."""
+    """A glob over normalised references: `text` as written, `normalised` matched, `scope` what it names."""
 
     text: str
     normalised: str = field(init=False)
+    scope: PatternScope = field(init=False)
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         normalised = normalise_pattern(self.text)
         object.__setattr__(self, "normalised", normalised)
+        object.__setattr__(self, "scope", _scope(normalised))
         object.__setattr__(self, "_regex", _compile(normalised))
 
     def matches(self, ref: ImageRef) -> bool:
-        """True when the pattern matches the repository (`registry/path`) or the full reference
-        (`registry/path:tag`, `registry/path@digest`, `registry/path:tag@digest`)."""
+        """True when the pattern matches `ref` in its scope: `registry/path` (repository pattern),
+        `registry/path:tag` of a `ref` without digest (tag pattern), `registry/path@digest` or
+        `registry/path:tag@digest` (digest pattern)."""
         # Host names are case-insensitive (RFC 4343): `REGISTRY.example.com` is the registry the
         # kubelet pulls from for `registry.example.com`, so it must meet the same patterns.
         registry = ref.repository.registry.lower()
@@ -88,10 +115,15 @@ class ImagePattern:
             registry = DOCKER_HUB
             path = path if "/" in path else "library/" + path
         repository = f"{registry}/{path}"
+        if self.scope is PatternScope.REPOSITORY:
+            return self._regex.fullmatch(repository) is not None
+        if self.scope is PatternScope.TAG:  # a reference with a digest runs that digest, whatever its tag
+            return ref.digest is None and self._regex.fullmatch(f"{repository}:{ref.tag}") is not None
+        if ref.digest is None:
+            return False
         tag = f":{ref.tag}" if ref.tag is not None else ""
-        digest = f"@{ref.digest}" if ref.digest is not None else ""
-        candidates = {repository, repository + tag + digest, repository + tag, repository + digest}
-        return any(self._regex.fullmatch(candidate) for candidate in candidates)
+        forms = (f"{repository}@{ref.digest}", f"{repository}{tag}@{ref.digest}")
+        return any(self._regex.fullmatch(form) for form in forms)
 
     def __str__(self) -> str:
         return self.text
@@ -135,6 +167,16 @@ def normalise_pattern(text: str) -> str:
     if remainder != remainder.lower() and "@" not in remainder and ":" not in remainder:
         raise ConfigError(f"image pattern {text!r}: repository names are lower-case")
     return f"{domain}/{remainder}"
+
+
+def _scope(normalised: str) -> PatternScope:
+    """A `@` names a digest; a `:` in the last path component names a tag (a `:` before the last `/`
+    is a registry port)."""
+    if "@" in normalised:
+        return PatternScope.DIGEST
+    if ":" in normalised.rpartition("/")[2]:
+        return PatternScope.TAG
+    return PatternScope.REPOSITORY
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -185,12 +227,22 @@ class PolicyKeys:
 
 
 @dataclass(frozen=True)
+class TrustedIdentity:
+    """A keyless identity a policy trusts, and the trusted root its signatures are checked against."""
+
+    signer: IdentitySigner
+    root: TrustedRoot = field(default_factory=public_good, compare=False)
+
+
+@dataclass(frozen=True)
 class Policy:
-    """A named policy: images it governs, keys it trusts, and how many distinct keys must have signed.
+    """A named policy: images it governs, signers it trusts, and how many distinct ones must have signed.
 
     `static_keys` were parsed at start-up from files or inline PEM; `secrets` are read from the
-    current `KeySnapshot` at each review. `mode` says whether a failure denies or warns; `pinning`
-    which objects `/mutate` pins to the verified digest (`Pinning`)."""
+    current `KeySnapshot` at each review; `identities` are keyless signers. Keys are checked against
+    `key_root` (default: the built-in public-good root), and every signature under `requirements`.
+    `mode` says whether a failure denies or warns; `pinning` which objects `/mutate` pins to the
+    verified digest (`Pinning`)."""
 
     name: str
     patterns: tuple[ImagePattern, ...]
@@ -199,23 +251,50 @@ class Policy:
     threshold: int = 1
     mode: Mode = Mode.ENFORCE
     pinning: Pinning = Pinning.PODS
+    identities: tuple[TrustedIdentity, ...] = ()
+    key_root: TrustedRoot = field(default_factory=public_good, compare=False)
+    requirements: Requirements = field(default_factory=Requirements)
 
     def __post_init__(self) -> None:
         check_policy_name(self.name)
         if not self.patterns:
             raise ConfigError(f'policy "{self.name}" has no image patterns')
-        if not self.static_keys and not self.secrets:
-            raise ConfigError(f'policy "{self.name}" trusts no keys: an empty key set is never a pass')
+        if not self.static_keys and not self.secrets and not self.identities:
+            raise ConfigError(
+                f'policy "{self.name}" trusts no keys or identities: an empty key set is never a pass'
+            )
         if self.threshold < 1:
             raise ConfigError(f'policy "{self.name}": threshold must be at least 1')
-        distinct = len({k.fingerprint for k in self.static_keys})
+        distinct = len({k.fingerprint for k in self.static_keys}) + self.distinct_identities
         if not self.secrets and self.threshold > distinct:
             raise ConfigError(
-                f'policy "{self.name}": threshold {self.threshold} is more than its {distinct} distinct keys'
+                f'policy "{self.name}": threshold {self.threshold} is more than its {distinct} distinct '
+                f"{self.signer_words}"
             )
+
+    @property
+    def distinct_identities(self) -> int:
+        return len({i.signer.trust_id for i in self.identities})
+
+    @property
+    def signer_words(self) -> str:
+        """What the policy trusts, in messages: `keys`, `keyless identities`, or both."""
+        if not self.identities:
+            return "keys"
+        has_keys = bool(self.static_keys or self.secrets)
+        return "keys or keyless identities" if has_keys else "keyless identities"
 
     def matches(self, ref: ImageRef) -> bool:
         return any(p.matches(ref) for p in self.patterns)
+
+    def trust(self, keys: tuple[TrustedKey, ...]) -> Trust:
+        """What verifying for this policy trusts: `keys` (its keys now, `keys_in`) under `key_root`,
+        its identities under their roots, all with its requirements."""
+        bound: list[tuple[TrustedSigner, TrustedRoot, Requirements]] = [
+            (KeySigner(key), self.key_root, self.requirements) for key in keys
+        ]
+        bound.extend((i.signer, i.root, self.requirements) for i in self.identities)
+        return Trust.of(bound)
 
     def keys_in(self, snapshot: KeySnapshot) -> PolicyKeys:
         """The static keys plus the keys the Secrets hold now, deduplicated by fingerprint."""

@@ -6,16 +6,18 @@ request carries `uid`, `kind`, `resource`, `subResource`, `operation`, `userInfo
 (printed by kubectl) and, from the mutating endpoint, a base64 `patch` with `patchType: JSONPatch`.
 
 Images are read from the pod spec of a Pod (`spec`) or of a workload's pod template
-(`app.core.admission.workloads` knows where each kind keeps it): `containers`, `initContainers` and
-`ephemeralContainers`. `kubectl debug` writes the `pods/ephemeralcontainers` subresource: before
+(`app.core.admission.workloads` knows where each kind keeps it): `containers`, `initContainers`,
+`ephemeralContainers` and image volumes (`volumes[].image.reference`). `kubectl debug` writes the `pods/ephemeralcontainers` subresource: before
 Kubernetes 1.23 its object is an `EphemeralContainers` object with a top-level `ephemeralContainers`
 list, since 1.23 it is the Pod itself; both are read. Anything that is not a review at all raises
 `MalformedReview` (HTTP 400), and so does a review that contradicts itself, which would otherwise be
 admitted having checked the wrong thing: an object whose own `kind` is not `request.kind` (the
 object is read for what it is), an object in another namespace than the request, a pod or template
 without a single container. An UPDATE's old object that is another object (namespace, name or uid)
-says nothing about which images are unchanged: every image is verified. This module does no I/O
-and makes no decision.
+says nothing about which images are unchanged: every image is verified. Sizes are bounded: a uid or
+namespace longer than any the API server sends is refused (the uid is echoed as it came, the namespace
+looked up); names, kind, subresource and user, only ever echoed, are cut (`clipped`) at Kubernetes'
+limits. This module does no I/O and makes no decision.
 """
 
 from __future__ import annotations
@@ -27,13 +29,23 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from app.core.admission.workloads import ContainerImage, PodSpecContents, pod_spec_path, read_pod_spec
+from app.core.admission.workloads import (
+    LABEL_LENGTH_MAX,
+    NAME_LENGTH_MAX,
+    ContainerImage,
+    PodSpecContents,
+    pod_spec_path,
+    read_pod_spec,
+)
 from app.core.errors import MalformedReview
+from app.core.printable import clipped
 
 __all__ = ["AdmissionRequest", "ContainerImage", "Operation", "parse_review", "pod_images", "review_response"]
 
 API_VERSION = "admission.k8s.io/v1"
 REVIEW_KIND = "AdmissionReview"
+MAX_UID_CHARS = 128  # the API server sends a UUID (36 characters); the uid is echoed as it came
+MAX_USER_CHARS = 512  # usernames have no Kubernetes limit; they are only echoed (audit)
 _POD_KINDS = ("Pod", "EphemeralContainers")
 
 
@@ -110,6 +122,8 @@ def parse_review(body: object) -> AdmissionRequest:
     uid = request.get("uid")
     if not isinstance(uid, str) or not uid:
         raise MalformedReview("request.uid is missing or not a string")
+    if len(uid) > MAX_UID_CHARS:
+        raise MalformedReview(f"request.uid is {len(uid)} characters, more than {MAX_UID_CHARS}")
     try:
         operation = Operation(str(request.get("operation")))
     except ValueError:
@@ -120,15 +134,22 @@ def parse_review(body: object) -> AdmissionRequest:
     subresource = _optional_str(request, "subResource")
     is_pod = group == "" and kind in _POD_KINDS
     path = ("spec",) if is_pod else pod_spec_path(group, kind)
+    namespace = _optional_str(request, "namespace")
+    if namespace is not None and len(namespace) > LABEL_LENGTH_MAX:  # it is looked up and compared
+        raise MalformedReview(
+            f"request.namespace is {len(namespace)} characters, more than {LABEL_LENGTH_MAX}"
+        )
+    shown_kind = kind if group == "" and is_pod else f"{_group_version(group, request['kind'])} {kind}"
+    # Fields only echoed (messages, audit) are cut where Kubernetes' limits would end them.
     common: dict[str, Any] = {
         "uid": uid,
         "operation": operation,
-        "subresource": subresource,
-        "namespace": _optional_str(request, "namespace"),
-        "name": _optional_str(request, "name"),
-        "user": _user(request),
+        "subresource": _clipped(subresource, LABEL_LENGTH_MAX),
+        "namespace": namespace,
+        "name": _clipped(_optional_str(request, "name"), NAME_LENGTH_MAX),
+        "user": _clipped(_user(request), MAX_USER_CHARS),
         "dry_run": request.get("dryRun") is True,
-        "kind": kind if group == "" and is_pod else f"{_group_version(group, request['kind'])} {kind}",
+        "kind": clipped(shown_kind, NAME_LENGTH_MAX),
         "is_pod": is_pod,
         "workload": kind if path is not None and not is_pod else None,
     }
@@ -154,14 +175,14 @@ def parse_review(body: object) -> AdmissionRequest:
             old_images = read_pod_spec(old, path, "request.oldObject").images
         # else: an old object that is not this one says nothing about which images are unchanged.
     if not common["name"]:
-        common["name"] = _optional_str(metadata, "name")
+        common["name"] = _clipped(_optional_str(metadata, "name"), NAME_LENGTH_MAX)
     contents: PodSpecContents = read_pod_spec(obj, path, "request.object")
-    if not contents.images:
+    if not any(not image.is_volume for image in contents.images):
         # The API server validates pods and pod templates before validating webhooks see them: every
         # one has a container. A review without any would be admitted having checked nothing.
         raise MalformedReview(f"request.object has no containers: not a {kind} the API server would send")
     return AdmissionRequest(
-        generate_name=_optional_str(metadata, "generateName"),
+        generate_name=_clipped(_optional_str(metadata, "generateName"), NAME_LENGTH_MAX),
         images=contents.images,
         old_images=old_images,
         pull_secrets=contents.pull_secrets,
@@ -256,6 +277,10 @@ def _optional_str(mapping: dict[str, Any], key: str) -> str | None:
     if not isinstance(value, str):
         raise MalformedReview(f"{key} is not a string")
     return value
+
+
+def _clipped(text: str | None, limit: int) -> str | None:
+    return None if text is None else clipped(text, limit)
 
 
 def _show(value: object) -> str:

@@ -5,7 +5,7 @@ Shape: sigstore `protobuf-specs` `sigstore_bundle.proto`, JSON in protojson came
 - `mediaType`: `application/vnd.dev.sigstore.bundle.v0.3+json` or the older
   `application/vnd.dev.sigstore.bundle+json;version=0.1|0.2|0.3`.
 - `verificationMaterial`: one of `publicKey.hint` (an opaque label), `certificate.rawBytes` (v0.3 leaf) or
-  `x509CertificateChain.certificates[].rawBytes`; certificates are kept as DER bytes for the keyless
+  `x509CertificateChain.certificates[].rawBytes` (v0.1 and v0.2 only: refused in v0.3); certificates are kept as DER bytes for the keyless
   work to come. `tlogEntries` and RFC 3161 timestamps are kept as data: nothing here verifies them.
 - content: `dsseEnvelope` (cosign image signatures and attestations) or `messageSignature` (blobs).
 - protobuf-specs rule: when `publicKey.hint` is set and the DSSE signature carries a `keyid`, they agree.
@@ -93,7 +93,7 @@ def parse_bundle(data: bytes) -> Bundle:
     material = document.get("verificationMaterial")
     if not isinstance(material, dict):
         raise SignatureFormatError("bundle has no verificationMaterial")
-    hint, certificates = _key_material(material)
+    hint, certificates = _key_material(material, version)
     content = _content(document)
     if hint and isinstance(content, Envelope) and content.keyid and content.keyid != hint:
         raise SignatureFormatError("bundle publicKey.hint does not match the DSSE signature keyid")
@@ -122,12 +122,18 @@ def build_bundle(envelope: Envelope, hint: str, tlog_entries: Sequence[Mapping[s
     return json.dumps(document, separators=(",", ":")).encode()
 
 
-def _key_material(material: Mapping[str, Any]) -> tuple[str | None, tuple[bytes, ...]]:
+def _key_material(
+    material: Mapping[str, Any], version: tuple[int, int]
+) -> tuple[str | None, tuple[bytes, ...]]:
     present = [k for k in ("publicKey", "certificate", "x509CertificateChain") if k in material]
     if len(present) != 1:
         raise SignatureFormatError(
             "bundle verificationMaterial needs exactly one of publicKey or certificate(s)"
         )
+    if present[0] == "x509CertificateChain" and version >= (0, 3):
+        # protobuf-specs: v0.3 bundles carry the leaf alone (`certificate`); sigstore-go's
+        # `bundle.validate` refuses a chain in them.
+        raise SignatureFormatError("bundle v0.3 must carry its leaf as certificate, not x509CertificateChain")
     value = material[present[0]]
     if not isinstance(value, dict):
         raise SignatureFormatError(f"bundle verificationMaterial.{present[0]} is not an object")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,14 @@ MEDIA_TYPES = (
     "application/vnd.dev.sigstore.trustedroot.v0.2+json",
 )
 MAX_ROOT_BYTES = 1 << 20
+_ROOT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+def check_root_name(name: str) -> str:
+    """`name` when it can name a trusted root in a config (it appears in messages and cache keys)."""
+    if not _ROOT_NAME.fullmatch(name):
+        raise ConfigError(f"invalid trusted root name {name!r}: letters, digits, '.', '_', '-' (max 63)")
+    return name
 
 
 @dataclass(frozen=True)

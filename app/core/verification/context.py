@@ -1,31 +1,48 @@
-"""What the signature checks of one verification share: bounded registry reads, key matching, findings.
+"""What the signature checks of one verification share: bounded registry reads, entity checks, findings.
 
-`CheckContext` carries the image digest, the trusted keys and the options, bounds concurrent registry
+`CheckContext` carries the image digest, the `Trust` and the options, bounds concurrent registry
 calls (`MAX_CONCURRENT_FETCHES`) and fetches a blob once however many candidates name it. The format
-checks (`cosign_v2` for cosign v2, `cosign_v3` for cosign v3) return an `Outcome` per candidate;
-`gather` runs them concurrently and merges what they found, collecting registry failures instead of
-raising them so that the `verifier` alone decides what a failure means. A broken object is a rejection
-(`Broken`), never a crash. No I/O but the `Registry` port; no policy here.
+checks (`cosign_v2` for cosign v2, `cosign_v3` for cosign v3) turn each candidate into a
+`SignedEntity` and hand it to `CheckContext.verify_entity`, which runs the entity checks
+(`entity_checks`) once per trust group. They return an `Outcome` per candidate; `gather` runs them
+concurrently and merges what they found, collecting registry failures instead of raising them so that
+the `verifier` alone decides what a failure means. A broken object is a rejection (`Broken`), never a
+crash. No I/O but the `Registry` port; no policy here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from app.core.digests import Digest
-from app.core.errors import ImageNotFound, RegistryProtocolError, SignatureFormatError, SigwebhookError
+from app.core.errors import (
+    ImageNotFound,
+    NotVerified,
+    RegistryProtocolError,
+    SignatureFormatError,
+    SigwebhookError,
+)
 from app.core.formats.dsse import COSIGN_SIGN_PREDICATE
 from app.core.ports import Descriptor, Manifest, Registry
 from app.core.references import ImageRef
-from app.core.trust.keys import TrustedKey
-from app.core.verification.verdicts import RejectedSignature, SignatureFormat, VerifiedSignature
+from app.core.verification.entities import SignedEntity
+from app.core.verification.entity_checks import NOT_VERIFIED, EntityVerdict, verify_entity
+from app.core.verification.trust_groups import Trust, TrustGroup
+from app.core.verification.verdicts import RejectedSignature, SignatureFormat, VerifiedSignature, furthest
+
+__all__ = ["NOT_VERIFIED"]
 
 MAX_CONCURRENT_FETCHES = 16
-NOT_VERIFIED = "signature does not verify with any trusted key"
-KEYLESS_NOTE = " (it carries a certificate: keyless verification is not supported yet)"
-Outcome = list[VerifiedSignature] | RejectedSignature  # what checking one signature object found
+# What checking one signature object found: the signers that recognised it (and, beside them, why it
+# failed under the other trust groups), or why it counts under none.
+Outcome = list[VerifiedSignature | RejectedSignature] | RejectedSignature
 
 
 @dataclass(frozen=True)
@@ -51,15 +68,34 @@ def garbage(exc: SignatureFormatError | RegistryProtocolError | Broken) -> str:
 
 
 def verified_by(
-    fmt: SignatureFormat, signers: Sequence[TrustedKey], location: str
+    fmt: SignatureFormat, location: str, group: TrustGroup, entity: SignedEntity, verdict: EntityVerdict
 ) -> list[VerifiedSignature]:
-    """One `VerifiedSignature` per key that verified the signature at `location`."""
-    return [VerifiedSignature(fmt, key.fingerprint, key.name, location) for key in signers]
+    """One `VerifiedSignature` per signer of `group` that recognised the entity at `location`. The
+    fingerprint is the signing key's: the trusted key, or the key in the Fulcio certificate."""
+    certificate_key = fingerprint_of(entity.certificate) if entity.certificate is not None else None
+    found = []
+    for signer in verdict.signers:
+        evidence = next(e for e in verdict.evidence if signer.recognises(e))
+        found.append(
+            VerifiedSignature(
+                fmt,
+                signer.trust_id,
+                signer.label,
+                location,
+                group.basis,
+                key_fingerprint=evidence.key.fingerprint if evidence.key is not None else certificate_key,
+                identity=evidence.identity,
+                log_entries=verdict.log_entries,
+                times=verdict.times,
+            )
+        )
+    return found
 
 
-def not_verified(fmt: SignatureFormat, location: str, keyless: bool) -> RejectedSignature:
-    """The rejection of a signature no trusted key verifies (saying so when it carries a certificate)."""
-    return RejectedSignature(fmt, location, NOT_VERIFIED + (KEYLESS_NOTE if keyless else ""))
+def fingerprint_of(certificate: x509.Certificate) -> str:
+    """sha256:<hex> of the certificate's SubjectPublicKeyInfo, as a key's fingerprint."""
+    spki = certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return "sha256:" + hashlib.sha256(spki).hexdigest()
 
 
 class CheckContext:
@@ -70,11 +106,12 @@ class CheckContext:
         registry: Registry,
         ref: ImageRef,
         digest: Digest,
-        keys: Sequence[TrustedKey],
+        trust: Trust,
         options: VerifyOptions,
+        now: datetime,
     ) -> None:
         self.registry, self.ref, self.repository = registry, ref, ref.repository
-        self.digest, self.keys, self.options = digest, tuple(keys), options
+        self.digest, self.trust, self.options, self.now = digest, trust, options, now
         self._gate = asyncio.Semaphore(MAX_CONCURRENT_FETCHES)
         self._blobs: dict[Digest, asyncio.Task[bytes]] = {}
 
@@ -113,13 +150,25 @@ class CheckContext:
             raise Broken(f"{what} blob does not match its digest")
         return data
 
-    def signers(self, signature: bytes, message: bytes) -> list[TrustedKey]:
-        """The distinct keys (by fingerprint) under which `signature` verifies over `message`."""
-        found: dict[str, TrustedKey] = {}
-        for key in self.keys:
-            if key.fingerprint not in found and key.verify(signature, message):
-                found[key.fingerprint] = key
-        return list(found.values())
+    def verify_entity(self, fmt: SignatureFormat, location: str, entity: SignedEntity) -> Outcome:
+        """The signers that recognise `entity`, each group checked on its own (`entity_checks`), with
+        the reasons it failed under the other groups; when no group accepts it, the rejection from
+        the step that got furthest."""
+        verified: list[VerifiedSignature] = []
+        refusals: list[tuple[TrustGroup, NotVerified]] = []
+        for group in self.trust.groups:
+            try:
+                verdict = verify_entity(entity, group.root, group.signers, group.requirements, self.now)
+            except NotVerified as exc:
+                refusals.append((group, exc))
+                continue
+            verified.extend(verified_by(fmt, location, group, entity, verdict))
+        if verified or not refusals:
+            others = [RejectedSignature(fmt, location, e.reason, e.step, g.basis) for g, e in refusals]
+            return [*verified, *others]
+        step = furthest(exc.step for _, exc in refusals)
+        chosen = next(exc for _, exc in refusals if exc.step == step)
+        return RejectedSignature(fmt, location, chosen.reason, chosen.step)
 
     async def _fetch_blob(self, descriptor: Descriptor, limit: int) -> bytes:
         async with self._gate:

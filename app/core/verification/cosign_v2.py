@@ -1,10 +1,12 @@
 """Check cosign v2 signatures: the `sha256-<hex>.sig` manifest beside the image, one layer per signature.
 
-What `cosign verify --key` does on its legacy path (docs/formats.md#sig-tag-verify, cosign
+What `cosign verify` does on its legacy path (docs/formats.md#sig-tag-verify, cosign
 `pkg/cosign/verify.go`), in order, for each simple-signing layer independently:
 
 1. fetch the payload blob and check it against the layer's digest and size (shared between layers);
-2. verify the base64 signature annotation over the raw payload bytes with every trusted key;
+2. turn the layer into a `SignedEntity` (`layer_entities`: signature, certificate, Rekor bundle,
+   timestamp annotations) and verify it against every trust group (`CheckContext.verify_entity`:
+   signature, log entry, times, certificate, signer);
 3. only then parse the payload and check its claims: `critical.type` is cosign's, and
    `critical.image.docker-manifest-digest` is exactly the image digest (`simplesigning.claims_problem`).
 
@@ -16,26 +18,12 @@ Must not: trust a payload before its signature verified, or read the payload's `
 from __future__ import annotations
 
 from app.core.errors import RegistryProtocolError, SignatureFormatError
-from app.core.formats.layouts import (
-    CERTIFICATE_ANNOTATION,
-    BrokenLayer,
-    SignatureLayer,
-    parse_signature_layer,
-    sig_manifest_entries,
-)
+from app.core.formats.layouts import BrokenLayer, SignatureLayer, parse_signature_layer, sig_manifest_entries
 from app.core.formats.simplesigning import parse_payload
 from app.core.ports import MAX_PAYLOAD_BYTES
-from app.core.verification.context import (
-    Broken,
-    CheckContext,
-    Findings,
-    Outcome,
-    garbage,
-    gather,
-    not_verified,
-    verified_by,
-)
-from app.core.verification.verdicts import RejectedSignature, SignatureFormat
+from app.core.verification.context import Broken, CheckContext, Findings, Outcome, garbage, gather
+from app.core.verification.layer_entities import entity_from_layer
+from app.core.verification.verdicts import RejectedSignature, SignatureFormat, VerifiedSignature
 
 V2 = SignatureFormat.COSIGN_V2_SIG_TAG
 
@@ -64,15 +52,16 @@ async def _check_layer(context: CheckContext, tag: str, layer: SignatureLayer | 
     try:
         signature = layer.signature()
         payload = await context.blob(layer.descriptor, MAX_PAYLOAD_BYTES, "payload")
+        entity = entity_from_layer(layer.annotations, signature, payload)
     except (SignatureFormatError, Broken) as exc:
         return RejectedSignature(V2, location, garbage(exc))
-    signers = context.signers(signature, payload)
-    if not signers:
-        return not_verified(V2, location, keyless=CERTIFICATE_ANNOTATION in layer.annotations)
+    found = context.verify_entity(V2, location, entity)
+    if isinstance(found, RejectedSignature) or not any(isinstance(f, VerifiedSignature) for f in found):
+        return found
     try:
         problem = parse_payload(payload).claims_problem(context.digest)
     except SignatureFormatError as exc:
         return RejectedSignature(V2, location, garbage(exc))
     if problem:
         return RejectedSignature(V2, location, problem)
-    return verified_by(V2, signers, location)
+    return found

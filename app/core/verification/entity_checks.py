@@ -34,6 +34,7 @@ from app.core.verification.keyless_checks import verify_certificate
 from app.core.verification.log_checks import FUTURE_TOLERANCE, VerifiedLogEntry, verify_log_entries
 from app.core.verification.time_checks import TrustedTime, verify_timestamps
 
+NOT_VERIFIED = "signature does not verify with any trusted key"
 _HASHES: dict[str, hashes.HashAlgorithm] = {
     "sha256": hashes.SHA256(),
     "sha384": hashes.SHA384(),
@@ -133,7 +134,7 @@ def _no_signer(entity: SignedEntity, signers: Sequence[TrustedSigner]) -> NotVer
     if entity.certificate is None and not any(s.keys for s in signers):
         return NotVerified("key", "signed with a key, but the policy trusts only keyless identities")
     if any(s.keys for s in signers):
-        return NotVerified("key", "signature does not verify with any trusted key")
+        return NotVerified("key", NOT_VERIFIED)
     return NotVerified("signature", "signature does not verify")
 
 

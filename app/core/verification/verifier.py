@@ -1,4 +1,4 @@
-"""Verify one image against trusted keys: the orchestration. Resolve the digest, run the cosign v2 checks
+"""Verify one image against trusted signers: the orchestration. Resolve the digest, run the cosign v2 checks
 (`cosign_v2`) and the cosign v3 checks (`cosign_v3`) together, decide what their findings and
 failures mean, and remember complete verdicts in the `VerdictCache`.
 
@@ -10,24 +10,25 @@ Failure policy (fail closed): resolving the image may raise (`ImageNotFound`,
 `RegistryUnavailable`, …). A signature object that is broken or garbage is a `RejectedSignature`, never a
 crash. A registry failure while fetching signature objects propagates — it must never read as
 "unsigned" — unless some signature already verified; such a partial verdict is not cached.
-Transparency-log (Rekor) data is not checked yet (`verdicts.TLOG_NOTICE`). No I/O but the `Registry` port;
-no format knowledge here (it lives in the check modules).
+Transparency-log proofs, certificates and timestamps are checked offline from what the signature
+objects carry and the trust groups' roots: a keyless verification costs no registry round trip more
+than a key-signed one. No I/O but the `Registry` port; no format knowledge here (it lives in the check
+modules).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable
+from datetime import UTC, datetime
 
 from app.core.digests import Digest
 from app.core.errors import ConfigError, SigwebhookError
 from app.core.formats.dsse import COSIGN_SIGN_PREDICATE
 from app.core.ports import Registry, VerdictCache
 from app.core.references import ImageRef, Repository
-from app.core.trust.keys import TrustedKey, fingerprints
 from app.core.verification.context import (
-    KEYLESS_NOTE,
     MAX_CONCURRENT_FETCHES,
     NOT_VERIFIED,
     CheckContext,
@@ -36,13 +37,14 @@ from app.core.verification.context import (
 )
 from app.core.verification.cosign_v2 import check_sig_tag
 from app.core.verification.cosign_v3 import check_referrers
+from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict, RejectedSignature, SignatureFormat, VerifiedSignature
 
 __all__ = [
     "COSIGN_SIGN_PREDICATE",
-    "KEYLESS_NOTE",
     "MAX_CONCURRENT_FETCHES",
     "NOT_VERIFIED",
+    "Trust",
     "Verifier",
     "VerifyOptions",
 ]
@@ -53,41 +55,48 @@ V3 = SignatureFormat.COSIGN_V3_BUNDLE
 
 
 class Verifier:
-    """Verifies images through a `Registry`, optionally remembering verdicts in a `VerdictCache`."""
+    """Verifies images through a `Registry`, optionally remembering verdicts in a `VerdictCache`.
+    `now` is the clock the checks judge "in the future" by (certificates are judged at signing time)."""
 
     def __init__(
-        self, registry: Registry, cache: VerdictCache | None = None, options: VerifyOptions | None = None
+        self,
+        registry: Registry,
+        cache: VerdictCache | None = None,
+        options: VerifyOptions | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self._registry = registry
         self._cache = cache
         self._options = options or VerifyOptions()
+        self._now = now or (lambda: datetime.now(UTC))
 
     @property
     def options(self) -> VerifyOptions:
         return self._options
 
-    async def verify(self, ref: ImageRef, keys: Sequence[TrustedKey]) -> ImageVerdict:
-        """The verdict for `ref`: every signature that verified with one of `keys`, and every one that
-        did not, with its reason. Raises `ConfigError` for an empty key set and `RegistryError`s as the
-        module docstring says."""
-        if not keys:
-            raise ConfigError("no trusted keys to verify with: an empty key set never admits an image")
+    async def verify(self, ref: ImageRef, trust: Trust) -> ImageVerdict:
+        """The verdict for `ref`: every signature a signer of `trust` recognised, and every one that
+        none did, with its reason. Raises `ConfigError` when nothing is trusted and `RegistryError`s as
+        the module docstring says."""
+        if not trust.signers:
+            raise ConfigError("no trusted keys or identities to verify with: nothing trusted never admits")
         digest = (await self._registry.resolve(ref)).digest  # a digest reference costs no round trip
-        key = self.cache_key(ref.repository, digest, keys)
+        key = self.cache_key(ref.repository, digest, trust)
         if self._cache is not None:
             cached = self._cache.get(key)
             if isinstance(cached, ImageVerdict):
-                return _rebind(cached, ref, keys)
-        context = CheckContext(self._registry, ref, digest, keys, self._options)
+                return _rebind(cached, ref, trust)
+        context = CheckContext(self._registry, ref, digest, trust, self._options, self._now())
         verdict, complete = await _collect(context)
         if complete and self._cache is not None:
             self._cache.put(key, verdict)
         return verdict
 
-    def cache_key(self, repository: Repository, digest: Digest, keys: Sequence[TrustedKey]) -> Hashable:
-        """Digest + key fingerprints + options, plus the repository: signatures live beside the image,
-        so the same digest in another repository may have other signatures."""
-        return ("sigwebhook.verify", repository, digest, fingerprints(keys), self._options)
+    def cache_key(self, repository: Repository, digest: Digest, trust: Trust) -> Hashable:
+        """Digest + the whole trust configuration (root digests, requirements, signers) + options,
+        plus the repository: signatures live beside the image, so the same digest in another
+        repository may have other signatures."""
+        return ("sigwebhook.verify", repository, digest, trust.cache_key(), self._options)
 
 
 async def _collect(context: CheckContext) -> tuple[ImageVerdict, bool]:
@@ -111,10 +120,10 @@ async def _collect(context: CheckContext) -> tuple[ImageVerdict, bool]:
     return verdict, not findings.errors
 
 
-def _rebind(verdict: ImageVerdict, ref: ImageRef, keys: Sequence[TrustedKey]) -> ImageVerdict:
-    """A cached verdict told for `ref`, with the key names the caller uses now."""
-    names = {k.fingerprint: k.name for k in keys}
+def _rebind(verdict: ImageVerdict, ref: ImageRef, trust: Trust) -> ImageVerdict:
+    """A cached verdict told for `ref`, with the signer names the caller uses now."""
+    names = trust.labels()
     verified = tuple(
-        dataclasses.replace(v, key_name=names.get(v.key_fingerprint, v.key_name)) for v in verdict.verified
+        dataclasses.replace(v, signer_label=names.get(v.signer, v.signer_label)) for v in verdict.verified
     )
     return dataclasses.replace(verdict, reference=ref, verified=verified)

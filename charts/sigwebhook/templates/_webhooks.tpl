@@ -88,6 +88,25 @@ a request made through another served version converted to one listed here.
   scope: Namespaced
 {{- end }}
 
+{{/*
+Whether /mutate also receives the workload kinds: mutating.objects all, or auto with some policy at
+`pinDigest: all` (or its first spelling, `true`). Fails on mutating.objects=pods with such a policy:
+it would pin nothing there.
+*/}}
+{{- define "sigwebhook.mutateWorkloads" -}}
+{{- $pinAll := list }}
+{{- range .Values.config.policies }}
+{{- if has (toString .pinDigest) (list "all" "true") }}
+{{- $pinAll = append $pinAll .name }}
+{{- end }}
+{{- end }}
+{{- $objects := .Values.mutating.objects }}
+{{- if and $pinAll .Values.mutating.enabled (eq $objects "pods") }}
+{{- fail (printf "policies %v have pinDigest: all, but mutating.objects=pods never sends workloads to /mutate: set mutating.objects to all or auto, or pinDigest to pods" $pinAll) }}
+{{- end }}
+{{- if or (eq $objects "all") (and (eq $objects "auto") $pinAll) }}true{{ end }}
+{{- end }}
+
 {{/* What both webhooks share: review version, side effects, failure policy, timeout, selector. */}}
 {{- define "sigwebhook.commonWebhookFields" -}}
 admissionReviewVersions: ["v1"]
@@ -137,80 +156,5 @@ cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "sigwebhook.
 {{- end }}
 {{- with .Values.webhook.annotations }}
 {{ toYaml . }}
-{{- end }}
-{{- end }}
-
-{{/*
-The hook annotations that register a webhook configuration: after the readiness gate Job
-(webhook-ready-job.yaml, weight 0) has seen the webhook answer through its Service.
-*/}}
-{{- define "sigwebhook.registrationHook" -}}
-helm.sh/hook: post-install,post-upgrade,post-rollback
-helm.sh/hook-weight: "10"
-helm.sh/hook-delete-policy: before-hook-creation
-{{- end }}
-
-{{/*
-The handover copy of a registered configuration (same webhooks, another name) for the moment an
-upgrade or rollback deletes and re-creates the registered one: created after the readiness gate and
-before the registration (weight 5), deleted by Helm once all the phase's hooks ran, or when a later
-one failed (hook-succeeded). Nothing to hand over on install. Removed on uninstall too
-(webhook-cleanup.yaml), in case an upgrade was interrupted.
-*/}}
-{{- define "sigwebhook.handoverHook" -}}
-helm.sh/hook: post-upgrade,post-rollback
-helm.sh/hook-weight: "5"
-helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
-{{- end }}
-
-{{- define "sigwebhook.handoverName" -}}
-{{- printf "%s-handover" (include "sigwebhook.clusterName" .) | trunc 253 }}
-{{- end }}
-
-{{/*
-A hook that removes a registered webhook configuration: Helm first deletes any object of the same
-kind and name (before-hook-creation: the registered one), creates this empty one (no webhooks: it
-intercepts nothing) and deletes it again once applied (hook-succeeded). Needs no Job, so no kubelet.
-(dict "root" $ "kind" "MutatingWebhookConfiguration" "hook" "pre-delete"), optionally "name" (default:
-sigwebhook.clusterName) and "weight" (default "0").
-*/}}
-{{- define "sigwebhook.removalHook" -}}
-apiVersion: admissionregistration.k8s.io/v1
-kind: {{ .kind }}
-metadata:
-  name: {{ .name | default (include "sigwebhook.clusterName" .root) }}
-  labels:
-    {{- include "sigwebhook.labels" .root | nindent 4 }}
-  annotations:
-    helm.sh/hook: {{ .hook }}
-    helm.sh/hook-weight: {{ .weight | default "0" | quote }}
-    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
-webhooks: []
-{{- end }}
-
-{{/*
-Removal hooks for the webhook configurations an earlier chart version registered under the release's
-full name alone (before the release namespace became part of the name): found with `lookup`, and
-removed only when they call this release's Service, never another release's. After the new ones are
-registered (weight 20), so pods are never left without a webhook. Renders nothing under `helm
-template` (no cluster to look in). (dict "root" $ "hook" "post-upgrade,post-rollback")
-*/}}
-{{- define "sigwebhook.legacyRemovals" -}}
-{{- $root := .root }}
-{{- $legacy := include "sigwebhook.fullname" $root }}
-{{- range $kind := list "ValidatingWebhookConfiguration" "MutatingWebhookConfiguration" }}
-{{- $found := lookup "admissionregistration.k8s.io/v1" $kind "" $legacy }}
-{{- $ours := false }}
-{{- range ($found.webhooks | default list) }}
-{{- with .clientConfig.service }}
-{{- if and (eq .namespace $root.Release.Namespace) (eq .name $legacy) }}
-{{- $ours = true }}
-{{- end }}
-{{- end }}
-{{- end }}
-{{- if and $ours (ne $legacy (include "sigwebhook.clusterName" $root)) }}
----
-{{ include "sigwebhook.removalHook" (dict "root" $root "kind" $kind "hook" $.hook "name" $legacy "weight" "20") }}
-{{- end }}
 {{- end }}
 {{- end }}

@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
+from app.clock import SYSTEM_CLOCK
 from app.core.errors import ClusterError, ConfigError, SigwebhookError
+from app.core.ports import Clock
 from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, Secret
-from app.kube.secrets import WATCH_TIMEOUT_SECONDS, SecretWatch
+from app.kube.secretwatch import WATCH_TIMEOUT_SECONDS, SecretWatch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,6 +40,7 @@ class TrackedSecrets(Generic[T]):
         publish: Publish[T],
         what: str,
         watch_timeout: int = WATCH_TIMEOUT_SECONDS,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._api = api
         self.refs = tuple(dict.fromkeys(refs))  # keeps the configured order, once each
@@ -46,7 +49,7 @@ class TrackedSecrets(Generic[T]):
         self._values: dict[SecretRef, T] = {}
         self._problems: dict[SecretRef, str] = {}
         self._versions: dict[SecretRef, str] = {}
-        self._watch = SecretWatch(api, self.refs, self.apply, watch_timeout=watch_timeout)
+        self._watch = SecretWatch(api, self.refs, self.apply, watch_timeout, clock)
         self.loaded = False
 
     def load(self) -> None:

@@ -11,15 +11,16 @@ The admission path only calls `snapshot()`: it never reaches the API server.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
+from app.clock import SYSTEM_CLOCK
 from app.core.errors import KeyLoadError
+from app.core.ports import Clock
 from app.core.trust.keys import TrustedKey, load_public_key
 from app.core.trust.secretkeys import KeySnapshot, SecretRef
 from app.kube.client import KubeApi, Secret
-from app.kube.secrets import WATCH_TIMEOUT_SECONDS
-from app.kube.tracked import TrackedSecrets, TrackedStore
+from app.kube.secretwatch import WATCH_TIMEOUT_SECONDS
+from app.kube.trackedsecrets import TrackedSecrets, TrackedStore
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +50,13 @@ class SecretKeyStore(TrackedStore[KeySnapshot]):
         self,
         api: KubeApi,
         refs: Iterable[SecretRef],
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
         watch_timeout: int = WATCH_TIMEOUT_SECONDS,
     ) -> None:
         self._clock = clock
-        self._snapshot = KeySnapshot(taken_at=clock())
+        self._snapshot = KeySnapshot(taken_at=clock.monotonic())
         self._tracked = TrackedSecrets(
-            api, sorted(set(refs)), parse_secret_keys, self._publish, "key Secret", watch_timeout
+            api, sorted(set(refs)), parse_secret_keys, self._publish, "key Secret", watch_timeout, clock
         )
 
     @property
@@ -66,7 +67,7 @@ class SecretKeyStore(TrackedStore[KeySnapshot]):
         self, keys: Mapping[SecretRef, tuple[TrustedKey, ...]], problems: Mapping[SecretRef, str]
     ) -> None:
         old = self._snapshot
-        self._snapshot = KeySnapshot(keys=keys, problems=problems, taken_at=self._clock())
+        self._snapshot = KeySnapshot(keys=keys, problems=problems, taken_at=self._clock.monotonic())
         for ref, new_keys in keys.items():
             if {k.fingerprint for k in old.keys_of(ref)} != {k.fingerprint for k in new_keys}:
                 log.info("key Secret %s now trusts %s", ref, ", ".join(k.short() for k in new_keys))

@@ -1,37 +1,32 @@
-"""`PodPullSecrets`: the registry credentials a pod's kubelet will pull with, read through a cache.
+"""`PodPullSecrets`: the registry credentials a pod's kubelet will pull with (docs/pod-pull-secrets.md).
 
-Which Secrets (all in the pod's namespace): the pod's `spec.imagePullSecrets`; when it lists none,
-those of its ServiceAccount (`default` when unset). That is what the ServiceAccount admission plugin
-copies into a pod, and so what the kubelet ends up using (Kubernetes docs, "Configure Service
-Accounts for Pods: add ImagePullSecrets to a ServiceAccount"); for a workload's pod template, whose
-pods the plugin has not seen yet, the same rule gives what those pods will get. With several Secrets
-the first one holding credentials for a registry wins it, in the pod's order.
-
-Every read goes through `TtlLookups` (one entry per Secret and per ServiceAccount, negative entries
-too, failures kept a few seconds, shared concurrent reads): never one API call per review. A Secret
-that is missing, unreadable or not a dockerconfigjson is skipped and logged once per load (the
-kubelet skips it too); the image's verification then fails with the registry's own "requires
-authentication" reason: fail closed. RBAC: `get` on secrets and serviceaccounts in the namespaces
-where pods run (opt-in: `registries.podPullSecrets`). Never logs a credential.
+Which Secrets, all in the pod's namespace: the pod's `spec.imagePullSecrets`, or when it lists none
+those of its ServiceAccount (`default` when unset), as the ServiceAccount admission plugin copies
+them into a pod; the first Secret holding credentials for a registry wins it, in the pod's order.
+This runs on the admission path, so every read goes through `CachedReads` (never one API call per
+review). A Secret that is missing, unreadable or not a dockerconfigjson is skipped and logged once
+per read, as the kubelet skips it; the image then fails with the registry's own "requires
+authentication": fail closed. Never logs a credential.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from app.clock import SYSTEM_CLOCK
 from app.core.errors import ClusterError, ConfigError
+from app.core.ports import Clock
 from app.core.trust.secretkeys import SecretRef
+from app.kube.cachedreads import CachedReads
 from app.kube.client import KubeApi
-from app.kube.lookups import TtlLookups
-from app.kube.pullsecrets import parse_pull_secret
+from app.kube.dockerconfigsecret import parse_pull_secret
 from app.registry.credentials import Credential
 
-log = logging.getLogger("sigwebhook.kube.podsecrets")
+log = logging.getLogger("sigwebhook.kube.podpullsecrets")
 
 DEFAULT_TTL_SECONDS = 60.0
 ERROR_TTL_SECONDS = 5.0
@@ -63,13 +58,13 @@ class PodPullSecrets:
         error_ttl: float = ERROR_TTL_SECONDS,
         max_entries: int = MAX_ENTRIES,
         timeout: float = LOOKUP_TIMEOUT_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._api, self._timeout = api, timeout
-        self.secrets: TtlLookups[SecretRef, _Loaded] = TtlLookups(
+        self.secrets: CachedReads[SecretRef, _Loaded] = CachedReads(
             self._read_secret, ttl, error_ttl, max_entries, clock
         )
-        self.accounts: TtlLookups[tuple[str, str], tuple[str, ...] | None] = TtlLookups(
+        self.accounts: CachedReads[tuple[str, str], tuple[str, ...] | None] = CachedReads(
             self._read_account, ttl, error_ttl, max_entries, clock
         )
 

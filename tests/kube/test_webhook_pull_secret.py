@@ -10,7 +10,8 @@ import pytest
 from app.core.errors import ConfigError
 from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, Secret, secret_from
-from app.kube.pullsecrets import PullSecretStore, parse_pull_secret
+from app.kube.dockerconfigsecret import parse_pull_secret
+from app.kube.webhookpullsecret import PullSecretStore
 from tests.kube.fakes import FakeCore, v1_secret
 
 PULL = SecretRef("sigwebhook", "regcred")

@@ -8,7 +8,8 @@ import urllib3.exceptions
 
 from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, Secret
-from app.kube.secrets import Backoff, SecretFollower
+from app.kube.secretwatch import Backoff, SecretFollower
+from tests.fakes import ManualClock
 from tests.kube.fakes import FakeCore, bookmark_line, event_line, gone_line, v1_secret
 
 REF = SecretRef("keys", "cosign")
@@ -137,12 +138,17 @@ def test_watches_that_end_at_once_with_nothing_are_retried_with_backoff_and_a_fr
 
 
 def test_a_watch_that_held_resets_the_backoff_even_without_events() -> None:
-    clock = iter([0.0, 0.1, 10.0, 20.0, 30.0, 30.1])  # watch 1 and 3 end at once, watch 2 holds 10 s
-    core = FakeCore({("keys", "cosign"): v1_secret("keys", "cosign", "5", {})}, watches=[[], [], []])
+    clock = ManualClock()
+    core = FakeCore(
+        {("keys", "cosign"): v1_secret("keys", "cosign", "5", {})},
+        watches=[[], [], []],
+        clock=clock,
+        watch_seconds=[0.1, 10.0, 0.1],  # watch 1 and 3 end at once, watch 2 holds 10 s
+    )
     waits = Waits(stop_after=2)
-    SecretFollower(
-        KubeApi(core), REF, Recorder(), threading.Event(), Backoff(0.5, 4.0), monotonic=lambda: next(clock)
-    ).run(waits)
+    SecretFollower(KubeApi(core), REF, Recorder(), threading.Event(), Backoff(0.5, 4.0), clock=clock).run(
+        waits
+    )
     assert waits.delays == [0.5, 0.5]  # not 1.0: the quiet watch in between was healthy
 
 

@@ -11,21 +11,14 @@ from app.core.errors import ConfigError
 from app.core.trust.keys import load_public_key
 from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, Secret, secret_from
-from app.kube.keystore import SecretKeyStore, parse_secret_keys
-from app.kube.secrets import Backoff, SecretFollower
+from app.kube.keysecrets import SecretKeyStore, parse_secret_keys
+from app.kube.secretwatch import Backoff, SecretFollower
+from tests.fakes import ManualClock
 from tests.kube.fakes import FakeCore, event_line, public_pem, v1_secret
 from tests.kube.test_client import forbidden
 
 REF = SecretRef("keys", "cosign")
 OTHER = SecretRef("keys", "team-b")
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def cosign_layout(pub: bytes) -> dict[str, bytes]:
@@ -95,11 +88,11 @@ def test_a_rotated_key_replaces_the_old_one_in_a_new_snapshot() -> None:
     clock = ManualClock()
     store = loaded_store(old, clock)
     before = store.snapshot()
-    clock.now = 105.0
+    clock.advance(5)
     store.apply(REF, secret("2", cosign_layout(new)))
     after = store.snapshot()
     assert [k.fingerprint for k in after.keys_of(REF)] == [fingerprint(new)]
-    assert after.taken_at == 105.0
+    assert after.taken_at == before.taken_at + 5
     assert [k.fingerprint for k in before.keys_of(REF)] == [fingerprint(old)]  # old snapshot untouched
 
 
@@ -108,7 +101,7 @@ def test_a_secret_made_unparseable_keeps_its_last_good_keys_and_logs_an_error(
 ) -> None:
     good = public_pem()
     store = loaded_store(good)
-    with caplog.at_level(logging.ERROR, logger="app.kube.tracked"):
+    with caplog.at_level(logging.ERROR, logger="app.kube.trackedsecrets"):
         store.apply(REF, secret("2", {"cosign.pub": b"-----BEGIN PUBLIC KEY-----\nbroken\n"}))
     assert [k.fingerprint for k in store.snapshot().keys_of(REF)] == [fingerprint(good)]
     assert "keeping its last good value" in caplog.text and "k8s://keys/cosign" in caplog.text
@@ -118,7 +111,7 @@ def test_a_deleted_secret_drops_its_keys_with_a_reason_and_logs_an_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = loaded_store(public_pem())
-    with caplog.at_level(logging.ERROR, logger="app.kube.tracked"):
+    with caplog.at_level(logging.ERROR, logger="app.kube.trackedsecrets"):
         store.apply(REF, None)
     snapshot = store.snapshot()
     assert snapshot.keys_of(REF) == ()

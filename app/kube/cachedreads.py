@@ -1,4 +1,4 @@
-"""`TtlLookups`: a short-lived, size-bounded, single-flight cache in front of a blocking API call.
+"""`CachedReads`: a short-lived, size-bounded, single-flight cache in front of a blocking API call.
 
 Made for reading Kubernetes objects on the admission path without one API call per review: each key
 is loaded once and kept `ttl` seconds; a failure (`ClusterError`) is kept `error_ttl` seconds, so an
@@ -11,13 +11,14 @@ keeps answering. Use it from one event loop. No knowledge of what is loaded.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from app.clock import SYSTEM_CLOCK
 from app.core.errors import ClusterError
+from app.core.ports import Clock
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -28,7 +29,7 @@ class _Failure:
     error: ClusterError
 
 
-class TtlLookups(Generic[K, V]):
+class CachedReads(Generic[K, V]):
     """`await lookups.get(key)`: the cached value of `load(key)`, or its cached `ClusterError`."""
 
     def __init__(
@@ -37,7 +38,7 @@ class TtlLookups(Generic[K, V]):
         ttl: float,
         error_ttl: float,
         max_entries: int,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._load, self._ttl, self._error_ttl = load, ttl, error_ttl
         self._max, self._clock = max_entries, clock
@@ -51,7 +52,7 @@ class TtlLookups(Generic[K, V]):
         entry = self._entries.get(key)
         if entry is not None:
             expires, value = entry
-            if self._clock() < expires:
+            if self._clock.monotonic() < expires:
                 self._entries.move_to_end(key)
                 self.hits += 1
                 if isinstance(value, _Failure):
@@ -82,7 +83,7 @@ class TtlLookups(Generic[K, V]):
     def _store(self, key: K, value: V | _Failure, ttl: float) -> None:
         if ttl <= 0:
             return
-        self._entries[key] = (self._clock() + ttl, value)
+        self._entries[key] = (self._clock.monotonic() + ttl, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable
 
+from app.clock import SYSTEM_CLOCK
 from app.core.errors import ClusterError, WatchExpired
+from app.core.ports import Clock
 from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi, Secret, SecretStream
 
@@ -54,12 +55,12 @@ class SecretFollower:
         stop: threading.Event,
         backoff: Backoff | None = None,
         watch_timeout: int = WATCH_TIMEOUT_SECONDS,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.api, self.ref, self.on_change, self.stop = api, ref, on_change, stop
         self.backoff = backoff or Backoff()
         self.watch_timeout = watch_timeout
-        self.monotonic = monotonic
+        self.clock = clock
         self.events_seen = 0  # watch events received, bookmarks included
         self._stream: SecretStream | None = None
 
@@ -98,9 +99,9 @@ class SecretFollower:
             try:
                 if resource_version is None:
                     resource_version = self.sync()
-                started, events = self.monotonic(), self.events_seen
+                started, events = self.clock.monotonic(), self.events_seen
                 resource_version = self.follow(resource_version)
-                if self.monotonic() - started >= MIN_QUIET_WATCH_SECONDS:
+                if self.clock.monotonic() - started >= MIN_QUIET_WATCH_SECONDS:
                     self.backoff.reset()  # a watch that held is health, events or not
                 elif self.events_seen == events:
                     # Ended at once with nothing to say (a proxy closing streams?): never a busy loop,
@@ -142,10 +143,11 @@ class SecretWatch:
         refs: Iterable[SecretRef],
         on_change: OnChange,
         watch_timeout: int = WATCH_TIMEOUT_SECONDS,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._stop = threading.Event()
         self._followers = [
-            SecretFollower(api, ref, on_change, self._stop, watch_timeout=watch_timeout)
+            SecretFollower(api, ref, on_change, self._stop, watch_timeout=watch_timeout, clock=clock)
             for ref in sorted(set(refs))
         ]
         self._threads: list[threading.Thread] = []
