@@ -128,35 +128,27 @@ def sigwebhook_image(node_cluster: NodeCluster, signing_key: Key) -> str:
 
 def lane_values() -> dict[str, Any]:
     """The values a user writes for this cluster: its plain-HTTP registry, and one policy per kind of
-    image the lane runs (all trusting the key Secret). `apps` pins pods only (the default),
-    `pinned` pins workload templates too, `unpinned` never pins."""
-    keys = [{"secret": f"k8s://{NAMESPACE}/{KEY_SECRET}"}]
+    image the lane runs. `apps` pins pods only (the default), `pinned` pins workload templates too,
+    `unpinned` never pins."""
     return {
         "replicaCount": 1,
         "webhook": {"namespaceSelector": {"nameLabelsApplied": True}},
         "config": {
             "registries": {"insecure": [REGISTRY]},
             "policies": [
-                {
-                    "name": "apps",
-                    "images": [f"{REGISTRY}/lane/apps/**", f"{REGISTRY}/sigwebhook"],
-                    "keys": keys,
-                },
-                {
-                    "name": "pinned",
-                    "images": [f"{REGISTRY}/lane/pinned/**"],
-                    "keys": keys,
-                    "pinDigest": "all",
-                },
-                {
-                    "name": "unpinned",
-                    "images": [f"{REGISTRY}/lane/unpinned/**"],
-                    "keys": keys,
-                    "pinDigest": "none",
-                },
+                lane_policy("apps", f"{REGISTRY}/lane/apps/**", f"{REGISTRY}/sigwebhook"),
+                lane_policy("pinned", f"{REGISTRY}/lane/pinned/**", pinDigest="all"),
+                lane_policy("unpinned", f"{REGISTRY}/lane/unpinned/**", pinDigest="none"),
             ],
         },
     }
+
+
+def lane_policy(name: str, *images: str, **fields: str) -> dict[str, Any]:
+    """A policy trusting the key Secret. `sigwebhook sign` uploads nothing to a transparency log, so
+    no log entry is required (as `cosign sign --tlog-upload=false` signatures need)."""
+    keys = [{"secret": f"k8s://{NAMESPACE}/{KEY_SECRET}"}]
+    return {"name": name, "images": list(images), "keys": keys, "transparencyLog": "ignore", **fields}
 
 
 @dataclass

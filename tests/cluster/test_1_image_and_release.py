@@ -56,7 +56,13 @@ def test_the_image_built_without_docker_is_signed_runs_as_non_root_and_has_no_pa
     sigwebhook_image, signing_key
 ):
     verified = run_cli(
-        "verify", "--key", str(signing_key.public), "--insecure-registry", REGISTRY, sigwebhook_image
+        "verify",
+        "--key",
+        str(signing_key.public),
+        "--insecure-ignore-tlog",
+        "--insecure-registry",
+        REGISTRY,
+        sigwebhook_image,
     )
     assert verified.returncode == 0 and "VERIFIED" in verified.stdout, verified.stdout + verified.stderr
     config, files = final_files(sigwebhook_image)

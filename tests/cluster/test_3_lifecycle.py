@@ -14,7 +14,7 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from tests.cluster.conftest import APPS, DENIED, NAMESPACE, RELEASE, lane_values
+from tests.cluster.conftest import APPS, DENIED, NAMESPACE, RELEASE, lane_policy, lane_values
 from tests.cluster.tools import REGISTRY, push_runnable_image, wait_for
 
 pytestmark = pytest.mark.cluster
@@ -103,13 +103,7 @@ def test_a_helm_upgrade_with_a_policy_change_rolls_the_pods_and_never_lets_an_un
             outcomes.append(try_pod(api, APPS, unsigned))
 
     values = lane_values()
-    values["config"]["policies"].append(
-        {
-            "name": "late",
-            "images": [f"{REGISTRY}/lane/late/**"],
-            "keys": [{"secret": f"k8s://{NAMESPACE}/cosign-keys"}],
-        }
-    )
+    values["config"]["policies"].append(lane_policy("late", f"{REGISTRY}/lane/late/**"))
     upgraded = release.values_file.with_name("values-upgrade.yaml")
     upgraded.write_text(yaml.safe_dump(values))
     before = webhook_pods(cluster)
