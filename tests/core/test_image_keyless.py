@@ -51,11 +51,6 @@ REQUIRED = Requirements()
 
 
 @pytest.fixture(scope="module")
-def sigstore(tmp_path_factory: pytest.TempPathFactory) -> PrivateSigstore:
-    return PrivateSigstore(tmp_path_factory.mktemp("private-sigstore"))
-
-
-@pytest.fixture(scope="module")
 def root(sigstore: PrivateSigstore) -> TrustedRoot:
     return parse_trusted_root(sigstore.trusted_root(), "private")
 
