@@ -49,13 +49,17 @@ def to_scan_text(report: dict[str, Any]) -> str:
         if not rows:
             continue
         lines += ["", f"{title} ({len(rows)})"]
-        lines += table(
-            ("NAMESPACE", "OBJECT", "CONTAINER", "IMAGE", "REASON"),
-            [
-                (f["namespace"], f"{f['kind']} {f['name']}", f["container"], f["image"], f["reason"])
+        where = ["NAMESPACE", "OBJECT", "CONTAINER", "IMAGE"]
+        if finding == "drift":  # the digests, shortened, and what the running one would get
+            header = [*where, "RUNS", "RESOLVES TO", "THE RUNNING DIGEST"]
+            cells = [
+                [*_where(f), _short(f["running_digest"]), _short(f["verified_digest"]),
+                 f"{f['running_verdict']}: {f['running_reason']}"]
                 for f in rows[:MAX_ROWS]
-            ],
-        )
+            ]  # fmt: skip
+        else:
+            header, cells = [*where, "REASON"], [[*_where(f), f["reason"]] for f in rows[:MAX_ROWS]]
+        lines += table(header, cells)
         if len(rows) > MAX_ROWS:
             lines.append(f"  … and {len(rows) - MAX_ROWS} more (-o json lists all)")
     images = report["images"]
@@ -70,6 +74,20 @@ def to_scan_text(report: dict[str, Any]) -> str:
     if len(images) > MAX_ROWS:
         lines.append(f"  … and {len(images) - MAX_ROWS} more (-o json lists all)")
     return "\n".join(lines) + "\n"
+
+
+def _where(finding: dict[str, Any]) -> tuple[str, str, str | None, str | None]:
+    return (
+        finding["namespace"],
+        f"{finding['kind']} {finding['name']}",
+        finding["container"],
+        finding["image"],
+    )
+
+
+def _short(digest: str | None) -> str | None:
+    """`sha256:` and the first 12 hex digits (-o json has the whole digest)."""
+    return digest if digest is None or len(digest) <= 19 else digest[:19] + "…"
 
 
 def to_sarif(report: dict[str, Any]) -> dict[str, Any]:

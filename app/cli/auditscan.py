@@ -2,7 +2,7 @@
 
 Lists the pods (and with `--workloads` the workload templates) of the cluster or of `--namespace`s
 through the API server, decides each with the webhook's own policy, keys, registry settings and
-verifier (`app.compose.build_scan`, `app.core.audits.scan`), and reports per object and per image:
+verifier (`app.compose.scan.build_scan`, `app.core.audits.scan`), and reports per object and per image:
 the verdict, the reason, the policy, the digest running (pod status `imageID`) and, when that is not
 the digest the image resolves to now, whether the running digest itself would be admitted. Pods that
 have finished are left out (counted). Reports: a readable table, `-o json`, `-o sarif` (SARIF 2.1.0,
@@ -22,12 +22,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from app import compose
 from app.cli.auditreports import metrics_registry, to_prometheus, to_sarif, to_scan_text
 from app.cli.keyrefs import kubeconfig_path
 from app.cli.timespans import parse_since
 from app.cli.usage import EXIT_FAILED, EXIT_OK, UsageError
 from app.clock import SYSTEM_CLOCK
+from app.compose.scan import ClusterScan, build_scan
 from app.core.audits.report import scan_report
 from app.core.audits.scan import DEFAULT_CONCURRENCY, scan
 from app.core.audits.targets import Target
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     since = parse_since(args.since, now) if args.since else None
     settings = load_settings(Path(args.config))
     kubeconfig = kubeconfig_path(args.kubeconfig, os.environ, "audit scan needs")
-    parts = compose.build_scan(settings, kubeconfig)
+    parts = build_scan(settings, kubeconfig)
     targets, finished = _targets(parts.api, args, since)
     report = asyncio.run(_scan(parts, targets, args.concurrency))
     report = scan_report(report, now, finished)
@@ -158,7 +158,7 @@ def _targets(api: Any, args: argparse.Namespace, since: datetime | None) -> tupl
     return targets, finished
 
 
-async def _scan(parts: compose.ClusterScan, targets: list[Target], concurrency: int) -> Any:
+async def _scan(parts: ClusterScan, targets: list[Target], concurrency: int) -> Any:
     progress = _Progress() if sys.stderr.isatty() else None
     try:
         return await scan(

@@ -23,15 +23,9 @@ from prometheus_client.registry import Collector
 from app.clock import SYSTEM_CLOCK
 from app.core.admission.decision import Decision
 from app.core.admission.outcomes import ImageOutcome, Verdict
+from app.core.admission.refusals import Refusal
 from app.core.admission.review import AdmissionRequest
 from app.core.admission.workloads import WORKLOAD_KINDS
-from app.core.errors import (
-    DeadlineExceeded,
-    ImageNotFound,
-    RegistryAuthError,
-    RegistryError,
-    RegistryUnavailable,
-)
 from app.core.ports import Clock, VerdictCache
 
 MAX_REGISTRY_LABELS = 50
@@ -40,51 +34,49 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 8.0
 _KINDS = frozenset({"Pod", "EphemeralContainers", *WORKLOAD_KINDS})
 _OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
 
-# Reason classes of an image verdict, from the deny/warn reasons the core writes (`app.core.admission.outcomes`).
-_POLICY_REASONS = (
-    ("no policy matches", "unmatched"),
-    ("this policy does not trust)", "untrusted-key"),
-    ("no signature verified by the ", "unsigned"),
-    ('" requires signed', "threshold"),
-    ("has no usable ", "no-keys"),
-    ('" has only ', "no-keys"),
-    ("did not answer in time", "deadline"),
-    ("internal error", "internal"),
-)
-# The verification steps (`NotVerified.STEPS`) that name a class of their own when they refused the
-# signatures an image had: the keyless and transparency-log failures an operator watches for.
-_STEP_REASONS = frozenset({"tlog", "timestamp", "certificate", "sct", "identity"})
-_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
-    (DeadlineExceeded, "deadline"),
-    (ImageNotFound, "not-found"),
-    (RegistryAuthError, "registry-auth"),
-    (RegistryUnavailable, "registry-unavailable"),
-    (RegistryError, "registry-error"),
-)
+# The `reason` label of an image verdict: its verdict when admitted; else the verification step
+# that refused its signatures, for the keyless and transparency-log steps an operator watches for;
+# else the class of its refusal, by table (label values published before the core carried `Refusal`).
+_ADMITTED = {
+    Verdict.VERIFIED: "signed",
+    Verdict.EXEMPT: "exempt",
+    Verdict.UNMATCHED_ALLOWED: "unmatched",
+    Verdict.UNCHANGED: "unchanged",
+    Verdict.SKIPPED: "skipped-namespace",
+}
+_STEP_REASONS = frozenset({"tlog", "timestamp", "certificate", "sct", "identity"})  # of NotVerified.STEPS
+REFUSAL_LABELS: Mapping[Refusal, str] = {
+    Refusal.INVALID_REFERENCE: "invalid-reference",
+    Refusal.UNMATCHED: "unmatched",
+    Refusal.NO_USABLE_KEYS: "no-keys",
+    Refusal.UNSIGNED: "unsigned",
+    Refusal.INVALID_SIGNATURE: "unsigned",  # no signature verified by the policy's signers
+    Refusal.UNTRUSTED_SIGNER: "untrusted-key",
+    Refusal.TOO_FEW_SIGNERS: "threshold",
+    Refusal.DEADLINE: "deadline",
+    Refusal.IMAGE_NOT_FOUND: "not-found",
+    Refusal.REGISTRY_AUTH: "registry-auth",
+    Refusal.REGISTRY_UNAVAILABLE: "registry-unavailable",
+    Refusal.REGISTRY_ERROR: "registry-error",
+    Refusal.VERIFICATION_ERROR: "internal",
+    Refusal.INTERNAL: "internal",
+    Refusal.TOO_MANY_IMAGES: OTHER,  # a whole object's refusal, never an image's
+    Refusal.KIND_NOT_REVIEWED: OTHER,
+}
 
 
 def reason_class(outcome: ImageOutcome) -> str:
     """A bounded label for why an image got its verdict: `signed`, `exempt`, `unmatched`,
     `unchanged`, `skipped-namespace`, `untrusted-key`, `unsigned`, `threshold`, `no-keys`,
     `tlog`, `timestamp`, `certificate`, `sct`, `identity`, `invalid-reference`, `deadline`,
-    `not-found`, `registry-auth`, `registry-unavailable`, `registry-error`, `internal` or `other`."""
-    if outcome.verdict is Verdict.VERIFIED:
-        return "signed"
-    if outcome.verdict is Verdict.EXEMPT:
-        return "exempt"
-    if outcome.verdict is Verdict.UNMATCHED_ALLOWED:
-        return "unmatched"
-    if outcome.verdict is Verdict.UNCHANGED:
-        return "unchanged"
-    if outcome.verdict is Verdict.SKIPPED:
-        return "skipped-namespace"
-    if outcome.reference is None:
-        return "invalid-reference"
-    if outcome.error is not None:
-        return next((label for kind, label in _ERRORS if isinstance(outcome.error, kind)), "internal")
+    `not-found`, `registry-auth`, `registry-unavailable`, `registry-error`, `internal` or `other`
+    (a refused outcome without a class). Never read from the reason's wording."""
+    admitted = _ADMITTED.get(outcome.verdict)
+    if admitted is not None:
+        return admitted
     if outcome.step in _STEP_REASONS:
         return outcome.step
-    return next((label for text, label in _POLICY_REASONS if text in outcome.reason), "other")
+    return REFUSAL_LABELS[outcome.refusal] if outcome.refusal is not None else OTHER
 
 
 class Metrics:

@@ -26,6 +26,7 @@ from app.core.admission.audit import audit_line, audit_record, malformed_record
 from app.core.admission.decision import INTERNAL_ERROR, Decision, ImageVerifier, decide
 from app.core.admission.pinning import Pin, json_patch, pins
 from app.core.admission.policy import AdmissionPolicy
+from app.core.admission.refusals import Refusal
 from app.core.admission.review import AdmissionRequest, parse_review, review_response
 from app.core.errors import MalformedReview
 from app.core.ports import KeyStore, PolicySource
@@ -109,12 +110,12 @@ class Reviewer:
             task.add_done_callback(_retrieve)
             log.error("review %s: no decision %.1fs after the deadline", request.uid, _OUTER_GRACE_SECONDS)
             message = f"the registry did not answer in time (deadline {self.deadline_seconds:g}s)"
-            return Decision(False, "deadline exceeded", message=message)
+            return Decision(False, "deadline exceeded", message=message, refusal=Refusal.DEADLINE)
         try:
             return task.result()
         except Exception:
             log.exception("review %s: unexpected error while deciding", request.uid)
-            return Decision(False, "internal error", message=INTERNAL_ERROR)
+            return Decision(False, "internal error", message=INTERNAL_ERROR, refusal=Refusal.INTERNAL)
 
     async def _decide_now(self, request: AdmissionRequest, policy: AdmissionPolicy) -> Decision:
         # With pod pull credentials, a verifier that reads them (cached) on its first image.

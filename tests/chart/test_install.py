@@ -374,7 +374,7 @@ def test_cert_manager_mode_writes_the_issued_ca_into_the_re_registered_configura
         and d["kind"] in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
         and d["webhooks"]
     ]
-    assert len(configurations) == 2
+    assert len(configurations) == 4  # each kind: the registered one and its upgrade handover copy
     for configuration in configurations:
         assert configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
         assert [w["clientConfig"]["caBundle"] for w in configuration["webhooks"]] == [ca]

@@ -276,8 +276,19 @@ def test_checkov_passes_the_chart_itself(linters, rendered_dir):
     assert_clean(linters.checkov("checkov-chart"), explained_skips(rendered_dir), 200)
 
 
+def dockerfile_skips() -> set[str]:
+    """Check ids skipped by a `# checkov:skip=CHECK:reason` comment in the Dockerfile with a real reason."""
+    found: set[str] = set()
+    for line in (REPO_ROOT / "Dockerfile").read_text().splitlines():
+        skip = re.match(r"#\s*checkov:skip=(\w+):(.*)", line.strip())
+        if skip:
+            assert len(skip[2].split()) >= 5, f"checkov skip {skip[1]} needs a written reason: {line!r}"
+            found.add(skip[1])
+    return found
+
+
 def test_checkov_passes_the_dockerfile(linters):
-    assert_clean(linters.checkov("checkov-dockerfile"), set(), 20)
+    assert_clean(linters.checkov("checkov-dockerfile"), dockerfile_skips(), 20)
 
 
 def test_hadolint_passes_the_dockerfile(lint_bin):
@@ -291,23 +302,42 @@ def test_hadolint_passes_the_dockerfile(lint_bin):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def dockerfile_stages() -> list[list[str]]:
-    """The Dockerfile's instructions (continuation lines joined) split into build stages."""
+def dockerfile_instructions() -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments left out."""
     text = re.sub(r"\\\n", " ", (REPO_ROOT / "Dockerfile").read_text())
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def dockerfile_stages() -> list[list[str]]:
+    """The Dockerfile's instructions split into build stages (the global ARGs before them left out)."""
     stages: list[list[str]] = []
-    for line in lines:
+    for line in dockerfile_instructions():
         if line.upper().startswith("FROM "):
             stages.append([])
-        stages[-1].append(line)
+        if stages:
+            stages[-1].append(line)
     return stages
+
+
+def dockerfile_global_arguments() -> dict[str, str]:
+    """`ARG NAME=default` lines before the first FROM (the ones a FROM line may use)."""
+    arguments: dict[str, str] = {}
+    for line in dockerfile_instructions():
+        if line.upper().startswith("FROM "):
+            break
+        name, _, default = line.removeprefix("ARG ").partition("=")
+        arguments[name] = default
+    return arguments
 
 
 def test_dockerfile_builds_a_wheel_and_runs_it_as_a_numeric_non_root_user():
     stages = dockerfile_stages()
     assert len(stages) >= 2, "multi-stage: build in one stage, run in another"
+    defaults = dockerfile_global_arguments()
     for stage in stages:
-        assert re.match(r"FROM python:3\.11[\w.-]*-slim[\w.-]*@sha256:[0-9a-f]{64}\b", stage[0]), stage[0]
+        # the base by default (BASE_IMAGE selects another one): the official slim, pinned by digest
+        base = re.sub(r"\$\{(\w+)\}", lambda arg: defaults[arg[1]], stage[0])
+        assert re.match(r"FROM python:3\.11[\w.-]*-slim[\w.-]*@sha256:[0-9a-f]{64}\b", base), stage[0]
     builder, final = "\n".join(stages[0]), stages[-1]
     assert "pip wheel" in builder and "venv" in builder
     assert "pip install -c constraints/runtime.txt" in builder  # the pinned versions CI tests

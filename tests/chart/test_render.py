@@ -75,11 +75,14 @@ def workload_coverage(rules: list[dict[str, Any]]) -> dict[tuple[str, str], set[
 
 def mutating_of(docs: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The registered mutating webhook, or None when the chart registers none."""
-    found = [d for d in of_kind(docs, "MutatingWebhookConfiguration") if d["webhooks"]]
+    found = [
+        d
+        for d in of_kind(docs, "MutatingWebhookConfiguration")
+        if d["webhooks"] and "post-install" in hook_of(d)
+    ]
     if not found:
         return None
     assert len(found) == 1 and len(found[0]["webhooks"]) == 1
-    assert "post-install" in hook_of(found[0])
     return dict(found[0]["webhooks"][0])
 
 
@@ -344,7 +347,7 @@ def test_webhook_is_registered_after_the_readiness_gate_and_removed_on_uninstall
     docs = render()
     job = only(docs, "Job")
     vwc = only(docs, "ValidatingWebhookConfiguration", hook="post-install")
-    cleanup = only(docs, "ValidatingWebhookConfiguration", hook="pre-delete")
+    cleanup = only(named(docs, CLUSTER_NAME), "ValidatingWebhookConfiguration", hook="pre-delete")
     for phase in ("post-install", "post-upgrade", "post-rollback"):
         assert phase in hook_of(job) and phase in hook_of(vwc)
     weight = lambda d: int(d["metadata"]["annotations"]["helm.sh/hook-weight"])  # noqa: E731
@@ -361,6 +364,32 @@ def test_webhook_is_registered_after_the_readiness_gate_and_removed_on_uninstall
     assert cleanup["webhooks"] == []
     assert "hook-succeeded" in cleanup["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
     assert "before-hook-creation" in cleanup["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
+
+
+def named(docs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["metadata"]["name"] == name]
+
+
+def test_an_upgrade_hands_over_to_a_copy_while_helm_re_creates_each_registered_configuration(render):
+    """Helm runs a hook by deleting the object of that name, then creating it: between the two, no
+    webhook would be registered. A copy under another name covers that moment; nothing to hand over
+    on install; removed on uninstall in case an upgrade was interrupted."""
+    docs = render()
+    weight = lambda d: int(d["metadata"]["annotations"]["helm.sh/hook-weight"])  # noqa: E731
+    gate = only(docs, "Job")
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        registered = only(named(docs, CLUSTER_NAME), kind, hook="post-install")
+        handover = only(named(docs, f"{CLUSTER_NAME}-handover"), kind, hook="post-upgrade")
+        assert handover["webhooks"] == registered["webhooks"]
+        assert set(hook_of(handover).split(",")) == {"post-upgrade", "post-rollback"}
+        assert weight(gate) < weight(handover) < weight(registered)
+        policy = handover["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
+        assert "hook-succeeded" in policy, "Helm must delete the copy once the registration is back"
+        assert "hook-succeeded" not in registered["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
+        removal = only(named(docs, f"{CLUSTER_NAME}-handover"), kind, hook="pre-delete")
+        assert removal["webhooks"] == []
+    minimal = of_kind(named(render("minimal"), f"{CLUSTER_NAME}-handover"), "MutatingWebhookConfiguration")
+    assert [d["webhooks"] for d in minimal] == [[]], "mutating off: only the removal, no copy"
 
 
 def test_no_webhook_configuration_is_a_plain_release_object(render):
@@ -400,7 +429,7 @@ def test_mutating_webhook_shares_the_validating_ones_selector_service_tls_and_ti
     assert mutating["admissionReviewVersions"] == ["v1"]
     same_service = dict(validating["clientConfig"]["service"], path="/mutate")
     assert mutating["clientConfig"] == dict(validating["clientConfig"], service=same_service)
-    mwc = next(d for d in of_kind(docs, "MutatingWebhookConfiguration") if d["webhooks"])
+    mwc = only(docs, "MutatingWebhookConfiguration", hook="post-install")
     vwc = only(docs, "ValidatingWebhookConfiguration", hook="post-install")
     for key in ("helm.sh/hook", "helm.sh/hook-weight", "cert-manager.io/inject-ca-from"):
         assert mwc["metadata"]["annotations"].get(key) == vwc["metadata"]["annotations"].get(key), key
@@ -467,8 +496,7 @@ def test_objects_outside_the_release_namespace_carry_it_so_two_releases_of_one_n
 def test_uninstall_removes_both_webhook_configurations(render, value_set):
     docs = render(value_set)
     for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
-        cleanup = only(docs, kind, hook="pre-delete")
-        assert cleanup["metadata"]["name"] == CLUSTER_NAME
+        cleanup = only(named(docs, CLUSTER_NAME), kind, hook="pre-delete")
         assert cleanup["webhooks"] == []
         policy = cleanup["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
         assert "before-hook-creation" in policy and "hook-succeeded" in policy

@@ -173,6 +173,10 @@ def test_the_scan_finds_exactly_the_pods_the_policy_denies_and_after_a_key_rotat
         cluster.digests["moving"],
     )
     assert moving["running_verdict"] == "denied"
+    (drift,) = [f for f in report["findings"] if f["finding"] == "drift"]
+    assert (
+        drift["running_reason"] == 'no signature verified by the keys of policy "team" (no signatures found)'
+    )
     assert report["summary"] | {"images": 0} == {
         "pods": 5, "workloads": 0, "finished_pods_left_out": 0, "images": 0, "denied": 2, "would-deny": 0,
         "skipped": 0, "allowed": 3, "drift": 1,
@@ -230,6 +234,13 @@ def test_workload_templates_sarif_and_text_reports(cluster: Cluster, kube_cluste
     )
     assert "Would be DENIED now (2)" in text.stdout and "pod-unsigned" in text.stdout
     assert "Running digest differs from what the image resolves to now (1)" in text.stdout
+    drift_row = next(line for line in text.stdout.splitlines() if "Pod pod-moving" in line)
+    assert (
+        f"{cluster.digests['moving'][:19]}…" in drift_row and f"{cluster.digests['moved'][:19]}…" in drift_row
+    )
+    assert drift_row.endswith(
+        'denied: no signature verified by the keys of policy "team" (no signatures found)'
+    )
     metrics = run_cli(
         "audit",
         "scan",

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from app.core.admission.outcomes import INTERNAL_ERROR, ImageOutcome, Plan, Verdict, judge, plan
 from app.core.admission.policy import AdmissionPolicy
+from app.core.admission.refusals import Refusal
 from app.core.admission.review import AdmissionRequest, ContainerImage, Operation
 from app.core.admission.workloads import WORKLOAD_KINDS
 from app.core.errors import DeadlineExceeded, SigwebhookError
@@ -34,7 +35,9 @@ from app.core.trust.secretkeys import KeySnapshot
 from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 
-__all__ = ["INTERNAL_ERROR", "Decision", "ImageOutcome", "ImageVerifier", "Verdict", "decide", "judge"]
+__all__ = [
+    "INTERNAL_ERROR", "Decision", "ImageOutcome", "ImageVerifier", "Refusal", "Verdict", "decide", "judge",
+]  # fmt: skip
 
 log = logging.getLogger("sigwebhook.decision")
 
@@ -56,13 +59,15 @@ class ImageVerifier(Protocol):
 class Decision:
     """The answer to one review: allowed or not, the message for `status.message`, the warnings
     (one line per image that only warn-mode policies refused), and per image outcomes for the audit
-    log. `summary` says in a few words why (for the log)."""
+    log. `summary` says in a few words why (for the log); `refusal` classes a deny of the object
+    as a whole (each image's outcome carries its own)."""
 
     allowed: bool
     summary: str
     images: tuple[ImageOutcome, ...] = ()
     message: str | None = None
     warnings: tuple[str, ...] = ()
+    refusal: Refusal | None = None  # why the whole object was refused, when no image says it
 
     @property
     def would_deny(self) -> bool:
@@ -85,7 +90,9 @@ async def decide(
             f"sigwebhook reviews pods and {', '.join(WORKLOAD_KINDS)} only, but was called for "
             f"{request.kind}: check the rules of the webhook configuration"
         )
-        return Decision(False, "kind not reviewed", message=printable(message))  # the kind is the sender's
+        return Decision(  # the kind is the sender's
+            False, "kind not reviewed", message=printable(message), refusal=Refusal.KIND_NOT_REVIEWED
+        )
     if policy.skips(request.namespace):
         # Admitted unverified: the audit line still lists every image, the bypass a security team audits.
         skipped = tuple(
@@ -95,7 +102,7 @@ async def decide(
         return Decision(True, f"namespace {request.namespace} is skipped", images=skipped)
     too_many = _too_many(request)
     if too_many is not None:
-        return Decision(False, "too many images", message=too_many)
+        return Decision(False, "too many images", message=too_many, refusal=Refusal.TOO_MANY_IMAGES)
     to_verify = request.images_to_verify()
     verifying = set(to_verify)  # a set: a pod may list thousands of containers
     outcomes: dict[ContainerImage, ImageOutcome] = {

@@ -4,8 +4,10 @@
 match and which keys they have now, and what the verifier is to trust for all of them at once
 (`Trust`). `judge` turns the verifier's verdict (or error) into the image's outcome: every matching
 policy must count at least its `threshold` of distinct signers (keys or keyless identities) of its own
-among the signatures that verified under its own root and requirements. A failure of an `enforce` policy denies the image; a failure of only
-`warn` policies admits it as `warned`, with the same reasons. Pure: no I/O, no clock.
+among the signatures that verified under its own root and requirements. A failure of an `enforce`
+policy denies the image; a failure of only `warn` policies admits it as `warned`, with the same
+reasons. A denied or warned outcome carries the class of its reason
+(`app.core.admission.refusals.Refusal`) next to the text. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from app.core.admission.policy import AdmissionPolicy, Mode, Policy, Unmatched
+from app.core.admission.refusals import Refusal, refusal_of
 from app.core.admission.workloads import ContainerImage
 from app.core.digests import Digest
 from app.core.errors import InvalidReference, SigwebhookError
@@ -48,8 +51,9 @@ class ImageOutcome:
 
     `signatures` are the verified signatures that counted for the matching policies (format, signer,
     fingerprint or identity, log entries; never key material); `reason` is the line shown to the user
-    on a deny or a warning; `step` the verification step that refused the signatures found, when that
-    is why the image failed (a bounded metric label)."""
+    on a deny or a warning, and `refusal` its class (set on every denied or warned outcome the core
+    makes); `step` the verification step that refused the signatures found, when that is why the
+    image failed (a bounded metric label)."""
 
     container: ContainerImage
     verdict: Verdict
@@ -60,6 +64,7 @@ class ImageOutcome:
     signatures: tuple[VerifiedSignature, ...] = ()
     error: BaseException | None = field(default=None, compare=False, repr=False)  # what failed, if any
     step: str | None = None
+    refusal: Refusal | None = None
 
     @property
     def allowed(self) -> bool:
@@ -87,7 +92,7 @@ def plan(container: ContainerImage, policy: AdmissionPolicy, snapshot: KeySnapsh
     try:
         reference = parse_reference(container.image)
     except InvalidReference as exc:
-        return ImageOutcome(container, Verdict.DENIED, exc.reason)
+        return ImageOutcome(container, Verdict.DENIED, exc.reason, refusal=Refusal.INVALID_REFERENCE)
     exemption = policy.exemption_for(reference)
     if exemption is not None:
         return ImageOutcome(container, Verdict.EXEMPT, f"exempt by pattern {exemption}", reference)
@@ -98,8 +103,9 @@ def plan(container: ContainerImage, policy: AdmissionPolicy, snapshot: KeySnapsh
                 container, Verdict.UNMATCHED_ALLOWED, "no policy matches (unmatched: allow)", reference
             )
         return ImageOutcome(
-            container, Verdict.DENIED, "no policy matches this image (unmatched: deny)", reference
-        )
+            container, Verdict.DENIED, "no policy matches this image (unmatched: deny)", reference,
+            refusal=Refusal.UNMATCHED,
+        )  # fmt: skip
     trust = Trust(())
     checkable: list[Policy] = []
     grants: list[Grants] = []
@@ -119,11 +125,13 @@ def plan(container: ContainerImage, policy: AdmissionPolicy, snapshot: KeySnapsh
         grants.append(frozenset((g.basis, s.trust_id) for g in mine.groups for s in g.signers))
         trust = trust.merged(mine)
     names = tuple(p.name for p in matching)
+    no_keys = Refusal.NO_USABLE_KEYS
     if problems:
         reason = "; ".join(problems + warned)
-        return ImageOutcome(container, Verdict.DENIED, reason, reference, policies=names)
+        return ImageOutcome(container, Verdict.DENIED, reason, reference, policies=names, refusal=no_keys)
     if not checkable:  # only warn-mode policies, none of which can be checked
-        return ImageOutcome(container, Verdict.WARNED, "; ".join(warned), reference, policies=names)
+        warning = "; ".join(warned)
+        return ImageOutcome(container, Verdict.WARNED, warning, reference, policies=names, refusal=no_keys)
     return Plan(reference, tuple(checkable), tuple(grants), trust, tuple(warned))
 
 
@@ -138,15 +146,17 @@ def judge(
     """One image's outcome: every matching policy must count at least `threshold` distinct signers of
     its own (its `grants`: signer and the root + requirements it verified under) among the signatures
     that verified. A failure of an `enforce` policy denies; when only `warn` policies failed (`warned`
-    carries those already known to), the image is WARNED."""
+    carries those already known to: policies without usable signers), the image is WARNED."""
     names = tuple(p.name for p in policies)
     if isinstance(result, BaseException):
         # The error stands for every policy: it only warns when every policy only warns.
         verdict = Verdict.WARNED if all(p.mode is Mode.WARN for p in policies) else Verdict.DENIED
         reason = "; ".join([error_reason(result), *warned])
-        return ImageOutcome(container, verdict, reason, reference, policies=names, error=result)
-    enforced: list[str] = []
-    warnings: list[str] = list(warned)
+        return ImageOutcome(
+            container, verdict, reason, reference, policies=names, error=result, refusal=refusal_of(result)
+        )
+    enforced: list[tuple[str, Refusal]] = []
+    warnings: list[tuple[str, Refusal]] = [(w, Refusal.NO_USABLE_KEYS) for w in warned]
     counted: list[VerifiedSignature] = []
     for p, granted in zip(policies, grants, strict=True):
         mine = [s for s in result.verified if (s.basis, s.signer) in granted]
@@ -155,19 +165,24 @@ def judge(
         failures = warnings if p.mode is Mode.WARN else enforced
         words = p.signer_words
         if not signers:
-            why = _why_none(result, {basis for basis, _ in granted}, words)
-            failures.append(f'no signature verified by the {words} of policy "{p.name}" ({why})')
+            why, refusal = _why_none(result, {basis for basis, _ in granted}, words)
+            failures.append((f'no signature verified by the {words} of policy "{p.name}" ({why})', refusal))
         elif len(signers) < p.threshold:
             failures.append(
-                f'{len(signers)} of the {p.threshold} distinct {words} policy "{p.name}" requires signed'
+                (
+                    f'{len(signers)} of the {p.threshold} distinct {words} policy "{p.name}" requires signed',
+                    Refusal.TOO_FEW_SIGNERS,
+                )
             )
     if enforced or warnings:
         verdict = Verdict.DENIED if enforced else Verdict.WARNED
-        reason = "; ".join(enforced + warnings)
+        failed = enforced + warnings
+        reason = "; ".join(text for text, _ in failed)
         step = _refused_step(result, {b for g in grants for b, _ in g}) if not counted else None
         return ImageOutcome(
-            container, verdict, reason, reference, result.digest, names, tuple(counted), step=step
-        )
+            container, verdict, reason, reference, result.digest, names, tuple(counted), step=step,
+            refusal=failed[0][1],
+        )  # fmt: skip
     signed_by = ", ".join(dict.fromkeys(s.signed_by() for s in counted))
     return ImageOutcome(
         container,
@@ -180,20 +195,22 @@ def judge(
     )
 
 
-def _why_none(result: ImageVerdict, bases: set[str], words: str) -> str:
-    """Why none of a policy's signers signed, under its own trust bases: no signatures at all,
-    signatures by signers of other matching policies only, or signatures that failed their checks
-    (their distinct reasons, already safe to show; the deny line is escaped as a whole by
+def _why_none(result: ImageVerdict, bases: set[str], words: str) -> tuple[str, Refusal]:
+    """Why none of a policy's signers signed, under its own trust bases, and its class: no signatures
+    at all, signatures by signers of other matching policies only, or signatures that failed their
+    checks (their distinct reasons, already safe to show; the deny line is escaped as a whole by
     `app.core.admission.decision`)."""
     if any(v.basis in bases for v in result.verified):
-        return f"signed only by {words} this policy does not trust"
+        return f"signed only by {words} this policy does not trust", Refusal.UNTRUSTED_SIGNER
     rejected = [r for r in result.rejected if r.concerns(bases)]
     if not rejected:
-        return "signed only by signers of other policies" if result.verified else "no signatures found"
+        if result.verified:
+            return "signed only by signers of other policies", Refusal.UNTRUSTED_SIGNER
+        return "no signatures found", Refusal.UNSIGNED
     reasons = "; ".join(dict.fromkeys(r.reason for r in rejected))
     if len(reasons) > MAX_REASONS_CHARS:
         reasons = reasons[: MAX_REASONS_CHARS - 1].rstrip() + "…"
-    return f"{len(rejected)} signature(s) found: {reasons}"
+    return f"{len(rejected)} signature(s) found: {reasons}", Refusal.INVALID_SIGNATURE
 
 
 def _refused_step(result: ImageVerdict, bases: set[str]) -> str | None:

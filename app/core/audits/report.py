@@ -3,8 +3,9 @@
 Findings are what a security team acts on: `denied` (admission would deny this object now),
 `would-deny` (only warn-mode policies refuse it: admitted, with a warning) and `drift` (a container
 runs another digest than the image resolves to now; the running digest's own outcome is given).
-`reason_class` sorts an image's deny reason into a few fixed classes, the bounded label the metrics
-use. The report's keys are stable: keys may be added, never removed or renamed. Pure.
+A finding's `reason_class` is the class the core gave the refusal (`Refusal`: a fixed set, the bounded
+label the scan's gauges use), never read from the reason's wording. The report's keys are stable:
+keys may be added, never removed or renamed. Pure.
 """
 
 from __future__ import annotations
@@ -15,53 +16,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.core.admission.audit import signature_record
-from app.core.admission.decision import ImageOutcome, Verdict
+from app.core.admission.decision import ImageOutcome, Refusal, Verdict
 from app.core.audits.scan import ContainerResult, TargetResult
-from app.core.errors import DeadlineExceeded, ImageNotFound, RegistryAuthError, RegistryError
 
 REPORT_VERSION = 1
-REASON_CLASSES = (
-    "unsigned",
-    "untrusted-signer",
-    "invalid-signature",
-    "too-few-signers",
-    "no-usable-keys",
-    "unmatched",
-    "invalid-reference",
-    "image-not-found",
-    "registry-auth",
-    "registry-unavailable",
-    "too-many-images",
-    "other",
-)
+REASON_CLASSES = (*(r.value for r in Refusal), "other")  # other: a refusal the core did not class
 _SEVERITY = {Verdict.DENIED: 0, Verdict.WARNED: 1}
 
 
-def reason_class(outcome: ImageOutcome | None, summary: str = "") -> str:
-    """The class of why an image (or, with no image, the whole object: `summary`) is refused."""
-    if outcome is None:
-        return "too-many-images" if summary == "too many images" else "other"
-    error, reason = outcome.error, outcome.reason
-    if isinstance(error, ImageNotFound):
-        return "image-not-found"
-    if isinstance(error, RegistryAuthError):
-        return "registry-auth"
-    if isinstance(error, RegistryError | DeadlineExceeded):
-        return "registry-unavailable"
-    if outcome.reference is None:
-        return "invalid-reference"
-    for marker, found in (
-        ("no policy matches", "unmatched"),
-        ("no usable keys", "no-usable-keys"),
-        (" keys (", "no-usable-keys"),  # 'has only 1 of 2 keys (…)'
-        ("(no signatures found)", "unsigned"),
-        ("signed only by keys this policy does not trust", "untrusted-signer"),
-        ("signature(s) found", "invalid-signature"),
-        ("distinct keys policy", "too-few-signers"),
-    ):
-        if marker in reason:
-            return found
-    return "other"
+def reason_class(refusal: Refusal | None) -> str:
+    """The class of why an image (or a whole object) is refused."""
+    return refusal.value if refusal is not None else "other"
 
 
 def scan_report(results: Sequence[TargetResult], scanned_at: datetime, finished: int = 0) -> dict[str, Any]:
@@ -97,7 +62,7 @@ def _findings(result: TargetResult) -> list[dict[str, Any]]:
                 "container": None,
                 "image": None,
                 "reason": result.decision.message or result.decision.summary,
-                "reason_class": reason_class(None, result.decision.summary),
+                "reason_class": reason_class(result.decision.refusal),
                 "policies": [],
             }
         )
@@ -111,7 +76,7 @@ def _findings(result: TargetResult) -> list[dict[str, Any]]:
                     **where,
                     **_where_in(c),
                     "reason": outcome.reason,
-                    "reason_class": reason_class(outcome),
+                    "reason_class": reason_class(outcome.refusal),
                     "policies": list(outcome.policies),
                 }
             )
@@ -127,9 +92,10 @@ def _findings(result: TargetResult) -> list[dict[str, Any]]:
                     **where,
                     **_where_in(c),
                     "reason": reason,
-                    "reason_class": reason_class(checked) if checked.verdict in _SEVERITY else None,
+                    "reason_class": reason_class(checked.refusal) if checked.verdict in _SEVERITY else None,
                     "policies": list(checked.policies),
                     "running_verdict": checked.verdict.value,
+                    "running_reason": checked.reason,
                 }
             )
     return found

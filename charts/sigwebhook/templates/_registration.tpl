@@ -14,6 +14,23 @@ helm.sh/hook-delete-policy: before-hook-creation
 {{- end }}
 
 {{/*
+The handover copy of a registered configuration (same webhooks, another name) for the moment an
+upgrade or rollback deletes and re-creates the registered one: created after the readiness gate and
+before the registration (weight 5), deleted by Helm once all the phase's hooks ran, or when a later
+one failed (hook-succeeded). Nothing to hand over on install. Removed on uninstall too
+(webhook-cleanup.yaml), in case an upgrade was interrupted.
+*/}}
+{{- define "sigwebhook.handoverHook" -}}
+helm.sh/hook: post-upgrade,post-rollback
+helm.sh/hook-weight: "5"
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end }}
+
+{{- define "sigwebhook.handoverName" -}}
+{{- printf "%s-handover" (include "sigwebhook.clusterName" .) | trunc 253 }}
+{{- end }}
+
+{{/*
 A hook that removes a registered webhook configuration: Helm first deletes any object of the same
 kind and name (before-hook-creation: the registered one), creates this empty one (no webhooks: it
 intercepts nothing) and deletes it again once applied (hook-succeeded). Needs no Job, so no kubelet.

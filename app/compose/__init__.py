@@ -1,8 +1,9 @@
 """The composition root: the one place that builds sigwebhook's objects from settings.
 
 settings → `RegistrySettings` → `OciRegistry` (the `Registry`/`RegistryWriter` adapter) → `Verifier`.
-The CLI and the webhook both build through here, so they reach registries and verify identically.
-Nothing is built at import time; every function builds fresh objects when called.
+The CLI and the webhook both build through here, so they reach registries and verify identically;
+`audit scan`'s parts are built in `app.compose.scan` from the same functions. Nothing is built at
+import time; every function builds fresh objects when called.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from app.clock import SYSTEM_CLOCK
 from app.core.admission.decision import ImageVerifier
-from app.core.admission.policy import AdmissionPolicy
 from app.core.errors import ConfigError
 from app.core.ports import Clock, KeyStore, Lifecycle, VerdictCache
-from app.core.trust.secretkeys import KeySnapshot, SecretRef, StaticKeyStore
+from app.core.trust.secretkeys import SecretRef, StaticKeyStore
 from app.core.verification.verifier import Verifier, VerifyOptions
 from app.registry import OciRegistry
 from app.registry.credentials import Credential
@@ -123,7 +123,6 @@ def build_webhook(
     is what `/readyz` reports (the chart's digest of the image and config)."""
     from app.config import policy_source
     from app.webhook.app import create_app
-    from app.webhook.cache import TtlVerdictCache
     from app.webhook.podverifiers import PodVerifiers
     from app.webhook.review import Reviewer, write_stdout
     from app.webhook.tls import configured_certificate, self_signed_certificate
@@ -164,12 +163,10 @@ def build_webhook(
         background.append(metrics_server)
     if metrics is not None and pod_secrets is not None:
         metrics.count_lookups({"secret": pod_secrets.secrets, "serviceaccount": pod_secrets.accounts})
-    options = VerifyOptions(accepted_predicate_types=frozenset(settings.signatures.accepted_predicate_types))
-    caching = settings.verdict_cache
-    cache: VerdictCache | None = None
-    if caching.ttl_seconds > 0:
-        cache = TtlVerdictCache(caching.ttl_seconds, caching.max_entries)
-        cache = metrics.counting(cache) if metrics is not None else cache
+    options = verify_options(settings)
+    cache = verdict_cache(settings)
+    if cache is not None and metrics is not None:
+        cache = metrics.counting(cache)
 
     def build(registry_settings: RegistrySettings) -> tuple[ImageVerifier, Callable[[], Awaitable[None]]]:
         registry = OciRegistry(registry_settings)
@@ -199,6 +196,19 @@ def build_webhook(
     shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1", "localhost") else host
     url = f"https://{shown}:{settings.server.port}"
     return Webhook(app, certificate, url, tuple(background), metrics_server)
+
+
+def verify_options(settings: Settings) -> VerifyOptions:
+    """The verifier's options from the config (`signatures`)."""
+    return VerifyOptions(accepted_predicate_types=frozenset(settings.signatures.accepted_predicate_types))
+
+
+def verdict_cache(settings: Settings) -> VerdictCache | None:
+    """The verdict cache the config's `verdictCache` asks for; None when its TTL is 0."""
+    from app.webhook.cache import TtlVerdictCache
+
+    caching = settings.verdict_cache
+    return TtlVerdictCache(caching.ttl_seconds, caching.max_entries) if caching.ttl_seconds > 0 else None
 
 
 def needs_cluster(settings: Settings, watched: Collection[SecretRef]) -> bool:
@@ -277,48 +287,3 @@ class _LiveCredentials(Mapping[str, Credential]):
 
     def __len__(self) -> int:
         return len(self._current())
-
-
-# --- the cluster scan (`sigwebhook audit scan`) --------------------------------------------------
-# The webhook's config → the same policy, keys read once from their Secrets, the same registry
-# settings (pull Secret read once), verifier options and verdict cache → the core's scan.
-
-
-@dataclasses.dataclass
-class ClusterScan:
-    """What `audit scan` runs: the webhook's policy, the keys as they are now, its verifier and
-    deadline, and the API server to list from. `aclose()` closes the registry client."""
-
-    policy: AdmissionPolicy
-    snapshot: KeySnapshot
-    verifier: ImageVerifier
-    deadline_seconds: float
-    api: KubeApi
-    aclose: Callable[[], Awaitable[None]]
-
-
-def build_scan(settings: Settings, kubeconfig: Path | None, kube_api: KubeApi | None = None) -> ClusterScan:
-    """The scan's parts from the webhook's validated settings. The API server is the one `kubeconfig`
-    names (None: the in-cluster service account), not the config's: the scan runs where its user is.
-    Key and pull Secrets are read once; one that cannot be read stops the scan (`ConfigError`)."""
-    from app.config import admission_policy
-    from app.kube.client import connect
-    from app.kube.keysecrets import SecretKeyStore
-    from app.kube.webhookpullsecret import PullSecretStore
-    from app.webhook.cache import TtlVerdictCache
-
-    policy = admission_policy(settings)
-    api = kube_api or connect(kubeconfig)
-    snapshot = SecretKeyStore(api, policy.secrets()).load() if policy.secrets() else KeySnapshot()
-    credentials: Callable[[], Mapping[str, Credential]] | None = None
-    pull_secret = settings.registries.pull_secret
-    if pull_secret is not None:
-        pulls = PullSecretStore(api, [SecretRef.parse(str(pull_secret))])
-        pulls.load()
-        credentials = pulls.credentials
-    registry = OciRegistry(webhook_registry_settings(settings, credentials))
-    options = VerifyOptions(accepted_predicate_types=frozenset(settings.signatures.accepted_predicate_types))
-    caching = settings.verdict_cache
-    cache = TtlVerdictCache(caching.ttl_seconds, caching.max_entries) if caching.ttl_seconds > 0 else None
-    verifier = build_verifier(registry, cache, options)
-    return ClusterScan(policy, snapshot, verifier, settings.deadline_seconds, api, registry.aclose)
