@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.signing",
     "tests.fixtures.webhook",
     "tests.fixtures.kube",
+    "tests.fixtures.sigstore",
 ]

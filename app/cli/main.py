@@ -1,5 +1,5 @@
 """`sigwebhook`: the command line (`verify`, `verify-bundle`, `sign`, `generate-key-pair`, `serve`,
-`audit`, and the checks the chart runs on a release: `wait-ready`, `self-test`).
+`audit`, `update-trusted-root`, and the checks the chart runs on a release: `wait-ready`, `self-test`).
 
 This module parses arguments and owns the one place where failures become exit codes and one line on
 stderr: a `UsageError` (or an argparse error) exits 2, any other `SigwebhookError` exits 1, and anything
@@ -35,6 +35,7 @@ COMMANDS = {
     "self-test": "app.cli.selftest",
     "serve": "app.cli.serve",
     "audit": "app.cli.audit",
+    "update-trusted-root": "app.cli.trustroot",
 }
 
 
@@ -45,8 +46,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     add_logging_options(common)
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Verify and sign container images with cosign keys (v2 .sig signatures and v3 "
-        "sigstore bundles). Transparency-log (Rekor) proofs are not checked or written.",
+        description="Verify container images signed with cosign keys or keylessly (v2 .sig signatures "
+        "and v3 sigstore bundles), their transparency-log proofs checked offline against a Sigstore "
+        "trusted root; sign with keys (no log entry is written).",
         parents=[common],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

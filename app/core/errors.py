@@ -125,6 +125,10 @@ class SignatureFormatError(SigwebhookError):
     """A signature object (manifest layer, payload, bundle, envelope) that cannot be parsed."""
 
 
+class TrustUpdateError(SigwebhookError):
+    """Refreshing a trusted root through TUF failed: the mirror, its metadata or the target."""
+
+
 class SigningError(SigwebhookError):
     """Signing failed (bad key, password, or the signature could not be written)."""
 

@@ -1,4 +1,5 @@
-"""`sigwebhook verify` on signatures other tools made: connaisseur's real cosign `.sig` manifests, the `.sig`
+"""`sigwebhook verify` on signatures other tools made: connaisseur's real cosign `.sig` manifests (key-signed,
+and one keyless signature logged in the public-good Rekor, verified with the built-in production root), the `.sig`
 manifests upstream skopeo 1.9.3 wrote (ECDSA, RSA and Ed25519 signers) and the cosign-v3-style referrer
 layout, loaded into a real docker-registry (`tests/assets/interop`), each with its README's expected result."""
 
@@ -51,6 +52,26 @@ def test_keyless_cosign_signature_does_not_verify_with_a_key(
     )  # fmt: skip
     assert result.returncode == 1
     assert "rejected: cosign v2 signature" in result.stdout
+
+
+def test_the_keyless_cosign_signature_verifies_for_its_identity_with_the_built_in_root_and_no_flag_waived(
+    plain_registry: TestRegistry, connaisseur_signatures: LoadedSignatures
+) -> None:
+    image = f"{plain_registry.host}/{connaisseur_signatures.repo}@{_digest(connaisseur_signatures, KEYLESS)}"
+    verify = ["verify", "--insecure-registry", plain_registry.host, "-o", "json"]
+    issuer = ["--certificate-oidc-issuer", "https://github.com/login/oauth"]
+    ok = run_cli(*verify, "--certificate-identity", "philipp.belitz@securesystems.de", *issuer, image)
+    assert ok.returncode == 0, ok.stderr
+    ((signature,),) = [r["signatures"] for r in json.loads(ok.stdout)]
+    assert signature["identity"] == "philipp.belitz@securesystems.de"
+    assert [(e["url"], e["log_index"]) for e in signature["tlog"]] == [
+        ("https://rekor.sigstore.dev", 98235800)
+    ]
+    other = run_cli(*verify, "--certificate-identity", "someone@securesystems.de", *issuer, image)
+    assert (
+        other.returncode == 1
+        and "which the policy does not trust" in json.loads(other.stdout)[0]["rejected"][0]["reason"]
+    )
 
 
 def test_v3_style_referrer_verifies_with_its_key_and_not_with_another(

@@ -17,18 +17,6 @@ from tests.support.sigstore.images import push_v2, push_v3
 from tests.support.sigstore.instance import GITHUB, WORKFLOW, PrivateSigstore, Signing
 
 
-@pytest.fixture(scope="module")
-def sigstore(tmp_path_factory: pytest.TempPathFactory) -> PrivateSigstore:
-    return PrivateSigstore(tmp_path_factory.mktemp("private-sigstore"))
-
-
-@pytest.fixture(scope="module")
-def root_file(sigstore: PrivateSigstore, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("root") / "trusted_root.json"
-    path.write_bytes(sigstore.trusted_root())
-    return path
-
-
 def _image(
     registry: TestRegistry,
     sigstore: PrivateSigstore,
@@ -67,10 +55,10 @@ IDENTITY = ("--certificate-identity", WORKFLOW, "--certificate-oidc-issuer", GIT
 
 @pytest.mark.parametrize("layout", ["v2", "v3"])
 def test_a_keyless_image_verifies_with_its_identity_and_names_the_log_entry(
-    plain_registry: TestRegistry, sigstore: PrivateSigstore, root_file: Path, layout: str
+    plain_registry: TestRegistry, sigstore: PrivateSigstore, sigstore_root_file: Path, layout: str
 ) -> None:
     image = _image(plain_registry, sigstore, f"ok-{layout}", layout, sigstore.keyless())
-    code, report, _ = _verify(plain_registry, root_file, image, *IDENTITY)
+    code, report, _ = _verify(plain_registry, sigstore_root_file, image, *IDENTITY)
     assert code == 0 and report["verified"] is True and report["tlog_checked"] is True
     (signature,) = report["signatures"]
     assert (signature["identity"], signature["issuer"]) == (WORKFLOW, GITHUB)
@@ -89,17 +77,17 @@ def test_a_keyless_image_verifies_with_its_identity_and_names_the_log_entry(
     ids=["another identity", "a pattern matching only a prefix", "an issuer pattern matching a prefix"],
 )
 def test_another_identity_or_a_pattern_that_does_not_match_the_whole_value_is_refused(
-    plain_registry: TestRegistry, sigstore: PrivateSigstore, root_file: Path, flags: tuple[str, ...]
+    plain_registry: TestRegistry, sigstore: PrivateSigstore, sigstore_root_file: Path, flags: tuple[str, ...]
 ) -> None:
     image = _image(plain_registry, sigstore, "identity", "v2", sigstore.keyless())
-    code, report, stderr = _verify(plain_registry, root_file, image, *flags)
+    code, report, stderr = _verify(plain_registry, sigstore_root_file, image, *flags)
     assert code == 1 and report["signatures"] == []
     assert "which the policy does not trust" in report["rejected"][0]["reason"]
     assert f"{image}: not verified" in stderr
 
 
 def test_a_whole_value_pattern_verifies(
-    plain_registry: TestRegistry, sigstore: PrivateSigstore, root_file: Path
+    plain_registry: TestRegistry, sigstore: PrivateSigstore, sigstore_root_file: Path
 ) -> None:
     image = _image(plain_registry, sigstore, "pattern", "v3", sigstore.keyless())
     flags = (
@@ -108,12 +96,16 @@ def test_a_whole_value_pattern_verifies(
         "--certificate-oidc-issuer",
         GITHUB,
     )
-    assert _verify(plain_registry, root_file, image, *flags)[0] == 0
+    assert _verify(plain_registry, sigstore_root_file, image, *flags)[0] == 0
 
 
 @pytest.mark.parametrize("layout", ["v2", "v3"])
 def test_a_key_signature_needs_a_log_entry_unless_the_log_is_ignored(
-    plain_registry: TestRegistry, sigstore: PrivateSigstore, root_file: Path, tmp_path: Path, layout: str
+    plain_registry: TestRegistry,
+    sigstore: PrivateSigstore,
+    sigstore_root_file: Path,
+    tmp_path: Path,
+    layout: str,
 ) -> None:
     signing = sigstore.with_key()
     key = tmp_path / "key.pub"
@@ -127,28 +119,28 @@ def test_a_key_signature_needs_a_log_entry_unless_the_log_is_ignored(
         signing,
         **({"log": False} if layout == "v2" else {"log": None}),
     )
-    code, report, _ = _verify(plain_registry, root_file, logged, "--key", str(key))
+    code, report, _ = _verify(plain_registry, sigstore_root_file, logged, "--key", str(key))
     assert code == 0 and report["signatures"][0]["tlog"][0]["url"] == sigstore.rekor.url
-    code, report, _ = _verify(plain_registry, root_file, unlogged, "--key", str(key))
+    code, report, _ = _verify(plain_registry, sigstore_root_file, unlogged, "--key", str(key))
     assert code == 1 and report["rejected"][0]["reason"].startswith("no verified transparency log entry")
     code, report, _ = _verify(
-        plain_registry, root_file, unlogged, "--key", str(key), "--insecure-ignore-tlog"
+        plain_registry, sigstore_root_file, unlogged, "--key", str(key), "--insecure-ignore-tlog"
     )
     assert code == 0 and report["tlog_checked"] is False and report["signatures"][0]["tlog"] == []
     text = run_cli(
-        "verify", "--key", str(key), "--insecure-ignore-tlog", "--trusted-root", str(root_file),
+        "verify", "--key", str(key), "--insecure-ignore-tlog", "--trusted-root", str(sigstore_root_file),
         "--insecure-registry", plain_registry.host, unlogged,
     )  # fmt: skip
     assert text.returncode == 0 and TLOG_NOTICE in text.stdout
 
 
 def test_a_keyless_certificate_without_an_sct_needs_insecure_ignore_sct(
-    plain_registry: TestRegistry, sigstore: PrivateSigstore, root_file: Path
+    plain_registry: TestRegistry, sigstore: PrivateSigstore, sigstore_root_file: Path
 ) -> None:
     image = _image(plain_registry, sigstore, "no-sct", "v2", sigstore.keyless(ct=False))
-    code, report, _ = _verify(plain_registry, root_file, image, *IDENTITY)
+    code, report, _ = _verify(plain_registry, sigstore_root_file, image, *IDENTITY)
     assert code == 1 and "no embedded SCT" in report["rejected"][0]["reason"]
-    assert _verify(plain_registry, root_file, image, *IDENTITY, "--insecure-ignore-sct")[0] == 0
+    assert _verify(plain_registry, sigstore_root_file, image, *IDENTITY, "--insecure-ignore-sct")[0] == 0
 
 
 @pytest.mark.parametrize(

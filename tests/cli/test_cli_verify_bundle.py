@@ -16,11 +16,6 @@ from tests.support.sigstore.instance import GITHUB, WORKFLOW, PrivateSigstore, e
 IDENTITY = ["--certificate-identity", WORKFLOW, "--certificate-oidc-issuer", GITHUB]
 
 
-@pytest.fixture(scope="module")
-def sigstore(tmp_path_factory: pytest.TempPathFactory) -> PrivateSigstore:
-    return PrivateSigstore(tmp_path_factory.mktemp("cli-sigstore"))
-
-
 @pytest.fixture
 def files(sigstore: PrivateSigstore, tmp_path: Path) -> dict[str, Path]:
     artifact = tmp_path / "artifact.txt"

@@ -51,11 +51,6 @@ REQUIRED = Requirements()
 
 
 @pytest.fixture(scope="module")
-def sigstore(tmp_path_factory: pytest.TempPathFactory) -> PrivateSigstore:
-    return PrivateSigstore(tmp_path_factory.mktemp("private-sigstore"))
-
-
-@pytest.fixture(scope="module")
 def root(sigstore: PrivateSigstore) -> TrustedRoot:
     return parse_trusted_root(sigstore.trusted_root(), "private")
 
@@ -131,6 +126,24 @@ async def test_a_keyless_v3_bundle_verifies_logged_in_rekor_v1_or_v2_or_only_tim
     assert signature.format is V3 and signature.identity == CertificateIdentity(WORKFLOW, GITHUB)
     assert len(signature.log_entries) == (1 if log else 0)
     assert any(t.source.startswith("timestamp") for t in signature.times) is tsa
+
+
+async def test_a_keyless_image_costs_the_registry_calls_and_round_trips_of_a_key_signed_one(
+    sigstore: PrivateSigstore, root: TrustedRoot
+) -> None:
+    """Chains, SCTs, SETs, proofs and timestamps are checked from what the signatures carry: the same
+    reads of the same sequence, whoever signed (bench/keyless_bench.py counts it over HTTP)."""
+    costs = []
+    for signing, signer in ((sigstore.with_key(), None), (sigstore.keyless(), IDENTITY)):
+        registry = InMemoryRegistry()
+        image = push_image(registry, "v1")
+        put_v2(registry, image, sigstore, signing)
+        attach_bundle(registry, image, v3_bundle(sigstore, image.digest, signing, tsa=True))
+        verdict = await verify(registry, trusting(root, signer or KeySigner(key_of(signing))))
+        assert len(verdict.verified) == 2 and all(v.log_entries for v in verdict.verified)
+        costs.append(([name for name, _ in registry.calls], registry.rounds))
+    key_cost, keyless_cost = costs
+    assert sorted(keyless_cost[0]) == sorted(key_cost[0]) and keyless_cost[1] == key_cost[1]
 
 
 async def test_a_keyless_signature_without_a_log_entry_or_timestamp_is_refused_even_when_the_log_is_waived(

@@ -36,11 +36,6 @@ TRUSTED = IdentitySigner(IdentityMatcher.build(subject=WORKFLOW, issuer=GITHUB))
 
 
 @pytest.fixture(scope="module")
-def sigstore(tmp_path_factory: pytest.TempPathFactory) -> PrivateSigstore:
-    return PrivateSigstore(tmp_path_factory.mktemp("private-sigstore"))
-
-
-@pytest.fixture(scope="module")
 def root(sigstore: PrivateSigstore) -> TrustedRoot:
     return parse_trusted_root(sigstore.trusted_root(), "private")
 

@@ -27,11 +27,6 @@ WHEN = datetime.datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 ASSETS = Path(__file__).parents[1] / "assets" / "sigstore-conformance" / "bundle-verify"
 
 
-@pytest.fixture(scope="module")
-def sigstore(tmp_path_factory: pytest.TempPathFactory) -> PrivateSigstore:
-    return PrivateSigstore(tmp_path_factory.mktemp("trust"))
-
-
 def root_document(sigstore: PrivateSigstore) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(sigstore.trusted_root())
     return document

@@ -1,5 +1,9 @@
 """The end-to-end stack: keys, signed images, RBAC, `sigwebhook serve` and its webhook registration.
 
+Besides the key-signed images, a private Sigstore instance (`tests/support/sigstore`) signs images
+keylessly (both cosign layouts) for a second policy that trusts one CI identity under the instance's
+trusted root, named under `trustedRoots` in the webhook's config.
+
 `start_stack(cluster, registry)` builds everything on top of a running API server and registry and
 tears down what it started (the webhook process; the namespaces and the webhook configuration go
 with the session's API server). `WebhookProcess` runs `python -m app serve --config FILE` and waits
@@ -39,6 +43,9 @@ from tests.fixtures.kube import (
 )
 from tests.fixtures.registry import TestRegistry, push_image
 from tests.fixtures.signing import REPO_ROOT, KeyPair, cli_env, sign_image
+from tests.support.pushing import RawPusher
+from tests.support.sigstore.images import push_v2, push_v3
+from tests.support.sigstore.instance import GITHUB, WORKFLOW, PrivateSigstore
 
 KEYS = "e2e-keys"
 APPS = "e2e-apps"
@@ -46,6 +53,7 @@ WEBHOOK_CONFIG = "sigwebhook-e2e"
 WEBHOOK_NAME = f"{WEBHOOK_CONFIG}.sigwebhook.test"
 NAMESPACE_LABEL = {"sigwebhook-e2e": "enforce"}
 PASSWORD = "e2e-pass"
+OTHER_WORKFLOW = WORKFLOW.replace("/acme/", "/other/")  # another repository's release workflow
 
 
 class WebhookProcess:
@@ -115,6 +123,7 @@ class E2EStack:
     unsigned: str
     private: str  # signed by key A, in the TLS + htpasswd registry: readable only with the pull Secret
     pull_config: str  # the pull Secret's good `.dockerconfigjson`
+    keyless: dict[str, str]  # "right-v2", "right-v3" (WORKFLOW's) and "other" (OTHER_WORKFLOW's)
 
     def rotate_key(self, public_pem: bytes) -> None:
         """Replace `cosign.pub` in the key Secret, as an operator rotating the key would."""
@@ -148,8 +157,10 @@ def write_config(
     plain: TestRegistry,
     private: TestRegistry,
     kubeconfig: Path,
+    keyless_root: Path,
 ) -> Path:
-    """The webhook's config (app/config): keys and pull credentials from Secrets only."""
+    """The webhook's config (app/config): keys and pull credentials from Secrets only; the keyless
+    policy's trusted root from a file."""
     config = {
         "server": {
             "host": "127.0.0.1",
@@ -164,13 +175,19 @@ def write_config(
             "pullSecret": f"k8s://{KEYS}/regcred",
         },
         "kubernetes": {"kubeconfig": str(kubeconfig)},
+        "trustedRoots": {"private": {"file": str(keyless_root)}},
         "policies": [
             {
                 "name": "e2e",
                 "images": [f"{plain.host}/e2e/**", f"{private.host}/e2e/**"],
                 "keys": [{"secret": f"k8s://{KEYS}/cosign"}],
                 "transparencyLog": "ignore",
-            }
+            },
+            {
+                "name": "e2e-keyless",
+                "images": [f"{plain.host}/e2e-keyless/**"],
+                "keyless": [{"issuer": GITHUB, "subject": WORKFLOW, "trustedRoot": "private"}],
+            },
         ],
     }
     path.write_text(yaml.safe_dump(config))
@@ -196,12 +213,33 @@ def push_and_sign(
     return images
 
 
+def push_keyless(workdir: Path, plain: TestRegistry) -> tuple[Path, dict[str, str]]:
+    """The private instance's trusted root file, and images it signed keylessly (log entry, SCT):
+    right-v2 and right-v3 for WORKFLOW, other for OTHER_WORKFLOW."""
+    sigstore = PrivateSigstore(workdir / "sigstore")
+    root = workdir / "private-trusted-root.json"
+    root.write_bytes(sigstore.trusted_root())
+    images = {}
+    with RawPusher(plain) as raw:
+        for name, layout, subject in (
+            ("right-v2", "v2", WORKFLOW),
+            ("right-v3", "v3", WORKFLOW),
+            ("other", "v3", OTHER_WORKFLOW),
+        ):
+            digest = push_image(plain, f"e2e-keyless/{name}", "1", content=name.encode())
+            signing = sigstore.keyless(subject=subject)
+            (push_v2 if layout == "v2" else push_v3)(raw, f"e2e-keyless/{name}", digest, sigstore, signing)
+            images[name] = f"{plain.host}/e2e-keyless/{name}:1"
+    return root, images
+
+
 @contextlib.contextmanager
 def start_stack(cluster: KubeCluster, plain: TestRegistry, private: TestRegistry) -> Iterator[E2EStack]:
     with TemporaryDirectory(prefix="sigwebhook-e2e-") as tmp:
         workdir = Path(tmp)
         key_a, key_b = write_cosign_key_pair(workdir, "a"), write_cosign_key_pair(workdir, "b")
         images = push_and_sign(workdir, plain, private, key_a, key_b)
+        keyless_root, keyless = push_keyless(workdir, plain)
 
         admin = cluster.admin
         core = k8s.CoreV1Api(admin)
@@ -218,7 +256,9 @@ def start_stack(cluster: KubeCluster, plain: TestRegistry, private: TestRegistry
 
         port = free_port()
         tls = cluster.issue_serving_cert(workdir / "tls")
-        config = write_config(workdir / "config.yaml", port, tls, plain, private, cluster.webhook_kubeconfig)
+        config = write_config(
+            workdir / "config.yaml", port, tls, plain, private, cluster.webhook_kubeconfig, keyless_root
+        )
         webhook = WebhookProcess(config, port, cluster.ca_file, workdir / "webhook.log")
         webhook.start()
         try:
@@ -237,6 +277,7 @@ def start_stack(cluster: KubeCluster, plain: TestRegistry, private: TestRegistry
                 images["unsigned"],
                 images["private"],
                 pull_config,
+                keyless,
             )
         finally:
             webhook.stop()

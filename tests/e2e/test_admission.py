@@ -5,7 +5,8 @@ local `docker-registry` holding images signed by `sigwebhook sign`, the key Secr
 `cosign generate-key-pair k8s://e2e-keys/cosign` writes, a Role giving the webhook's user
 get/list/watch on that Secret only, `sigwebhook serve` as a subprocess with a kubeconfig for that
 user, and a ValidatingWebhookConfiguration (`url:` clientConfig, the test CA as caBundle,
-failurePolicy Fail). Pods are then created through the API server with the `kubernetes` client.
+failurePolicy Fail). A second policy trusts one CI identity keylessly: its images are signed by a
+private Sigstore instance whose trusted root the config names under `trustedRoots`. Pods are then created through the API server with the `kubernetes` client.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from kubernetes import client as k8s
 
-from tests.e2e.stack import APPS, KEYS, WEBHOOK_NAME, E2EStack, start_stack
+from tests.e2e.stack import APPS, KEYS, OTHER_WORKFLOW, WEBHOOK_NAME, E2EStack, start_stack
 from tests.fixtures.kube import KubeCluster, admission_error, pod
 from tests.fixtures.registry import TestRegistry
+from tests.support.sigstore.instance import GITHUB, WORKFLOW
 
 pytestmark = pytest.mark.e2e
 DENIED = f'admission webhook "{WEBHOOK_NAME}" denied the request: '
@@ -78,6 +80,27 @@ def test_an_unsigned_pod_is_refused_with_the_webhooks_message(stack: E2EStack) -
     assert "spec.containers[1] (c1)" in message and stack.unsigned in message
     assert "spec.containers[0]" not in message  # the signed container is not what failed
     assert admission_error(lambda: k8s.CoreV1Api(stack.cluster.admin).read_namespaced_pod(name, APPS))
+
+
+def test_a_keyless_policy_admits_the_right_identitys_image_in_both_layouts(stack: E2EStack) -> None:
+    for name in ("right-v2", "right-v3"):
+        pod_name = unique(f"keyless-{name}")
+        assert create(stack, pod(pod_name, stack.keyless[name])) is None, name
+        stored = k8s.CoreV1Api(stack.cluster.admin).read_namespaced_pod(pod_name, APPS)
+        assert stored.spec.containers[0].image == stack.keyless[name]
+    audit = stack.webhook.log.read_text(errors="replace")
+    assert f"verified by {WORKFLOW} (issuer {GITHUB})" in audit  # the audit line names the identity
+
+
+def test_a_keyless_policy_denies_another_identitys_image_naming_that_identity(stack: E2EStack) -> None:
+    name = unique("keyless-other")
+    message = create(stack, pod(name, stack.keyless["right-v3"], stack.keyless["other"]))
+    assert denied(message), message
+    assert message is not None and "spec.containers[1] (c1)" in message and stack.keyless["other"] in message
+    assert (
+        'keyless identities of policy "e2e-keyless"' in message and f"signed by {OTHER_WORKFLOW}" in message
+    )
+    assert "spec.containers[0]" not in message  # the right identity's image is not what failed
 
 
 def test_an_unsigned_init_container_is_refused(stack: E2EStack) -> None:

@@ -24,11 +24,6 @@ from tests.webhook.reviews import review
 OTHER_WORKFLOW = "https://github.com/other/app/.github/workflows/release.yml@refs/heads/main"
 
 
-@pytest.fixture(scope="module")
-def sigstore(tmp_path_factory: pytest.TempPathFactory) -> PrivateSigstore:
-    return PrivateSigstore(tmp_path_factory.mktemp("private-sigstore"))
-
-
 def _config(registry: TestRegistry, root_file: Path, **policy: Any) -> dict[str, Any]:
     return {
         "registries": {"insecure": [registry.host]},

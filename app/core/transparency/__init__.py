@@ -4,6 +4,5 @@
 layouts carry it, and the Rekor v1 SET), `bodies` (what a logged entry says was signed, by whom),
 `scts` (embedded SCTs, RFC 6962), `timestamps` (RFC 3161 tokens). Nothing here decides what is trusted:
 keys arrive as objects with a `verify` method (`checks.SignatureCheck`), logs are looked up through
-callables the caller hands in, and trusted roots live in `trust`. `rekor` is the earlier SET and body
-check the interop tests still use.
+callables the caller hands in, and trusted roots live in `trust`.
 """

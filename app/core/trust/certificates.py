@@ -15,6 +15,7 @@ annotation) are never anchors. Pure: returns a problem string, or None when the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -52,11 +53,23 @@ def chain_problem(leaf: x509.Certificate, path: Sequence[x509.Certificate], mome
         problem = _issuer_problem(certificate, below=depth - 1, what=what)
         if problem:
             return problem
-        try:
-            certificates[depth - 1].verify_directly_issued_by(certificate)
-        except (ValueError, InvalidSignature, TypeError, UnsupportedAlgorithm):
+        # Below the leaf both certificates come from the trusted root: the same pair for every
+        # signature, so its (pure) signature check is remembered; the leaf's link is checked each time.
+        issued = _issued_by if depth == 1 else _root_link_issued_by
+        if not issued(certificates[depth - 1], certificate):
             return f"{names[depth - 1]} is not issued by {what}"
     return None
+
+
+def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        child.verify_directly_issued_by(issuer)
+    except (ValueError, InvalidSignature, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+_root_link_issued_by = functools.lru_cache(maxsize=64)(_issued_by)
 
 
 def authority_problem(

@@ -16,6 +16,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
@@ -41,8 +43,10 @@ def v2_signature(
     log: bool = True,
     tsa: bool = False,
     integrated_time: int | None = None,
+    edit: Callable[[dict[str, str]], None] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The signature over `payload` and the layer annotations cosign would write with it."""
+    """The signature over `payload` and the layer annotations cosign would write with it; `edit`
+    changes the annotations before they are returned (to tamper with them)."""
     signature = signing.sign(payload)
     annotations: dict[str, str] = {}
     if signing.certificate is not None:
@@ -58,6 +62,8 @@ def v2_signature(
     if tsa:
         stamp = base64.b64encode(sigstore.tsa.timestamp(signature)).decode()
         annotations[TIMESTAMP] = json.dumps({"SignedRFC3161Timestamp": stamp})
+    if edit is not None:
+        edit(annotations)
     return signature, annotations
 
 
@@ -69,9 +75,15 @@ def v3_bundle(
     log: str | None = "v1",
     tsa: bool = False,
     predicate_type: str = COSIGN_SIGN_PREDICATE,
+    integrated_time: int | None = None,
+    edit: Callable[[dict[str, Any]], None] | None = None,
 ) -> bytes:
-    """A v0.3 bundle of a statement about `image`, logged in Rekor `log` (v1, v2 or None)."""
-    return encode(sigstore.sign_statement(str(image), signing, log, tsa, predicate_type))
+    """A v0.3 bundle of a statement about `image`, logged in Rekor `log` (v1, v2 or None); `edit`
+    changes the bundle document before it is written (to tamper with it)."""
+    bundle = sigstore.sign_statement(str(image), signing, log, tsa, predicate_type, integrated_time)
+    if edit is not None:
+        edit(bundle)
+    return encode(bundle)
 
 
 def push_v2(

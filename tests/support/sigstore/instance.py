@@ -207,9 +207,11 @@ class PrivateSigstore:
         log: str | None = "v1",
         tsa: bool = False,
         predicate_type: str = "https://sigstore.dev/cosign/sign/v1",
+        integrated_time: int | None = None,
     ) -> dict[str, Any]:
         """A v0.3 bundle with a DSSE in-toto statement naming `subject_digest` (`sha256:<hex>`), logged
-        as dsse 0.0.1 (v1) or hashedrekord 0.0.2 over the PAE (v2), as cosign v3 signs images."""
+        as dsse 0.0.1 (v1, at `integrated_time`: default now) or hashedrekord 0.0.2 over the PAE (v2),
+        as cosign v3 signs images."""
         algorithm, _, hex_digest = subject_digest.partition(":")
         statement = json.dumps(
             {
@@ -229,7 +231,7 @@ class PrivateSigstore:
         entries = []
         if log == "v1":
             body = dsse_v1(statement, envelope, signature, signing.verifier_pem())
-            entries.append(self.rekor.bundle_entry(self.log_v1(body, "dsse")))
+            entries.append(self.rekor.bundle_entry(self.log_v1(body, "dsse", integrated_time)))
         elif log == "v2":
             digest = hashlib.sha256(pae(IN_TOTO, statement)).digest()
             entries.append(
