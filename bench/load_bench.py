@@ -55,6 +55,7 @@ class Bench:
             "name": "bench",
             "images": [f"{host}/**"],
             "keys": [{"file": str(self.work / "cosign.pub")}],
+            "transparencyLog": "ignore",  # signed here without a log
         }
         return {"registries": {"insecure": [host]}, "policies": [policy], **extra}
 

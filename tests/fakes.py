@@ -63,6 +63,9 @@ class InMemoryRegistry:
             media_type, data = self._manifests[(ref.repository, digest)]
             return Descriptor(media_type, digest, len(data))
 
+    def recent(self, ref: ImageRef) -> Digest | None:
+        return ref.digest  # a tag is always asked again
+
     async def fetch_manifest(self, repository: Repository, reference: str | Digest) -> Manifest | None:
         async with self._round_trip("fetch_manifest", str(reference)):
             return self._manifest(repository, reference)

@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
         )
         server = settings.server
         config = uvicorn_config(
-            webhook.app, server.host, server.port, webhook.certificate, settings.deadline_seconds
-        )
+            webhook.app, server.host, server.port, webhook.certificate, settings.deadline_seconds,
+            loop=server.event_loop, http=server.http,
+        )  # fmt: skip
         started = serve_forever(config, webhook.certificate, server.max_connections)
     finally:
         webhook.stop()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.clock import SYSTEM_CLOCK
-from app.core.admission.decision import ImageVerifier
 from app.core.errors import ConfigError
 from app.core.kits import Overlay
 from app.core.ports import Clock, KeyStore, Lifecycle, VerdictCache
@@ -185,7 +184,7 @@ def build_webhook(
     if metrics is not None:
         metrics.registry_load(lambda: gate.in_flight, lambda: gate.waiting, lambda: health.rebuilds)
 
-    def build(registry_settings: RegistrySettings) -> tuple[ImageVerifier, Callable[[], Awaitable[None]]]:
+    def build(registry_settings: RegistrySettings) -> tuple[Verifier, Callable[[], Awaitable[None]]]:
         registry = OciRegistry(registry_settings, clock, gate=gate, health=health, connect=registry_transport)
         if metrics is not None:
             registry.stats.listener = metrics.registry_answer
@@ -196,7 +195,7 @@ def build_webhook(
     reviewer = Reviewer(
         policies, keys, verifier, settings.deadline_seconds, audit or write_stdout,
         verifier_for=verifiers.for_request if pod_secrets is not None else None, observer=metrics,
-        clock=clock,
+        clock=clock, cached=verifier.cached, reuse_tags_on_validate=limits.tag_reuse_on_validate,
     )  # fmt: skip
     tls = settings.server.tls
     if tls.cert_file is not None and tls.key_file is not None:
@@ -286,6 +285,7 @@ def webhook_registry_settings(
         )
     except ConfigError as exc:
         raise ConfigError(f"registries: {exc.reason}", exc.detail) from exc
+    built = dataclasses.replace(built, tag_reuse_seconds=config.tag_reuse_seconds)
     if live_credentials is None:
         return built
     return dataclasses.replace(built, credentials=Overlay(live_credentials, built.credentials))

@@ -53,6 +53,9 @@ class ServerConfig(ConfigModel):
     tls: TlsConfig
     docs: bool = False
     max_connections: int = Field(256, ge=1, le=10_000)  # open at once (`app.webhook.listener`)
+    # uvicorn's event loop and HTTP parser; `auto` takes uvloop and httptools when installed
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    http: Literal["auto", "h11", "httptools"] = "auto"
 
 
 class RegistriesConfig(ConfigModel):
@@ -68,6 +71,10 @@ class RegistriesConfig(ConfigModel):
     # registry requests in flight at once, in all and to one host (`app.registry.gate`)
     max_requests_in_flight: int = Field(64, ge=1, le=1024)
     max_requests_per_registry: int = Field(16, ge=1, le=1024)
+    # a tag's digest reused this long by /mutate, which pins it (`app.core.tagreuse`); 0: never
+    tag_reuse_seconds: float = Field(10.0, ge=0, le=300)
+    # … and by /validate too: without pinning, a tag moved within that time may run unverified
+    tag_reuse_on_validate: bool = False
 
 
 class MetricsConfig(ConfigModel):

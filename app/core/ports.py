@@ -64,6 +64,12 @@ class Registry(Protocol):
         given (content addressing makes the fetch unnecessary). Raises `ImageNotFound`."""
         ...
 
+    def recent(self, ref: ImageRef) -> Digest | None:
+        """The digest `resolve` would answer without a request: a digest reference's own, or a tag's
+        from a recent resolution when the current work may reuse one (`app.core.tagreuse`); None
+        when it would have to ask."""
+        ...
+
     async def fetch_manifest(self, repository: Repository, reference: str | Digest) -> Manifest | None:
         """GET a manifest by tag or digest; `None` when the registry says 404. Bytes are checked
         against the digest (the requested one, or `Docker-Content-Digest`)."""

@@ -10,6 +10,7 @@ refused before it is scanned: a review may carry megabytes in one `image` string
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -96,6 +97,10 @@ class ImageRef:
         return f"{self.repository}@{self.digest}"
 
     def __str__(self) -> str:
+        return self._text
+
+    @functools.cached_property
+    def _text(self) -> str:  # once per reference: reviews name the same references over and over
         text = str(self.repository)
         if self.tag is not None:
             text += f":{self.tag}"

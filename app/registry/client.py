@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from app.clock import SYSTEM_CLOCK
+from app.core import tagreuse
 from app.core.digests import Digest
 from app.core.errors import ImageNotFound, RegistryProtocolError
-from app.core.kits import SharedWork
+from app.core.kits import ExpiringCache, SharedWork
 from app.core.ports import MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, Clock, Descriptor, Manifest
 from app.core.references import ImageRef, Repository
 from app.registry import referrers, uploads
@@ -25,6 +27,7 @@ from app.registry.settings import RegistrySettings
 from app.registry.transport import RegistryTransport
 
 MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
+MAX_REUSABLE_TAGS = 10_000  # tag resolutions kept for reuse (the least recently used go first)
 
 
 class OciRegistry:
@@ -46,6 +49,10 @@ class OciRegistry:
         self._transport = RegistryTransport(settings, clock, gate=gate, health=health, connect=connect)
         self._api = RegistryApi(settings, self._transport)
         self._resolving: SharedWork[tuple[Repository, str], Descriptor] = SharedWork()
+        # Tags resolved lately, for work that may reuse them (`app.core.tagreuse`).
+        self._resolved: ExpiringCache[tuple[Repository, str], Descriptor] = ExpiringCache(
+            MAX_REUSABLE_TAGS, clock or SYSTEM_CLOCK
+        )
 
     @property
     def stats(self) -> RequestStats:
@@ -76,11 +83,27 @@ class OciRegistry:
     async def resolve(self, ref: ImageRef) -> Descriptor:
         """The manifest descriptor `ref` names. A digest reference is returned as given, without a request;
         its `media_type` is then '' and its `size` 0 (unknown): fetch the manifest when they are needed.
-        Concurrent resolutions of one tag share one request (what the registry says now: nothing is kept)."""
+        Concurrent resolutions of one tag share one request. A tag's resolution is kept
+        `settings.tag_reuse_seconds` and answered again only to work that may reuse it (`app.core.tagreuse`):
+        otherwise it is what the registry says now."""
         if ref.digest is not None:
             return Descriptor(media_type="", digest=ref.digest, size=0)
         assert ref.tag is not None  # ImageRef guarantees a tag or a digest
-        return await self._resolving.run((ref.repository, ref.tag), lambda: self._resolve_tag(ref))
+        key = (ref.repository, ref.tag)
+        if tagreuse.allowed():
+            kept = self._resolved.get(key)
+            if kept is not None:
+                return kept
+        return await self._resolving.run(key, lambda: self._resolve_tag(ref))
+
+    def recent(self, ref: ImageRef) -> Digest | None:
+        """The digest `resolve` would answer without a request now, or None."""
+        if ref.digest is not None:
+            return ref.digest
+        if not tagreuse.allowed():
+            return None
+        kept = self._resolved.get((ref.repository, ref.tag or ""))
+        return None if kept is None else kept.digest
 
     async def _resolve_tag(self, ref: ImageRef) -> Descriptor:
         assert ref.tag is not None
@@ -96,7 +119,7 @@ class OciRegistry:
         header = reply.header("docker-content-digest")
         if reply.status == 200 and header:
             digest = parse_digest_header(header, repository.registry)
-            return Descriptor(reply.media_type, digest, declared_size(reply))
+            return self._keep(ref, Descriptor(reply.media_type, digest, declared_size(reply)))
         if reply.status not in (200, 405):
             raise unexpected(reply, f"resolving {ref}")
         manifest = await self.fetch_manifest(repository, ref.tag)  # HEAD told us no digest: read and hash
@@ -104,7 +127,12 @@ class OciRegistry:
             raise ImageNotFound(
                 f"image {ref} not found: {repository.registry} has no manifest for tag {ref.tag!r}"
             )
-        return Descriptor(manifest.media_type, manifest.digest, len(manifest.data))
+        return self._keep(ref, Descriptor(manifest.media_type, manifest.digest, len(manifest.data)))
+
+    def _keep(self, ref: ImageRef, resolved: Descriptor) -> Descriptor:
+        """Remember a successful resolution for work that may reuse it (a failure is never kept)."""
+        self._resolved.put((ref.repository, ref.tag or ""), resolved, self.settings.tag_reuse_seconds)
+        return resolved
 
     async def fetch_manifest(self, repository: Repository, reference: str | Digest) -> Manifest | None:
         """GET a manifest; None on 404. The bytes must hash to the requested digest, or for a tag to the

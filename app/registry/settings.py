@@ -51,6 +51,8 @@ class RegistrySettings:
     credentials: Mapping[str, Credential] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     timeouts: Timeouts = Timeouts()
     max_redirects: int = 5
+    # How long a tag's resolution may be reused, where the work allows it (`app.core.tagreuse`); 0: never.
+    tag_reuse_seconds: float = 0.0
 
     @classmethod
     def build(

@@ -1,6 +1,9 @@
-"""The FastAPI application: `POST /validate`, `POST /mutate`, `GET /healthz`, `GET /readyz`.
+"""The webhook's ASGI application: `POST /validate`, `POST /mutate`, `GET /healthz`, `GET /readyz`.
 
-HTTP only: the review itself is `Reviewer`'s. `/healthz` says the process answers; `/readyz` says
+HTTP only: the review itself is `Reviewer`'s. The two review endpoints are answered by a plain ASGI
+handler in front of FastAPI (`WebhookApp`): they are what the API server calls for every pod, and
+FastAPI's routing, middleware and request objects cost more than a cached decision does. FastAPI
+serves the rest (health, readiness, the optional OpenAPI pages, the lifespan). `/healthz` says the process answers; `/readyz` says
 the config is loaded, the keys were loaded at least once and the registry client is not broken (the
 API server should not be sent to a replica that cannot decide). The OpenAPI pages are off unless asked for. Built by
 `create_app`, never at import time.
@@ -11,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from app.webhook.review import Reviewer
@@ -28,6 +31,12 @@ BODY_SECONDS = 10.0  # to receive a whole body (the API server sends it at once)
 SMALL_BODY_BYTES = 64 * 1024
 BODIES_BUDGET_BYTES = 32 * 1024 * 1024
 
+Review = Callable[[bytes], Awaitable[tuple[int, dict[str, Any]]]]
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
 
 class AsciiJSONResponse(JSONResponse):
     """JSON with every non-ASCII character escaped. The review's strings are echoed back (the uid,
@@ -36,7 +45,12 @@ class AsciiJSONResponse(JSONResponse):
     `failurePolicy` decides). Escaped, any decoded string renders, and the API server reads the same."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+        return render_json(content)
+
+
+def render_json(content: Any) -> bytes:
+    """`content` as compact JSON, every non-ASCII character escaped (see `AsciiJSONResponse`)."""
+    return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 def create_app(
@@ -46,7 +60,7 @@ def create_app(
     on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
     docs: bool = False,
     revision: str | None = None,
-) -> FastAPI:
+) -> WebhookApp:
     """The webhook's ASGI app. `ready` (keys loaded) and `broken` (why the registry client cannot
     work, or None) back `/readyz`; `on_shutdown` closes clients (the registry).
     `revision` (the chart's `SIGWEBHOOK_REVISION`: a digest of the image and config this pod runs) is
@@ -58,7 +72,7 @@ def create_app(
         for close in on_shutdown:
             await close()
 
-    app = FastAPI(
+    api = FastAPI(
         title="sigwebhook",
         summary="Admits only pods whose images carry a cosign signature from a trusted key",
         docs_url="/docs" if docs else None,
@@ -67,25 +81,22 @@ def create_app(
         lifespan=lifespan,
     )
 
-    budget = _Budget(BODIES_BUDGET_BYTES)
-
-    @app.post("/validate")
-    async def validate(request: Request) -> AsciiJSONResponse:
+    # Listed for the OpenAPI pages only: `WebhookApp` answers these paths before FastAPI sees them.
+    @api.post("/validate")
+    async def validate() -> None:
         """Answer an `admission.k8s.io/v1` AdmissionReview: allowed or denied (the gate)."""
-        return await _answer(request, reviewer.review, budget)
 
-    @app.post("/mutate")
-    async def mutate(request: Request) -> AsciiJSONResponse:
+    @api.post("/mutate")
+    async def mutate() -> None:
         """Answer an `admission.k8s.io/v1` AdmissionReview with a JSON patch pinning verified images
         to their digests (never a deny: `/validate` is the gate)."""
-        return await _answer(request, reviewer.mutate, budget)
 
-    @app.get("/healthz")
+    @api.get("/healthz")
     async def healthz() -> AsciiJSONResponse:
         """The process is alive."""
         return AsciiJSONResponse({"status": "ok"})
 
-    @app.get("/readyz")
+    @api.get("/readyz")
     async def readyz() -> AsciiJSONResponse:
         """Config loaded, keys loaded at least once, and the registry client not broken."""
         if not ready():
@@ -97,52 +108,102 @@ def create_app(
             return AsciiJSONResponse({"status": "not ready", "reason": problem}, status_code=503)
         return AsciiJSONResponse({"status": "ready", **({"revision": revision} if revision else {})})
 
-    return app
+    return WebhookApp(api, {"/validate": reviewer.review, "/mutate": reviewer.mutate})
 
 
-async def _answer(
-    request: Request, review: Callable[[bytes], Awaitable[tuple[int, dict[str, Any]]]], budget: _Budget
-) -> AsciiJSONResponse:
-    """The response `review` gives for the request's body: HTTP 413 beyond `MAX_BODY_BYTES`, 408 when
-    the body does not arrive within `BODY_SECONDS`, 503 when the large reviews held take the budget."""
-    declared = request.headers.get("content-length", "")
-    size = int(declared) if declared.isascii() and declared.isdigit() else MAX_BODY_BYTES
-    size = 0 if size <= SMALL_BODY_BYTES else size
-    if size > MAX_BODY_BYTES:
-        return _too_large()
-    if not budget.take(size):
-        return _refused(503, "too many large reviews at once, try again")
-    try:
+class WebhookApp:
+    """ASGI: `POST` on a review path is answered by its `Review` (HTTP 405 for other methods);
+    everything else, the lifespan included, goes to `api`."""
+
+    def __init__(self, api: FastAPI, reviews: dict[str, Review]) -> None:
+        self.api, self._reviews = api, reviews
+        self._budget = _Budget(BODIES_BUDGET_BYTES)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        review = self._reviews.get(scope["path"]) if scope["type"] == "http" else None
+        if review is None:
+            await self.api(scope, receive, send)
+        elif scope["method"] != "POST":
+            await _send_json(send, 405, {"detail": "Method Not Allowed"}, [(b"allow", b"POST")])
+        else:
+            await self._answer(scope, receive, send, review)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, review: Review) -> None:
+        """Send the answer `review` gives for the request's body: HTTP 413 beyond `MAX_BODY_BYTES`,
+        408 when the body does not arrive within `BODY_SECONDS`, 503 when the large reviews held
+        take the budget; nothing when the client went away before its body was read."""
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
+        size = int(declared) if declared.isdigit() else MAX_BODY_BYTES
+        size = 0 if size <= SMALL_BODY_BYTES else size
+        if size > MAX_BODY_BYTES:
+            return await _too_large(send)
+        if not self._budget.take(size):
+            return await _refused(send, 503, "too many large reviews at once, try again")
         try:
-            async with asyncio.timeout(BODY_SECONDS):
-                body = await _body(request)
-        except TimeoutError:
-            return _refused(408, f"request body not received within {BODY_SECONDS:g} s")
-        if body is None:
-            return _too_large()
-        status, answer = await review(body)
-        return AsciiJSONResponse(answer, status_code=status)
-    finally:
-        budget.give_back(size)
+            try:
+                async with asyncio.timeout(BODY_SECONDS):
+                    body = await _body(receive)
+            except TimeoutError:
+                return await _refused(send, 408, f"request body not received within {BODY_SECONDS:g} s")
+            except _Disconnected:
+                return None
+            if body is None:
+                return await _too_large(send)
+            status, answer = await review(body)
+            await _send_json(send, status, answer)
+        finally:
+            self._budget.give_back(size)
 
 
-def _too_large() -> AsciiJSONResponse:
-    return _refused(413, f"body larger than {MAX_BODY_BYTES} bytes")
+class _Disconnected(Exception):
+    """The client went away before its whole body arrived."""
 
 
-def _refused(status: int, error: str) -> AsciiJSONResponse:
-    """An error answer to a request whose body was not read: the connection closes after it."""
-    return AsciiJSONResponse({"error": error}, status_code=status, headers={"Connection": "close"})
-
-
-async def _body(request: Request) -> bytes | None:
+async def _body(receive: Receive) -> bytes | None:
     """The request body, or None when it is larger than `MAX_BODY_BYTES`."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise _Disconnected
+    first: bytes = message.get("body", b"")
+    if not message.get("more_body", False):  # the usual case: the whole body in one message
+        return first if len(first) <= MAX_BODY_BYTES else None
+    body = bytearray(first)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        body += message.get("body", b"")
         if len(body) > MAX_BODY_BYTES:
             return None
-    return bytes(body)
+        if not message.get("more_body", False):
+            return bytes(body)
+
+
+async def _send_json(
+    send: Send, status: int, content: Any, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    data = render_json(content)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode("ascii")),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+async def _too_large(send: Send) -> None:
+    await _refused(send, 413, f"body larger than {MAX_BODY_BYTES} bytes")
+
+
+async def _refused(send: Send, status: int, error: str) -> None:
+    """An error answer to a request whose body was not read: the connection closes after it."""
+    await _send_json(send, status, {"error": error}, [(b"connection", b"close")])
 
 
 class _Budget:

@@ -18,13 +18,21 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from app.clock import SYSTEM_CLOCK
-from app.core import deadlines
+from app.core import deadlines, tagreuse
 from app.core.admission.audit import audit_line, audit_record, malformed_record
-from app.core.admission.decision import INTERNAL_ERROR, Decision, ImageVerifier, decide
+from app.core.admission.decision import (
+    INTERNAL_ERROR,
+    CachedVerdict,
+    Decision,
+    ImageVerifier,
+    Planner,
+    decide,
+    decide_cached,
+)
 from app.core.admission.pinning import Pin, json_patch, pins
 from app.core.admission.policy import AdmissionPolicy
 from app.core.admission.refusals import Refusal
@@ -68,6 +76,11 @@ class Reviewer:
     # The verifier for one request (with the pod's pull credentials: `app.webhook.podverifiers`).
     verifier_for: Callable[[AdmissionRequest], Awaitable[ImageVerifier]] | None = None
     observer: ReviewObserver | None = None  # told about every /validate answer (the metrics)
+    # The verdict of an image when it is cached (`Verifier.cached`): a review answered from it alone
+    # is decided at once, with no task or timer (None: every review goes through the verifier).
+    cached: CachedVerdict | None = None
+    reuse_tags_on_validate: bool = False  # see `app.core.tagreuse`: /mutate always may
+    planner: Planner = field(default_factory=Planner)
 
     async def review(self, body: bytes) -> tuple[int, dict[str, Any]]:
         """HTTP status and JSON body answering the AdmissionReview in `body`."""
@@ -77,7 +90,8 @@ class Reviewer:
         except MalformedReview as exc:
             self._observe(lambda o: o.malformed(self.clock.monotonic() - started))
             return 400, {"error": f"malformed AdmissionReview: {exc.reason}"}
-        decision = await self._decide(request, self.policies.current())
+        with tagreuse.reusing_tags(self.reuse_tags_on_validate):
+            decision = await self._decide(request, self.policies.current())
         duration_ms = (self.clock.monotonic() - started) * 1000
         self._audit(request, decision, duration_ms)
         self._observe(lambda o: o.reviewed(request, decision, duration_ms / 1000))
@@ -92,7 +106,8 @@ class Reviewer:
         except MalformedReview as exc:
             return 400, {"error": f"malformed AdmissionReview: {exc.reason}"}
         policy = self.policies.current()  # one policy for the decision and its pins
-        decision = await self._decide(request, policy)
+        with tagreuse.reusing_tags():  # what is verified is what gets pinned
+            decision = await self._decide(request, policy)
         try:
             found = pins(request, decision, policy)
         except Exception:  # never an error answer from the mutating webhook: /validate decides
@@ -103,6 +118,9 @@ class Reviewer:
         return 200, review_response(request.uid, True, patch=json_patch(found))
 
     async def _decide(self, request: AdmissionRequest, policy: AdmissionPolicy) -> Decision:
+        known = self._decide_cached(request, policy)
+        if known is not None:
+            return known
         # A task waited for with a timeout, not `asyncio.timeout`: that one waits for the cancelled
         # code to finish, and code that ignores cancellation would hold the answer past the deadline.
         task = asyncio.ensure_future(self._decide_now(request, policy))
@@ -130,12 +148,25 @@ class Reviewer:
             log.exception("review %s: unexpected error while deciding", request.uid)
             return Decision(False, "internal error", message=INTERNAL_ERROR, refusal=Refusal.INTERNAL)
 
+    def _decide_cached(self, request: AdmissionRequest, policy: AdmissionPolicy) -> Decision | None:
+        """The decision when every image it verifies has a cached verdict (`decide_cached`), else None."""
+        if self.cached is None:
+            return None
+        try:
+            # A background refresh started here knows when the answer is due, as in `_decide_now`.
+            with deadlines.due_at(self.clock.monotonic() + self.deadline_seconds):
+                return decide_cached(request, policy, self.keys.snapshot(), self.cached, self.planner)
+        except Exception:
+            log.exception("review %s: unexpected error while deciding", request.uid)
+            return Decision(False, "internal error", message=INTERNAL_ERROR, refusal=Refusal.INTERNAL)
+
     async def _decide_now(self, request: AdmissionRequest, policy: AdmissionPolicy) -> Decision:
         # The work below (registry request slots) knows when the answer is due: see `deadlines`.
         with deadlines.due_at(self.clock.monotonic() + self.deadline_seconds):
             # With pod pull credentials, a verifier that reads them (cached) on its first image.
             verifier = self.verifier if self.verifier_for is None else await self.verifier_for(request)
-            return await decide(request, policy, self.keys.snapshot(), verifier, self.deadline_seconds)
+            snapshot = self.keys.snapshot()
+            return await decide(request, policy, snapshot, verifier, self.deadline_seconds, self.planner)
 
     def _parse(self, body: bytes, webhook: str, started: float) -> AdmissionRequest:
         """The request in `body`; a malformed one is logged and audited, then re-raised."""

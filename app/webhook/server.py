@@ -40,14 +40,23 @@ log = logging.getLogger("sigwebhook.server")
 
 
 def uvicorn_config(
-    app: FastAPI, host: str, port: int, certificate: ServingCertificate, deadline_seconds: float
+    app: FastAPI,
+    host: str,
+    port: int,
+    certificate: ServingCertificate,
+    deadline_seconds: float,
+    loop: str = "auto",
+    http: str = "auto",
 ) -> uvicorn.Config:
     """uvicorn settings for serving `app` over HTTPS with `certificate`; at shutdown, reviews in flight
-    get `deadline_seconds` and a margin to be answered."""
+    get `deadline_seconds` and a margin to be answered. `loop` and `http` are uvicorn's choices of
+    event loop and HTTP parser (`auto`: uvloop and httptools when installed)."""
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        loop=loop,
+        http=http,
         ssl_certfile=str(certificate.cert_file),
         ssl_keyfile=str(certificate.key_file),
         lifespan="on",
@@ -56,6 +65,9 @@ def uvicorn_config(
         timeout_graceful_shutdown=deadline_seconds + SHUTDOWN_MARGIN_SECONDS,  # type: ignore[arg-type]
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         server_header=False,
+        # The API server connects directly and nothing here uses the client's address: no
+        # X-Forwarded-* rewriting (a middleware on every request).
+        proxy_headers=False,
     )
 
 

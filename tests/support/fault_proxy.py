@@ -7,7 +7,9 @@ elsewhere, demand Basic credentials the upstream does not need, or, like a regis
 was sent, challenge for credentials and then answer an error whose message quotes the `Authorization`
 header, the credential in it (decoded too, for Basic) and the request body, and repeats the header in
 its own `X-Echo-Authorization` (`echo_auth`). Every request
-seen is recorded with its headers, so tests can check what was (not) sent.
+seen is recorded with its headers, so tests can check what was (not) sent. `connection_delay` holds
+each new connection that long before its first request is read (a TCP handshake over a slow link):
+with a `delay` rule on every request, the proxy stands for a registry at that round-trip time.
 """
 
 from __future__ import annotations
@@ -48,8 +50,10 @@ class FaultProxy:
     """Start with `start()`; `host`/`url` are the proxy's address; `rules` and `seen` may be inspected."""
 
     upstream: str
+    connection_delay: float = 0.0
     rules: list[Rule] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
+    connections: int = 0  # accepted so far
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -84,6 +88,16 @@ class FaultProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # An answer goes out as head, then body: with Nagle's algorithm on, the body waited for
+            # the client's delayed ACK (40 ms), a latency no registry has.
+            disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                super().setup()
+                with proxy._lock:
+                    proxy.connections += 1
+                if proxy.connection_delay:
+                    time.sleep(proxy.connection_delay)
 
             def do_GET(self) -> None:
                 proxy._handle(self)

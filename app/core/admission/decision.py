@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.core.admission.outcomes import INTERNAL_ERROR, ImageOutcome, Plan, Verdict, judge, plan
+from app.core.admission.outcomes import INTERNAL_ERROR, ImageOutcome, Plan, Verdict, judge
+from app.core.admission.planner import Planner
 from app.core.admission.policy import AdmissionPolicy
 from app.core.admission.refusals import Refusal
 from app.core.admission.review import AdmissionRequest, ContainerImage, Operation
@@ -37,7 +39,8 @@ from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
 
 __all__ = [
-    "INTERNAL_ERROR", "Decision", "ImageOutcome", "ImageVerifier", "Refusal", "Verdict", "decide", "judge",
+    "INTERNAL_ERROR", "CachedVerdict", "Decision", "ImageOutcome", "ImageVerifier", "Planner", "Refusal",
+    "Verdict", "decide", "decide_cached", "judge",
 ]  # fmt: skip
 
 log = logging.getLogger("sigwebhook.decision")
@@ -76,14 +79,64 @@ class Decision:
         return any(o.verdict is Verdict.WARNED for o in self.images)
 
 
+# The verdict for an image when it is known now, without waiting (a cached one), else None.
+CachedVerdict = Callable[[ImageRef, Trust], ImageVerdict | None]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A review whose images are planned: the outcomes known already, and the plans to verify."""
+
+    outcomes: dict[ContainerImage, ImageOutcome]
+    plans: dict[ContainerImage, Plan]
+
+
 async def decide(
     request: AdmissionRequest,
     policy: AdmissionPolicy,
     snapshot: KeySnapshot,
     verifier: ImageVerifier,
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+    planner: Planner | None = None,
 ) -> Decision:
-    """Decide one review. Never raises for a problem with an image: that becomes its outcome."""
+    """Decide one review. Never raises for a problem with an image: that becomes its outcome.
+    `planner` remembers what each image text plans to (default: planned anew)."""
+    planner = planner or Planner()
+    pending = _prepare(request, policy, snapshot, planner)
+    if isinstance(pending, Decision):
+        return pending
+    results = await _verify_all(pending.plans, verifier, deadline_seconds)
+    return _conclude(request, pending, results, planner)
+
+
+def decide_cached(
+    request: AdmissionRequest,
+    policy: AdmissionPolicy,
+    snapshot: KeySnapshot,
+    cached: CachedVerdict,
+    planner: Planner,
+) -> Decision | None:
+    """The decision `decide` would reach, when it needs no verification that is not answered at once
+    by `cached` (each distinct image asked once); None when some image must wait for the registry.
+    What a cached decision costs: no task, no timer, nothing that waits."""
+    pending = _prepare(request, policy, snapshot, planner)
+    if isinstance(pending, Decision):
+        return pending
+    results: dict[str, ImageVerdict | BaseException] = {}
+    for planned in pending.plans.values():
+        text = str(planned.reference)
+        if text not in results:
+            verdict = cached(planned.reference, planned.trust)
+            if verdict is None:
+                return None
+            results[text] = verdict
+    return _conclude(request, pending, results, planner)
+
+
+def _prepare(
+    request: AdmissionRequest, policy: AdmissionPolicy, snapshot: KeySnapshot, planner: Planner
+) -> Decision | _Pending:
+    """The decision when it needs no verification, else what is known and what to verify."""
     if request.operation in (Operation.DELETE, Operation.CONNECT):
         return Decision(True, f"{request.operation.value} is not checked")
     if not request.reviewed:
@@ -113,24 +166,26 @@ async def decide(
     }
     if not to_verify:
         return Decision(True, "no image changed", images=tuple(outcomes.values()))
-
     plans: dict[ContainerImage, Plan] = {}
     for container in to_verify:
-        planned = plan(container, policy, snapshot)
+        planned = planner.plan(container, policy, snapshot)
         if isinstance(planned, ImageOutcome):
             outcomes[container] = planned
         else:
             plans[container] = planned
-    results = await _verify_all(plans, verifier, deadline_seconds)
-    for container, planned in plans.items():
-        outcomes[container] = judge(
-            container,
-            planned.reference,
-            planned.policies,
-            planned.grants,
-            results[str(planned.reference)],
-            planned.warned,
-        )
+    return _Pending(outcomes, plans)
+
+
+def _conclude(
+    request: AdmissionRequest,
+    pending: _Pending,
+    results: Mapping[str, ImageVerdict | BaseException],
+    planner: Planner,
+) -> Decision:
+    """Judge each verified image and decide the whole object."""
+    outcomes = pending.outcomes
+    for container, planned in pending.plans.items():
+        outcomes[container] = planner.judge(container, planned, results[str(planned.reference)])
     ordered = tuple(outcomes[c] for c in request.images)  # pod order: containers, init, ephemeral, volumes
     warnings = tuple(_line(request, o) for o in ordered if o.verdict is Verdict.WARNED)
     failing = [o for o in ordered if not o.allowed]

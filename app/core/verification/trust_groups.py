@@ -13,8 +13,10 @@ verdict cache. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+import functools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from app.core.trust.builtin import public_good
 from app.core.trust.keys import TrustedKey
@@ -85,13 +87,23 @@ class Trust:
     def signers(self) -> tuple[TrustedSigner, ...]:
         return tuple(s for group in self.groups for s in group.signers)
 
-    def labels(self) -> dict[str, str]:
+    def labels(self) -> Mapping[str, str]:
         """How each signer is named now, by `trust_id` (a cached verdict is told with these)."""
-        return {s.trust_id: s.label for s in self.signers}
+        return self._labels
 
-    def cache_key(self) -> Hashable:
-        """The whole trust configuration, order-independent."""
-        return tuple(sorted(group.cache_key() for group in self.groups))
+    def cache_key(self) -> str:
+        """The whole trust configuration, order-independent, as text."""
+        return self._cache_key
+
+    # Computed once per `Trust` (a review's plans are remembered, so one object serves many reviews).
+    @functools.cached_property
+    def _labels(self) -> Mapping[str, str]:
+        return MappingProxyType({s.trust_id: s.label for s in self.signers})
+
+    @functools.cached_property
+    def _cache_key(self) -> str:
+        # Text, not nested tuples: a string keeps its hash, and a cache key is hashed at every look-up.
+        return repr(tuple(sorted(group.cache_key() for group in self.groups)))
 
     def merged(self, other: Trust) -> Trust:
         """Both trusts as one (what several policies matching one image verify with)."""

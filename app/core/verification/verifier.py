@@ -30,7 +30,7 @@ from app.core.errors import ConfigError, SigwebhookError
 from app.core.formats.dsse import COSIGN_SIGN_PREDICATE
 from app.core.kits import SharedWork
 from app.core.ports import Registry, VerdictCache
-from app.core.references import ImageRef, Repository
+from app.core.references import ImageRef
 from app.core.verification.context import (
     MAX_CONCURRENT_FETCHES,
     NOT_VERIFIED,
@@ -76,6 +76,7 @@ class Verifier:
         self._registry = registry
         self._cache = cache
         self._options = options or VerifyOptions()
+        self._options_key = f"sigwebhook.verify {self._options!r}"
         self._running: SharedWork[Hashable, ImageVerdict] = SharedWork()
         self._now = now or (lambda: datetime.now(UTC))
 
@@ -89,22 +90,42 @@ class Verifier:
         the module docstring says."""
         if not trust.signers:
             raise ConfigError("no trusted keys or identities to verify with: nothing trusted never admits")
-        digest = (await self._registry.resolve(ref)).digest  # a digest reference costs no round trip
-        key = self.cache_key(ref.repository, digest, trust)
+        digest = ref.digest or (await self._registry.resolve(ref)).digest  # a digest: no round trip
+        found = self._from_cache(ref, digest, trust)
+        if found is not None:
+            return found
+        key = self.cache_key(ref, digest, trust)
         run = functools.partial(self._verify_now, key, ref, digest, trust)
-        if self._cache is not None:
-            cached = self._cache.get(key)
-            if isinstance(cached, ImageVerdict):
-                if key not in self._running and self._cache.refresh_due(key):
-                    self._running.start(key, run).add_done_callback(_refresh_failed)
-                return _rebind(cached, ref, trust)
         return _rebind(await self._running.run(key, run), ref, trust)
 
-    def cache_key(self, repository: Repository, digest: Digest, trust: Trust) -> Hashable:
+    def cached(self, ref: ImageRef, trust: Trust) -> ImageVerdict | None:
+        """The verdict `verify` would answer at once from the cache, or None when it would have to
+        wait: a digest reference, or a tag the registry has a reusable resolution of
+        (`Registry.recent`), whose verdict is cached. Starts the same background refresh."""
+        if not trust.signers:
+            return None
+        digest = ref.digest or self._registry.recent(ref)
+        return None if digest is None else self._from_cache(ref, digest, trust)
+
+    def _from_cache(self, ref: ImageRef, digest: Digest, trust: Trust) -> ImageVerdict | None:
+        if self._cache is None:
+            return None
+        key = self.cache_key(ref, digest, trust)
+        cached = self._cache.get(key)
+        if not isinstance(cached, ImageVerdict):
+            return None
+        if key not in self._running and self._cache.refresh_due(key):
+            run = functools.partial(self._verify_now, key, ref, digest, trust)
+            self._running.start(key, run).add_done_callback(_refresh_failed)
+        return _rebind(cached, ref, trust)
+
+    def cache_key(self, ref: ImageRef, digest: Digest, trust: Trust) -> Hashable:
         """Digest + the whole trust configuration (root digests, requirements, signers) + options,
         plus the repository: signatures live beside the image, so the same digest in another
-        repository may have other signatures."""
-        return ("sigwebhook.verify", repository, digest, trust.cache_key(), self._options)
+        repository may have other signatures. Three strings (each keeps its hash: a look-up hashes
+        the key), the last two shared by every entry."""
+        subject = str(ref) if ref.tag is None and ref.digest == digest else f"{ref.repository}@{digest}"
+        return (subject, trust.cache_key(), self._options_key)
 
     async def _verify_now(self, key: Hashable, ref: ImageRef, digest: Digest, trust: Trust) -> ImageVerdict:
         context = CheckContext(self._registry, ref, digest, trust, self._options, self._now())
@@ -142,8 +163,13 @@ def _refresh_failed(done: asyncio.Future[ImageVerdict]) -> None:
 
 
 def _rebind(verdict: ImageVerdict, ref: ImageRef, trust: Trust) -> ImageVerdict:
-    """A cached or shared verdict told for `ref`, with the signer names the caller uses now."""
+    """A cached or shared verdict told for `ref`, with the signer names the caller uses now (the
+    verdict itself when both are what it says already: the usual case, and no copy)."""
     names = trust.labels()
+    if verdict.reference == ref and all(
+        names.get(v.signer, v.signer_label) == v.signer_label for v in verdict.verified
+    ):
+        return verdict
     verified = tuple(
         dataclasses.replace(v, signer_label=names.get(v.signer, v.signer_label)) for v in verdict.verified
     )

@@ -1,0 +1,402 @@
+"""Benchmark (not a test): what a review costs, beside a no-op webhook on the same server stack, and how
+much registry traffic it makes. Prints one table; ratios, not absolute times, are the goals.
+
+Starts Debian's docker-registry on 127.0.0.1 with signed images (cosign v2 `.sig`, v3 bundles, both),
+a proxy in front of it that counts requests and can stand for a distant registry (every request
+answered one round trip later, every new connection one more), `sigwebhook serve` and the no-op webhook
+(`bench/noop_webhook.py`: same uvicorn, TLS certificate, listener and limits) as processes, then:
+
+- throughput: wrk (Debian's), 32 connections, a 3-container pod by digest, verdicts cached; the no-op
+  and sigwebhook alternately, the median of the rounds; per event loop / HTTP parser pair
+- latency: the same pod paced at ~200 reviews/s over keep-alive connections (`bench/paced_load.py`)
+- the pod by tag: `/validate` (the tag resolved per review, concurrent ones sharing a request) and
+  `/mutate` (which pins the digest it verified, so it may reuse a resolution `tagReuseSeconds` old)
+- registry requests for 1,000 admissions cycling over 10 tagged images, as the API server sends them
+  with pinning (`/mutate`, then `/validate` of the patched pod), after each image was verified once
+- cold reviews at a 50 ms round trip: an image signed in both layouts, a v2-only image, a pod of five
+  cold images (the webhook's registry connections warm, as in a webhook that is serving)
+- RSS of sigwebhook with 10,000 cached verdicts
+
+Run: `python3 bench/speed_bench.py` from the repository root (about 8 minutes; wrk: `apt-get install
+wrk`). `--seconds`, `--verdicts` and `--stacks` shorten it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+
+from app.core.references import parse_reference
+from app.registry import OciRegistry
+from app.signing.keyfiles import encrypt_private_key, generate_ecdsa_key, public_key_pem
+from app.signing.signer import sign_image
+from app.signing.signingkey import load_signing_key
+from bench.load_bench import machine
+from bench.paced_load import paced
+from tests.support.certs import ServerTls, issue_server_tls
+from tests.support.fault_proxy import FaultProxy
+from tests.support.load import percentile, push_signed_images
+from tests.support.registry_server import TestRegistry, free_port, start_registry
+from tests.support.served import ServedWebhook
+from tests.webhook.reviews import review
+from tests.webhook.rfc6902 import apply_patch
+
+PASSWORD = "bench"
+WRK_CONNECTIONS = 32
+Rows = list[tuple[str, str, str, str]]  # figure, no-op, sigwebhook, goal
+LUA = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open(os.getenv("REVIEW_FILE"), "rb"); wrk.body = f:read("*a"); f:close()
+"""
+
+
+@dataclass
+class Noop:
+    process: subprocess.Popen[bytes]
+    port: int
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+class Bench:
+    def __init__(self, work: Path, registry: TestRegistry, proxy: FaultProxy, tls: ServerTls) -> None:
+        self.work, self.registry, self.proxy, self.tls = work, registry, proxy, tls
+        self.key = work / "cosign.key"
+        private = generate_ecdsa_key()
+        self.key.write_bytes(encrypt_private_key(private, PASSWORD.encode()))
+        (work / "cosign.pub").write_bytes(public_key_pem(private))
+        (work / "post.lua").write_text(LUA)
+        self.served: list[ServedWebhook] = []
+        self.noops: list[Noop] = []
+
+    def config(self, **server: Any) -> dict[str, Any]:
+        hosts = [self.registry.host, self.proxy.host]
+        policy = {
+            "name": "bench",
+            "images": [f"{h}/**" for h in hosts],
+            "keys": [{"file": str(self.work / "cosign.pub")}],
+            "transparencyLog": "ignore",  # signed here without a log
+        }
+        return {"registries": {"insecure": hosts}, "policies": [policy], "server": server}
+
+    def serve(self, **server: Any) -> ServedWebhook:
+        served = ServedWebhook.start(self.config(**server), self.tls, self.work / f"serve-{len(self.served)}")
+        self.served.append(served)
+        return served
+
+    def noop(self, loop: str, http: str) -> Noop:
+        port = free_port()
+        command = [
+            sys.executable, str(Path(__file__).parent / "noop_webhook.py"), "--port", str(port),
+            "--cert", str(self.tls.cert_file), "--key", str(self.tls.key_file), "--loop", loop, "--http", http,
+        ]  # fmt: skip
+        noop = Noop(subprocess.Popen(command, stdout=subprocess.DEVNULL), port)
+        self.noops.append(noop)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with httpx.Client(verify=False) as client:  # noqa: S501 - a probe of our own process
+                    if client.get(f"https://127.0.0.1:{port}/healthz").status_code == 200:
+                        return noop
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("the no-op webhook did not start")
+
+    def push(self, repository: str, count: int, bundle_every: int = 0, by_digest: bool = False) -> list[str]:
+        return asyncio.run(
+            push_signed_images(
+                self.registry.settings(), self.registry.host, repository, count, self.key, PASSWORD,
+                bundle_every, by_digest,
+            )
+        )  # fmt: skip
+
+    def push_both_layouts(self, repository: str, count: int) -> list[str]:
+        """Images signed with a v3 bundle and a v2 `.sig` signature, by tag, through the proxy."""
+        images = self.push(repository, count, bundle_every=1)
+
+        async def sign_v2() -> None:
+            key = load_signing_key(self.key, lambda: PASSWORD.encode())
+            async with OciRegistry(self.registry.settings()) as registry:
+                for image in images:
+                    await sign_image(registry, parse_reference(image), key)
+
+        asyncio.run(sign_v2())
+        return [self.via_proxy(i) for i in images]
+
+    def via_proxy(self, image: str) -> str:
+        return f"{self.proxy.host}/{image.split('/', 1)[1]}"
+
+    def body_file(self, name: str, body: dict[str, Any]) -> Path:
+        path = self.work / f"{name}.json"
+        path.write_text(json.dumps(body))
+        return path
+
+    def wrk(self, port: int, path: str, body: Path, seconds: float) -> float:
+        """Requests per second wrk measured; raises when any answer was not HTTP 200."""
+        command = [
+            "wrk", "-t", "1", "-c", str(WRK_CONNECTIONS), "-d", f"{seconds:g}s", "-s", str(self.work / "post.lua"),
+            f"https://127.0.0.1:{port}{path}",
+        ]  # fmt: skip
+        out = subprocess.run(
+            command, env={**os.environ, "REVIEW_FILE": str(body)}, capture_output=True, text=True, check=True
+        ).stdout
+        if "Non-2xx" in out or "Socket errors" in out:
+            raise RuntimeError(f"wrk saw failed requests:\n{out}")
+        found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        if found is None:
+            raise RuntimeError(f"no figure in wrk's output:\n{out}")
+        return float(found.group(1))
+
+    def stop(self) -> None:
+        for served in self.served:
+            served.stop()
+        for noop in self.noops:
+            noop.stop()
+
+
+def post(url: str, ca_file: Path, body: dict[str, Any], path: str = "/validate") -> dict[str, Any]:
+    with httpx.Client(verify=str(ca_file), timeout=30) as client:
+        answer: dict[str, Any] = client.post(f"{url}{path}", json=body).json()["response"]
+    return answer
+
+
+def allowed(url: str, ca_file: Path, body: dict[str, Any], path: str = "/validate") -> None:
+    answer = post(url, ca_file, body, path)
+    if not answer["allowed"]:
+        raise RuntimeError(f"the bench's review was denied: {answer.get('status')}")
+
+
+def pod(images: list[str]) -> dict[str, Any]:
+    return review([(f"c{n}", image) for n, image in enumerate(images)])
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def stack_rows(bench: Bench, loop: str, http: str, seconds: float, rate: float, rounds: int) -> Rows:
+    """Throughput and latency of both webhooks on one event loop + HTTP parser pair."""
+    digest_pod, tag_pod = bench.digest_pod, bench.tag_pod  # type: ignore[attr-defined]
+    noop, webhook = bench.noop(loop, http), bench.serve(eventLoop=loop, http=http)
+    allowed(webhook.url, webhook.ca_file, digest_pod)
+    allowed(webhook.url, webhook.ca_file, tag_pod)
+    by_digest, by_tag = bench.body_file("digest-pod", digest_pod), bench.body_file("tag-pod", tag_pod)
+    pairs = []
+    for _ in range(rounds):  # alternately, so that a change in the machine's load hits both
+        pairs.append((bench.wrk(noop.port, "/validate", by_digest, seconds), bench.wrk(webhook.port, "/validate", by_digest, seconds)))  # fmt: skip
+    base, ours = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+    body = by_digest.read_bytes()
+    quiet = asyncio.run(paced(noop.port, bench.tls.ca_file, "/validate", body, rate, seconds))
+    loaded = asyncio.run(paced(webhook.port, bench.tls.ca_file, "/validate", body, rate, seconds))
+    tag_validate = bench.wrk(webhook.port, "/validate", by_tag, seconds)
+    tag_mutate = bench.wrk(webhook.port, "/mutate", by_tag, seconds)
+    noop_mutate = bench.wrk(noop.port, "/mutate", by_tag, seconds)
+    p50 = (percentile(quiet.latencies, 0.5), percentile(loaded.latencies, 0.5))
+    p99 = (percentile(quiet.latencies, 0.99), percentile(loaded.latencies, 0.99))
+    failed = f" ({quiet.failed} / {loaded.failed} failed)" if quiet.failed or loaded.failed else ""
+    name = f"{loop} + {http}"
+    noop.stop()
+    webhook.stop()
+    return [
+        (f"[{name}] throughput, 3-container pod by digest, cached (wrk, {WRK_CONNECTIONS} conn.)",
+         f"{base:,.0f} req/s", f"{ours:,.0f} req/s (ratio {ours / base:.2f})", "ratio ≥ 0.8"),
+        (f"[{name}] latency at {rate:g} req/s, p50 / p99{failed}", f"{ms(p50[0])} / {ms(p99[0])}",
+         f"{ms(p50[1])} / {ms(p99[1])} ({p50[1] / p50[0]:.2f}× / {p99[1] / p99[0]:.2f}×)", "≤ 1.5× / ≤ 2×"),
+        (f"[{name}] the pod by tag, /validate (tag resolved per review, shared)", "",
+         f"{tag_validate:,.0f} req/s ({tag_validate / ours:.2f}× by digest)", "≥ 0.5× by digest"),
+        (f"[{name}] the pod by tag, /mutate (pins; tag reuse)", f"{noop_mutate:,.0f} req/s",
+         f"{tag_mutate:,.0f} req/s ({tag_mutate / ours:.2f}× by digest)", "≥ 0.5× by digest"),
+    ]  # fmt: skip
+
+
+def cycling(bench: Bench) -> Rows:
+    """Registry requests for 1,000 admissions over 10 tagged images (mutate, then validate the patched pod)."""
+    images = [bench.via_proxy(i) for i in bench.push("bench/cycle", 10)]
+    webhook = bench.serve()
+    with httpx.Client(base_url=webhook.url, verify=str(webhook.ca_file), timeout=30) as client:
+
+        def admit(image: str, pinned: bool) -> None:
+            body = pod([image])
+            if pinned:
+                answer = client.post("/mutate", json=body).json()["response"]
+                patch = json.loads(__import__("base64").b64decode(answer.get("patch", "") or "W10="))
+                body["request"]["object"] = apply_patch(body["request"]["object"], patch)
+            answer = client.post("/validate", json=body).json()["response"]
+            if not answer["allowed"]:
+                raise RuntimeError(f"denied: {answer.get('status')}")
+
+        rows: Rows = []
+        for pinned, what in (
+            (True, "with pinning: /mutate then /validate"),
+            (False, "/validate only, by tag"),
+        ):
+            for image in images:
+                admit(image, pinned)  # verified once: the verdicts are cached
+            bench.proxy.clear()
+            started = time.monotonic()
+            for number in range(1000):
+                admit(images[number % 10], pinned)
+            took = time.monotonic() - started
+            rows.append(
+                (f"registry requests, 1,000 admissions over 10 tags ({what}, {took:.1f} s)", "",
+                 f"{len(bench.proxy.seen)}", "≤ 30" if pinned else "")
+            )  # fmt: skip
+    webhook.stop()
+    return rows
+
+
+def cold(bench: Bench, rtt: float, reps: int) -> Rows:
+    """Cold reviews through the proxy at `rtt` per request and per new connection."""
+    both = bench.push_both_layouts("bench/cold-both", reps)
+    v2 = [bench.via_proxy(i) for i in bench.push("bench/cold-v2", reps)]
+    pods = bench.push_both_layouts("bench/cold-pod", 5 * (reps + 1))
+    webhook = bench.serve()
+    bench.proxy.add(".", "delay", rtt)
+    bench.proxy.connection_delay = rtt
+    times: dict[str, list[float]] = {"both": [], "v2": [], "pod": []}
+    requests: dict[str, list[int]] = {"both": [], "v2": [], "pod": []}
+    with httpx.Client(base_url=webhook.url, verify=str(webhook.ca_file), timeout=30) as client:
+
+        def timed(images: list[str]) -> tuple[float, int]:
+            seen = len(bench.proxy.seen)
+            started = time.monotonic()
+            answer = client.post("/validate", json=pod(images)).json()["response"]
+            took = time.monotonic() - started
+            if not answer["allowed"]:
+                raise RuntimeError(f"denied: {answer.get('status')}")
+            return took, len(bench.proxy.seen) - seen
+
+        timed(pods[:5])  # warms the webhook's connections to the registry, as serving does
+        for n in range(reps):
+            for name, images in (
+                ("both", [both[n]]),
+                ("v2", [v2[n]]),
+                ("pod", pods[5 * (n + 1) : 5 * (n + 2)]),
+            ):
+                took, count = timed(images)
+                times[name].append(took)
+                requests[name].append(count)
+    bench.proxy.clear()
+    bench.proxy.connection_delay = 0.0
+    webhook.stop()
+    one, v2_only, five = (statistics.median(times[k]) for k in ("both", "v2", "pod"))
+    count = {k: statistics.median(v) for k, v in requests.items()}
+    return [
+        (f"cold image signed in both layouts, RTT {rtt * 1000:.0f} ms ({count['both']:.0f} requests)", "",
+         f"{ms(one)} = {one / rtt:.1f} round trips", "≤ 4 round trips"),
+        (f"cold v2-only image, RTT {rtt * 1000:.0f} ms ({count['v2']:.0f} requests)", "",
+         f"{ms(v2_only)} = {v2_only / rtt:.1f} round trips", "≤ 3 round trips"),
+        (f"pod of 5 cold images (both layouts), RTT {rtt * 1000:.0f} ms ({count['pod']:.0f} requests)", "",
+         f"{ms(five)} = {five / one:.2f}× one cold image", "≤ 1.1×"),
+    ]  # fmt: skip
+
+
+def memory(bench: Bench, verdicts: int) -> Rows:
+    """RSS of a webhook holding `verdicts` cached verdicts (pods of 50 images by digest)."""
+    images = bench.push("bench/rss", verdicts, by_digest=True)
+    webhook = bench.serve()
+    start = webhook.rss_mb()
+    with httpx.Client(base_url=webhook.url, verify=str(webhook.ca_file), timeout=60) as client:
+        for first in range(0, verdicts, 50):
+            answer = client.post("/validate", json=pod(images[first : first + 50])).json()["response"]
+            if not answer["allowed"]:
+                raise RuntimeError(f"denied: {answer.get('status')}")
+    full = webhook.rss_mb()
+    webhook.stop()
+    return [
+        (
+            f"RSS with {verdicts:,} cached verdicts",
+            "",
+            f"{full:.0f} MB (at start {start:.0f} MB)",
+            "≤ 150 MB",
+        ),
+    ]
+
+
+def available(stack: str) -> bool:
+    loop, http = stack.split("/")
+    modules = {"uvloop": "uvloop", "httptools": "httptools"}
+    needed = [modules[m] for m in (loop, http) if m in modules]
+    return all(__import__("importlib").util.find_spec(m) is not None for m in needed)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="sigwebhook's speed benchmark")
+    parser.add_argument("--seconds", type=float, default=8.0, help="per wrk run and paced run")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk rounds per webhook")
+    parser.add_argument("--rate", type=float, default=200.0, help="reviews per second, paced")
+    parser.add_argument("--rtt", type=float, default=0.05, help="round-trip time of the distant registry, s")
+    parser.add_argument("--reps", type=int, default=5, help="cold reviews of each kind (the median)")
+    parser.add_argument("--verdicts", type=int, default=10_000, help="cached verdicts for RSS (0: skip)")
+    parser.add_argument(
+        "--stacks", default="asyncio/h11,uvloop/httptools", help="event loop/HTTP parser pairs to compare"
+    )
+    parser.add_argument("--parts", default="stacks,cycling,cold,memory", help="which parts to run")
+    args = parser.parse_args()
+    chosen = set(args.parts.split(","))
+    if shutil.which("wrk") is None:
+        print("wrk not found: apt-get install wrk", file=sys.stderr)
+        return 2
+    rows: Rows = []
+    parts: list[Callable[[Bench], Rows]] = []
+    for stack in args.stacks.split(",") if "stacks" in chosen else ():
+        if available(stack):
+            loop, http = stack.split("/")
+            parts.append(
+                lambda b, lo=loop, h=http: stack_rows(b, lo, h, args.seconds, args.rate, args.rounds)
+            )  # type: ignore[misc]
+        else:
+            print(f"skipping {stack}: not installed", file=sys.stderr)
+    if "cycling" in chosen:
+        parts.append(cycling)
+    if "cold" in chosen:
+        parts.append(lambda b: cold(b, args.rtt, args.reps))
+    if args.verdicts and "memory" in chosen:
+        parts.append(lambda b: memory(b, args.verdicts))
+    with tempfile.TemporaryDirectory(prefix="sigwebhook-speed-") as tmp:
+        work = Path(tmp)
+        registry = start_registry(work / "registry")
+        try:
+            with FaultProxy(registry.host) as proxy:
+                bench = Bench(work, registry, proxy, issue_server_tls(work / "pki", name="webhook"))
+                bench.digest_pod = pod(bench.push("bench/pod", 3, by_digest=True))  # type: ignore[attr-defined]
+                bench.tag_pod = pod(bench.push("bench/tagged", 3))  # type: ignore[attr-defined]
+                try:
+                    for part in parts:
+                        rows += part(bench)
+                        print(f"... {rows[-1][0]}: {rows[-1][2]}", file=sys.stderr)
+                finally:
+                    bench.stop()
+        finally:
+            registry.stop()
+    header = ("figure", "no-op webhook", "sigwebhook", "goal")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    print(f"sigwebhook speed benchmark - {machine()}")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
+    print("| " + " | ".join("-" * w for w in widths) + " |")
+    for row in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
