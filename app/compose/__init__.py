@@ -128,8 +128,9 @@ def build_webhook(
     replaces how a registry origin's connection pool is made (tests: faults no registry has)."""
     from app.config import policy_source
     from app.webhook.app import create_app
+    from app.webhook.auditsink import AuditWriter
     from app.webhook.podverifiers import PodVerifiers
-    from app.webhook.review import Reviewer, write_stdout
+    from app.webhook.review import Reviewer
     from app.webhook.tls import configured_certificate, self_signed_certificate
 
     keep_response_headers_out_of_logs()
@@ -192,8 +193,13 @@ def build_webhook(
 
     verifier, close_registry = build(registry_settings)
     verifiers = PodVerifiers(verifier, registry_settings, build, pod_secrets, clock=clock)
+    closes = [close_registry, verifiers.aclose]
+    if audit is None:  # stdout, one write per turn of the event loop; what is left is written at shutdown
+        writer = AuditWriter()
+        audit = writer
+        closes.append(_async(writer.flush))
     reviewer = Reviewer(
-        policies, keys, verifier, settings.deadline_seconds, audit or write_stdout,
+        policies, keys, verifier, settings.deadline_seconds, audit,
         verifier_for=verifiers.for_request if pod_secrets is not None else None, observer=metrics,
         clock=clock, cached=verifier.cached, reuse_tags_on_validate=limits.tag_reuse_on_validate,
     )  # fmt: skip
@@ -207,7 +213,6 @@ def build_webhook(
     def ready() -> bool:
         return keys.loaded() and (pulls is None or pulls.loaded())
 
-    closes = [close_registry, verifiers.aclose]
     app = create_app(
         reviewer, ready=ready, broken=health.problem, on_shutdown=closes, docs=settings.server.docs,
         revision=revision,
@@ -216,6 +221,13 @@ def build_webhook(
     shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1", "localhost") else host
     url = f"https://{shown}:{settings.server.port}"
     return Webhook(app, certificate, url, tuple(background), metrics_server)
+
+
+def _async(action: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        action()
+
+    return run
 
 
 def verify_options(settings: Settings) -> VerifyOptions:

@@ -10,21 +10,23 @@ with no due time (the CLI) waits as long as it takes.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from contextvars import ContextVar
 
 _DUE: ContextVar[float | None] = ContextVar("sigwebhook_due", default=None)
 
 
-@contextlib.contextmanager
-def due_at(moment: float) -> Iterator[None]:
-    """Within the block (and in every task started in it), the answer is due at `moment`."""
-    token = _DUE.set(moment)
-    try:
-        yield
-    finally:
-        _DUE.reset(token)
+class due_at:
+    """Within the block (and in every task started in it), the answer is due at `moment`. A class,
+    not a generator: it is entered for every review."""
+
+    def __init__(self, moment: float) -> None:
+        self._moment = moment
+
+    def __enter__(self) -> None:
+        self._token = _DUE.set(self._moment)
+
+    def __exit__(self, *_: object) -> None:
+        _DUE.reset(self._token)
 
 
 def due() -> float | None:

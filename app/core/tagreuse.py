@@ -13,21 +13,23 @@ to another manifest within that time can run what was never verified. A review s
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from contextvars import ContextVar
 
 _REUSE: ContextVar[bool] = ContextVar("sigwebhook_tag_reuse", default=False)
 
 
-@contextlib.contextmanager
-def reusing_tags(reuse: bool = True) -> Iterator[None]:
-    """Within the block (and every task started in it), tag resolutions may be reused when `reuse`."""
-    token = _REUSE.set(reuse)
-    try:
-        yield
-    finally:
-        _REUSE.reset(token)
+class reusing_tags:
+    """Within the block (and every task started in it), tag resolutions may be reused when `reuse`.
+    A class, not a generator: it is entered for every review."""
+
+    def __init__(self, reuse: bool = True) -> None:
+        self._reuse = reuse
+
+    def __enter__(self) -> None:
+        self._token = _REUSE.set(self._reuse)
+
+    def __exit__(self, *_: object) -> None:
+        _REUSE.reset(self._token)
 
 
 def allowed() -> bool:

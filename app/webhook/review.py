@@ -21,9 +21,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from app.clock import SYSTEM_CLOCK
 from app.core import deadlines, tagreuse
-from app.core.admission.audit import audit_line, audit_record, malformed_record
+from app.core.admission.audit import ImageEntries, audit_line, audit_record, malformed_record
 from app.core.admission.decision import (
     INTERNAL_ERROR,
     CachedVerdict,
@@ -40,6 +42,7 @@ from app.core.admission.review import AdmissionRequest, parse_review, review_res
 from app.core.errors import MalformedReview
 from app.core.kits import collect
 from app.core.ports import Clock, KeyStore, PolicySource
+from app.webhook.auditsink import fast_json
 
 log = logging.getLogger("sigwebhook.webhook")
 
@@ -71,7 +74,7 @@ class Reviewer:
     keys: KeyStore
     verifier: ImageVerifier
     deadline_seconds: float
-    audit: Callable[[str], None] = write_stdout
+    audit: Callable[[str], None] = write_stdout  # the webhook's own: `app.webhook.auditsink.AuditWriter`
     clock: Clock = SYSTEM_CLOCK  # durations, the due time, audit timestamps
     # The verifier for one request (with the pod's pull credentials: `app.webhook.podverifiers`).
     verifier_for: Callable[[AdmissionRequest], Awaitable[ImageVerifier]] | None = None
@@ -81,6 +84,7 @@ class Reviewer:
     cached: CachedVerdict | None = None
     reuse_tags_on_validate: bool = False  # see `app.core.tagreuse`: /mutate always may
     planner: Planner = field(default_factory=Planner)
+    entries: ImageEntries = field(default_factory=ImageEntries)  # audit `images` entries, remembered
 
     async def review(self, body: bytes) -> tuple[int, dict[str, Any]]:
         """HTTP status and JSON body answering the AdmissionReview in `body`."""
@@ -199,13 +203,13 @@ class Reviewer:
         pinned: Sequence[Pin] | None = None,
     ) -> None:
         self._write_audit(
-            lambda: audit_record(request, decision, self.clock.now(), duration_ms, pinned),
+            lambda: audit_record(request, decision, self.clock.now(), duration_ms, pinned, self.entries),
             f"review {request.uid}",
         )
 
     def _write_audit(self, record: Callable[[], dict[str, Any]], what: str) -> None:
         try:
-            self.audit(audit_line(record()))
+            self.audit(audit_line(record(), fast_json))
         except Exception:  # an audit sink failure must not turn into an admission answer
             log.exception("could not write the audit record of %s", what)
 
@@ -216,6 +220,13 @@ def _abandoned(error: BaseException) -> None:
 
 
 def _json(body: bytes) -> object:
+    """The parsed body. orjson first (half the time); what it refuses (a lone surrogate, `NaN`,
+    UTF-16, a byte order mark, absurd nesting…) is read as the standard library reads it, so every
+    body means what it always meant."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: absurd nesting

@@ -14,18 +14,38 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from app.core.admission.decision import Decision, ImageOutcome
 from app.core.admission.pinning import Pin
 from app.core.admission.pinning import summary as pin_summary
-from app.core.admission.review import AdmissionRequest, ContainerImage
+from app.core.admission.review import AdmissionRequest
 from app.core.verification.verdicts import VerifiedSignature
 
 AUDIT_VERSION = 1
 _UNSAFE_IN_A_LINE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+class ImageEntries:
+    """The `images` entries of audit records, remembered per image outcome: a cached review's outcomes
+    are the objects judged before (`app.core.admission.planner`), and their entries need not be built
+    again. Held by identity, at most `max_entries`; an entry is never changed once made."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._max = max_entries
+        self._made: dict[int, tuple[ImageOutcome, dict[str, Any]]] = {}
+
+    def __call__(self, outcome: ImageOutcome) -> dict[str, Any]:
+        found = self._made.get(id(outcome))
+        if found is not None and found[0] is outcome:
+            return found[1]
+        entry = _image(outcome)
+        if len(self._made) >= self._max:
+            self._made = {}
+        self._made[id(outcome)] = (outcome, entry)
+        return entry
 
 
 def audit_record(
@@ -34,11 +54,14 @@ def audit_record(
     at: datetime,
     duration_ms: float,
     pinned: Sequence[Pin] | None = None,
+    entries: Callable[[ImageOutcome], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The audit record of one review as a JSON-ready dict. `pinned` is given for `/mutate` (which
-    answers allow whatever the decision: the validating webhook is the gate)."""
+    answers allow whatever the decision: the validating webhook is the gate); `entries` makes the
+    `images` entries (an `ImageEntries`; default: made anew)."""
     mutate = pinned is not None
     pins = {p.container: p.pinned for p in pinned or ()}
+    entry = entries or _image
     return {
         "version": AUDIT_VERSION,
         "time": _timestamp(at),
@@ -57,7 +80,9 @@ def audit_record(
         "message": decision.message if not mutate else None,
         "would_deny": decision.would_deny,
         "warnings": list(decision.warnings),
-        "images": [_image(o, pins if mutate else None) for o in decision.images],
+        "images": [
+            {**entry(o), "pinned": pins.get(o.container)} if mutate else entry(o) for o in decision.images
+        ],
         "duration_ms": round(duration_ms, 1),
     }
 
@@ -82,14 +107,22 @@ def malformed_record(
     }
 
 
-def audit_line(record: dict[str, Any]) -> str:
+def audit_line(record: dict[str, Any], dumps: Callable[[dict[str, Any]], str] | None = None) -> str:
     """One line of JSON, safe to write in UTF-8 and to split on any line break: non-ASCII text is kept
     readable, but lone surrogates (which no encoder writes: the record would be lost), C1 controls and
     the Unicode line and paragraph separators (line breaks for `str.splitlines` and many log
-    shippers) are written as `\\uXXXX` escapes. JSON itself escapes the C0 controls."""
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    shippers) are written as `\\uXXXX` escapes. JSON itself escapes the C0 controls. `dumps` is the
+    encoder (compact JSON text, non-ASCII kept; default: the standard library's)."""
+    text = (dumps or compact_json)(record)
+    if text.isascii() and "\x7f" not in text:  # the usual line: nothing to escape, no scan
+        return text
     # These characters can only occur inside JSON strings, where `\uXXXX` is the same character.
     return _UNSAFE_IN_A_LINE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def compact_json(record: dict[str, Any]) -> str:
+    """The standard library's compact JSON text with non-ASCII characters kept."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
 def _timestamp(at: datetime) -> str:
@@ -97,7 +130,7 @@ def _timestamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _image(outcome: ImageOutcome, pins: dict[ContainerImage, str] | None) -> dict[str, Any]:
+def _image(outcome: ImageOutcome) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "container": outcome.container.label,
         "image": outcome.container.shown,
@@ -108,8 +141,6 @@ def _image(outcome: ImageOutcome, pins: dict[ContainerImage, str] | None) -> dic
         "signatures": [signature_record(s) for s in outcome.signatures],
         "reason": outcome.reason,
     }
-    if pins is not None:
-        entry["pinned"] = pins.get(outcome.container)
     return entry
 
 

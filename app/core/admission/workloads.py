@@ -31,6 +31,7 @@ them at Kubernetes' limit, and `shown` an image at the longest reference there c
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +87,13 @@ class ContainerImage:
             object.__setattr__(
                 self, "pointer", "/" + _INDEX.sub(r"/\1", self.path).replace(".", "/") + "/" + field_name
             )
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> int:  # once: a review keys several maps by its containers
+        return hash((self.path, self.name, self.image))
 
     @property
     def is_volume(self) -> bool:

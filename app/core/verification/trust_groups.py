@@ -83,7 +83,7 @@ class Trust:
         chosen, required = root or public_good(), requirements or Requirements()
         return cls.of((KeySigner(key), chosen, required) for key in keys)
 
-    @property
+    @functools.cached_property
     def signers(self) -> tuple[TrustedSigner, ...]:
         return tuple(s for group in self.groups for s in group.signers)
 
