@@ -221,8 +221,9 @@ def _abandoned(error: BaseException) -> None:
 
 def _json(body: bytes) -> object:
     """The parsed body. orjson first (half the time); what it refuses (a lone surrogate, `NaN`,
-    UTF-16, a byte order mark, absurd nesting…) is read as the standard library reads it, so every
-    body means what it always meant."""
+    UTF-16, a byte order mark, absurd nesting…) is read as the standard library reads it. The one
+    difference: orjson reads an integer beyond 64 bits as a float, and no field the webhook reads
+    is a number."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
