@@ -3,7 +3,6 @@ and what the planner remembers never outlives the policy or the key snapshot it 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 from app.core.admission.decision import Planner, decide, decide_cached
@@ -107,5 +106,5 @@ def test_an_error_is_judged_each_time_and_never_remembered() -> None:
     planned = planner.plan(container, admission, SNAPSHOT)
     assert isinstance(planned, Plan)
     first = planner.judge(container, planned, TimeoutError("one"))
-    second = planner.judge(container, planned, asyncio.TimeoutError("two"))
+    second = planner.judge(container, planned, TimeoutError("two"))
     assert first.error is not second.error
