@@ -54,13 +54,11 @@ def test_a_keyless_policy_admits_the_right_identitys_image_and_audits_its_log_en
     plain_registry: TestRegistry,
     sigstore: PrivateSigstore,
     start_webhook: Callable[[dict[str, Any]], RunningWebhook],
-    tmp_path: Path,
+    sigstore_root_file: Path,
     layout: str,
 ) -> None:
-    root = tmp_path / "private-root.json"
-    root.write_bytes(sigstore.trusted_root())
     image = _signed(plain_registry, sigstore, f"right-{layout}", layout)
-    webhook = start_webhook(_config(plain_registry, root))
+    webhook = start_webhook(_config(plain_registry, sigstore_root_file))
     answer = webhook.post(review([("app", image)])).json()["response"]
     assert answer["allowed"] is True, answer
     (record,) = webhook.audit
@@ -76,13 +74,11 @@ def test_a_keyless_policy_denies_another_identitys_image_naming_the_identity(
     plain_registry: TestRegistry,
     sigstore: PrivateSigstore,
     start_webhook: Callable[[dict[str, Any]], RunningWebhook],
-    tmp_path: Path,
+    sigstore_root_file: Path,
     layout: str,
 ) -> None:
-    root = tmp_path / "private-root.json"
-    root.write_bytes(sigstore.trusted_root())
     image = _signed(plain_registry, sigstore, f"other-{layout}", layout, subject=OTHER_WORKFLOW)
-    webhook = start_webhook(_config(plain_registry, root))
+    webhook = start_webhook(_config(plain_registry, sigstore_root_file))
     answer = webhook.post(review([("app", image)])).json()["response"]
     assert answer["allowed"] is False
     assert (
@@ -95,12 +91,10 @@ def test_the_public_good_root_does_not_vouch_for_a_private_instances_signatures(
     plain_registry: TestRegistry,
     sigstore: PrivateSigstore,
     start_webhook: Callable[[dict[str, Any]], RunningWebhook],
-    tmp_path: Path,
+    sigstore_root_file: Path,
 ) -> None:
-    root = tmp_path / "private-root.json"
-    root.write_bytes(sigstore.trusted_root())
     image = _signed(plain_registry, sigstore, "wrong-root", "v2")
-    config = _config(plain_registry, root)
+    config = _config(plain_registry, sigstore_root_file)
     config["policies"][0]["keyless"][0]["trustedRoot"] = "public-good"
     webhook = start_webhook(config)
     answer = webhook.post(review([("app", image)])).json()["response"]
