@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from tests.cli.keyless import IDENTITY
 from tests.fixtures.signing import run_cli, run_cli_in_process
 from tests.support.sigstore.instance import GITHUB, WORKFLOW, PrivateSigstore, encode
-
-IDENTITY = ["--certificate-identity", WORKFLOW, "--certificate-oidc-issuer", GITHUB]
 
 
 @pytest.fixture

@@ -13,11 +13,9 @@ from typing import Any
 
 import pytest
 
-from app.core.digests import Digest
 from tests.fixtures.webhook import RunningWebhook
-from tests.support.pushing import RawPusher, push_image
 from tests.support.registry_server import TestRegistry
-from tests.support.sigstore.images import push_v2, push_v3
+from tests.support.sigstore.images import push_signed
 from tests.support.sigstore.instance import GITHUB, WORKFLOW, PrivateSigstore
 from tests.webhook.reviews import review
 
@@ -42,11 +40,9 @@ def _config(registry: TestRegistry, root_file: Path, **policy: Any) -> dict[str,
 def _signed(
     registry: TestRegistry, sigstore: PrivateSigstore, repo: str, layout: str, subject: str = WORKFLOW
 ) -> str:
-    digest: Digest = push_image(registry, f"keyless/{repo}", "1", content=repo.encode())
-    signing = sigstore.keyless(subject=subject)
-    with RawPusher(registry) as raw:
-        (push_v2 if layout == "v2" else push_v3)(raw, f"keyless/{repo}", digest, sigstore, signing)
-    return f"{registry.host}/keyless/{repo}:1"
+    return push_signed(
+        registry, f"keyless/{repo}", repo.encode(), layout, sigstore, sigstore.keyless(subject=subject)
+    )
 
 
 @pytest.mark.parametrize("layout", ["v2", "v3"])
