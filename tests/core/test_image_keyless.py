@@ -77,6 +77,22 @@ def put_v2(
     return annotations
 
 
+def put_signature(
+    registry: InMemoryRegistry,
+    image: Descriptor,
+    layout: str,
+    sigstore: PrivateSigstore,
+    signing: Signing,
+    **options: Any,
+) -> None:
+    """A signature for `image` in `layout`: a v2 layer (`put_v2`) or a v3 bundle referrer (`v3_bundle`
+    takes the `options`)."""
+    if layout == "v2":
+        put_v2(registry, image, sigstore, signing, **options)
+    else:
+        attach_bundle(registry, image, v3_bundle(sigstore, image.digest, signing, **options))
+
+
 def put_layer_annotations(registry: InMemoryRegistry, image: Descriptor, changes: dict[str, str]) -> None:
     """Change annotations of the first `.sig` layer (what someone with push access could do)."""
     tag = image.digest.signature_tag
@@ -162,10 +178,7 @@ async def test_another_identity_is_refused_at_the_identity_step(
 ) -> None:
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
-    if layout == "v2":
-        put_v2(registry, image, sigstore, sigstore.keyless())
-    else:
-        attach_bundle(registry, image, v3_bundle(sigstore, image.digest, sigstore.keyless()))
+    put_signature(registry, image, layout, sigstore, sigstore.keyless())
     verdict = await verify(registry, trusting(root, STRANGER))
     assert rejected(verdict) == [
         ("identity", f"signed by {WORKFLOW} (issuer {GITHUB}), which the policy does not trust")
@@ -283,10 +296,7 @@ async def test_a_key_signature_logged_in_rekor_verifies_when_a_log_entry_is_requ
     signing = sigstore.with_key()
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
-    if layout == "v2":
-        put_v2(registry, image, sigstore, signing)
-    else:
-        attach_bundle(registry, image, v3_bundle(sigstore, image.digest, signing))
+    put_signature(registry, image, layout, sigstore, signing)
     (signature,) = (await verify(registry, trusting(root, KeySigner(key_of(signing))))).verified
     assert signature.key_fingerprint == key_of(signing).fingerprint and signature.identity is None
     assert [e.log_url for e in signature.log_entries] == [sigstore.rekor.url]
@@ -299,10 +309,7 @@ async def test_a_key_signature_without_a_log_entry_is_refused_when_required_and_
     signing = sigstore.with_key()
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
-    if layout == "v2":
-        put_v2(registry, image, sigstore, signing, log=False)
-    else:
-        attach_bundle(registry, image, v3_bundle(sigstore, image.digest, signing, log=None))
+    put_signature(registry, image, layout, sigstore, signing, log=False if layout == "v2" else None)
     key = KeySigner(key_of(signing))
     assert rejected(await verify(registry, trusting(root, key))) == [
         ("tlog", "no verified transparency log entry (the signature is not logged in a trusted log)")
