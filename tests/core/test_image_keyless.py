@@ -20,8 +20,7 @@ from app.core.admission.decision import decide
 from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy, TrustedIdentity
 from app.core.admission.review import parse_review
 from app.core.errors import SignatureFormatError
-from app.core.formats.layouts import build_sig_manifest
-from app.core.formats.simplesigning import SIMPLESIGNING_MEDIA_TYPE, build_payload
+from app.core.formats.simplesigning import build_payload
 from app.core.ports import Descriptor
 from app.core.trust.identities import CertificateIdentity, IdentityMatcher
 from app.core.trust.keys import TrustedKey, trusted_key_from
@@ -34,7 +33,7 @@ from app.core.verification.trust_groups import NO_LOG, Trust
 from app.core.verification.verdicts import ImageVerdict, SignatureFormat
 from app.core.verification.verifier import Verifier
 from app.webhook.metrics import reason_class
-from tests.core.signers import REPO, attach_bundle, by_tag, push_image
+from tests.core.signers import REPO, attach_bundle, by_tag, push_image, put_sig_layer
 from tests.fakes import InMemoryRegistry
 from tests.support.auditschema import checked_audit_line
 from tests.support.sigstore.fulcio import CertificateAuthority
@@ -69,11 +68,7 @@ def put_v2(
     """A v2 layer for `image` as cosign writes it; returns its annotations."""
     payload = build_payload(str(REPO), image.digest)
     signature, annotations = v2_signature(sigstore, signing, payload, **options)
-    tag = image.digest.signature_tag
-    update = build_sig_manifest(payload, signature, registry.get_manifest(REPO, tag), annotations)
-    registry.put_blob(REPO, update.config, update.config_media_type)
-    registry.put_blob(REPO, payload, SIMPLESIGNING_MEDIA_TYPE)
-    registry.put_manifest(REPO, update.manifest, update.media_type, tag)
+    put_sig_layer(registry, image.digest.signature_tag, payload, signature, annotations)
     return annotations
 
 
