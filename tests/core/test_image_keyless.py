@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import serialization
 
 from app.core.admission.audit import audit_line, audit_record
 from app.core.admission.decision import decide
-from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy, TrustedIdentity
+from app.core.admission.patterns import ImagePattern
+from app.core.admission.policy import AdmissionPolicy, Policy, TrustedIdentity
 from app.core.admission.review import parse_review
 from app.core.errors import SignatureFormatError
 from app.core.formats.simplesigning import build_payload

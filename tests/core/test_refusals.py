@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from app.core.admission.decision import Decision, Verdict, decide
-from app.core.admission.policy import ImagePattern, Mode, Policy
+from app.core.admission.patterns import ImagePattern
+from app.core.admission.policy import Mode, Policy
 from app.core.admission.refusals import Refusal
 from app.core.admission.review import parse_review
 from app.core.audits.report import REASON_CLASSES, scan_report
