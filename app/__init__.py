@@ -1,4 +1,5 @@
-"""sigwebhook: admit only container images signed with cosign (v2 `.sig` tags and v3 sigstore bundles).
+"""sigwebhook: admit only images signed with cosign, by keys or keyless identities (v2 `.sig` tags and v3
+sigstore bundles, transparency-log proofs checked offline).
 
 Package layout, top to bottom (see README "Architecture"; import-linter enforces the order):
 
