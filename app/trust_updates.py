@@ -42,7 +42,8 @@ class RefreshedRoot:
 
 def fetch_trusted_root(mirror: str, tuf_root: bytes, target: str = TRUSTED_ROOT_TARGET) -> RefreshedRoot:
     """`target` of the TUF repository at `mirror`, verified from the TUF root `tuf_root` (JSON bytes)
-    and parsed as a trusted root; `TrustUpdateError` saying why not."""
+    and parsed as a trusted root; `TrustUpdateError` saying why not (`ConfigError` when python-tuf is
+    not installed)."""
     try:
         from tuf.api import exceptions
         from tuf.ngclient.updater import Updater

@@ -6,9 +6,10 @@ verifier (`app.compose.scan.build_scan`, `app.core.audits.scan`), and reports pe
 the verdict, the reason, the policy, the digest running (pod status `imageID`) and, when that is not
 the digest the image resolves to now, whether the running digest itself would be admitted. Pods that
 have finished are left out (counted). Reports: a readable table, `-o json`, `-o sarif` (SARIF 2.1.0,
-for code-scanning dashboards) or `-o prometheus` (gauges; `--pushgateway URL` pushes them, for the chart's CronJob). Exit 0 when
-nothing running would be denied, 1 when something would (or a running digest would), 2 on a usage
-error. Progress goes to stderr when it is a terminal.
+for code-scanning dashboards) or `-o prometheus` (gauges; `--pushgateway URL` pushes them, for the
+chart's CronJob). Exit 0 when nothing running would be denied, 1 when something would (or a running
+digest would) or the scan failed (the API server, a Secret, the push), 2 on a usage error. Progress goes
+to stderr when it is a terminal.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from app.cli.usage import UsageError
 from app.core.errors import ConfigError, KeyLoadError
 from app.core.trust.keys import TrustedKey, load_public_key
 from app.core.trust.secretkeys import SecretRef, is_secret_reference
-from app.signing.signingkey import read_key_file
+from app.trust_files import read_file
 
 MAX_PUBLIC_KEY_BYTES = 64 * 1024
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
@@ -55,7 +55,7 @@ def load_keys(
 
 
 def _file_key(path: Path) -> TrustedKey:
-    return load_public_key(read_key_file(path, MAX_PUBLIC_KEY_BYTES), path.name)
+    return load_public_key(read_file(path, MAX_PUBLIC_KEY_BYTES, "key", KeyLoadError), path.name)
 
 
 def _secret_keys(

@@ -31,9 +31,10 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "serve",
         parents=parents,
-        help="run the admission webhook (HTTPS: POST /validate, GET /healthz, GET /readyz)",
-        description="Run the validating admission webhook: admit a pod only when every image carries a "
-        "cosign signature from a key its policies trust. The config is YAML (see the README).",
+        help="run the admission webhook (HTTPS: POST /validate, POST /mutate, GET /healthz, GET /readyz)",
+        description="Run the admission webhook: /validate admits a pod or workload only when every image "
+        "carries a cosign signature from a key or keyless identity its policies trust; /mutate pins "
+        "verified images to their digests. The config is YAML (every field: docs/configuration.md).",
     )
     parser.add_argument("--config", required=True, metavar="FILE", help="the webhook's YAML config")
     parser.set_defaults(run=run)

@@ -15,7 +15,8 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainValidator, ValidationInfo
 from pydantic.alias_generators import to_camel
 
-from app.core.admission.policy import ImagePattern, check_policy_name
+from app.core.admission.patterns import ImagePattern
+from app.core.admission.policy import check_policy_name
 from app.core.errors import ConfigError
 from app.core.trust.roots import check_root_name
 from app.core.trust.secretkeys import SecretRef

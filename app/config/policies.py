@@ -5,7 +5,7 @@ Shape is checked here, rules in the core: a policy name, an image pattern, a Sec
 identity parses with the core's check; the core's constructors refuse what is left (a threshold above
 the signers given). The mapping reads key files, so an unreadable key stops start-up naming its field,
 never becoming an empty key set. Trusted roots are named (`trustedRoot`, default `public-good`) and
-handed in already loaded (`app.config.roots`). A new kind of trust material is a new field here and a
+handed in already loaded (`app.config.source.trusted_roots`). A new kind of trust material is a new field here and a
 new argument of `Policy`.
 """
 
@@ -93,7 +93,7 @@ class KeylessConfig(ConfigModel):
 
 
 class PolicyConfig(ConfigModel):
-    """One policy as written in the config (README "Configuration" shows each field)."""
+    """One policy as written in the config (docs/configuration.md shows each field)."""
 
     name: PolicyName
     images: list[Pattern] = Field(min_length=1)

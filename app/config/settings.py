@@ -1,4 +1,4 @@
-"""`Settings`: the whole config file as validated models (README "Configuration" shows each field).
+"""`Settings`: the whole config file as validated models (docs/configuration.md shows each field).
 
 Parsing reads nothing but the environment for one default (the webhook's own namespace); key files
 and trusted root files are read when the policies are mapped to the core (`app.config.source`).

@@ -14,7 +14,8 @@ import-linter `layers` contracts in `pyproject.toml` enforce this):
 - `trust/`: what is trusted: public keys, keys kept in Kubernetes Secrets, Sigstore trusted roots,
   certificate chains and keyless identities;
 - the vocabulary every room shares, at this level: `references`, `digests`, `errors`, `ports`,
-  `printable`, `strictjson`, `der`.
+  `printable`, `strictjson`, `der`, and the small `kits` (expiring cache, shared work) and `deadlines`
+  (when the current review's answer is due) that adapters use too.
 
 Pure: the standard library and `cryptography` only, never httpx, kubernetes, FastAPI, uvicorn,
 pydantic, PyNaCl or YAML, and never another `app` package. All I/O reaches the core through the

@@ -20,7 +20,7 @@ from app.core.trust.keys import TrustedKey, load_public_key
 from app.core.trust.secretkeys import KeySnapshot, SecretRef
 from app.kube.client import KubeApi, Secret
 from app.kube.secretwatch import WATCH_TIMEOUT_SECONDS
-from app.kube.trackedsecrets import TrackedSecrets, TrackedStore
+from app.kube.trackedsecrets import TrackedStore
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def parse_secret_keys(secret: Secret) -> tuple[TrustedKey, ...]:
     return tuple(keys.values())
 
 
-class SecretKeyStore(TrackedStore[KeySnapshot]):
+class SecretKeyStore(TrackedStore[tuple[TrustedKey, ...], KeySnapshot]):
     """Loads and watches the key Secrets `refs`; `snapshot()` is safe to call from any thread."""
 
     def __init__(
@@ -53,11 +53,8 @@ class SecretKeyStore(TrackedStore[KeySnapshot]):
         clock: Clock = SYSTEM_CLOCK,
         watch_timeout: int = WATCH_TIMEOUT_SECONDS,
     ) -> None:
-        self._clock = clock
-        self._snapshot = KeySnapshot(taken_at=clock.monotonic())
-        self._tracked = TrackedSecrets(
-            api, sorted(set(refs)), parse_secret_keys, self._publish, "key Secret", watch_timeout, clock
-        )
+        refs = sorted(set(refs))  # policies name them as a set: load (and fail) in a stable order
+        super().__init__(api, refs, parse_secret_keys, "key Secret", KeySnapshot, clock, watch_timeout)
 
     @property
     def refs(self) -> tuple[SecretRef, ...]:

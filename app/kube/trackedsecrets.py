@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from app.clock import SYSTEM_CLOCK
 from app.core.errors import ClusterError, ConfigError, SigwebhookError
@@ -127,12 +127,28 @@ class TrackedSecrets(Generic[T]):
 S = TypeVar("S")
 
 
-class TrackedStore(Generic[S]):
-    """The part both Secret-backed stores share (`SecretKeyStore`, `PullSecretStore`): a snapshot
-    `S` that `_tracked` replaces through the store's `_publish`, and the lifecycle around it."""
+class TrackedStore(Generic[T, S]):
+    """What both Secret-backed stores share (`SecretKeyStore`, `PullSecretStore`): the tracked
+    Secrets, parsed to `T` each, and a snapshot `S` that the store's `_publish` replaces on every
+    change, with the lifecycle around it. `snapshot` builds the first one (empty, `taken_at` now)."""
 
-    _tracked: TrackedSecrets[Any]
-    _snapshot: S
+    def __init__(
+        self,
+        api: KubeApi,
+        refs: Iterable[SecretRef],
+        parse: Callable[[Secret], T],
+        what: str,
+        snapshot: Callable[..., S],
+        clock: Clock,
+        watch_timeout: int,
+    ) -> None:
+        self._clock = clock
+        self._snapshot = snapshot(taken_at=clock.monotonic())
+        self._tracked = TrackedSecrets(api, refs, parse, self._publish, what, watch_timeout, clock)
+
+    def _publish(self, values: Mapping[SecretRef, T], problems: Mapping[SecretRef, str]) -> None:
+        """Replace `_snapshot` with one built from every Secret's current value and problem."""
+        raise NotImplementedError
 
     def loaded(self) -> bool:
         """True once every Secret was read and parsed at start-up (what `/readyz` reports)."""

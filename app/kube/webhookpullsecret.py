@@ -21,7 +21,7 @@ from app.core.trust.secretkeys import SecretRef
 from app.kube.client import KubeApi
 from app.kube.dockerconfigsecret import parse_pull_secret
 from app.kube.secretwatch import WATCH_TIMEOUT_SECONDS
-from app.kube.trackedsecrets import TrackedSecrets, TrackedStore
+from app.kube.trackedsecrets import TrackedStore
 from app.registry.credentials import Credential
 
 
@@ -34,7 +34,7 @@ class PullCredentials:
     taken_at: float = 0.0
 
 
-class PullSecretStore(TrackedStore[PullCredentials]):
+class PullSecretStore(TrackedStore[Mapping[str, Credential], PullCredentials]):
     """Loads and watches the pull Secrets `refs`; `credentials()` is safe from any thread."""
 
     def __init__(
@@ -44,11 +44,7 @@ class PullSecretStore(TrackedStore[PullCredentials]):
         clock: Clock = SYSTEM_CLOCK,
         watch_timeout: int = WATCH_TIMEOUT_SECONDS,
     ) -> None:
-        self._clock = clock
-        self._snapshot = PullCredentials(taken_at=clock.monotonic())
-        self._tracked = TrackedSecrets(
-            api, refs, parse_pull_secret, self._publish, "pull Secret", watch_timeout, clock
-        )
+        super().__init__(api, refs, parse_pull_secret, "pull Secret", PullCredentials, clock, watch_timeout)
 
     def credentials(self) -> Mapping[str, Credential]:
         """The current credentials by registry host (what `RegistrySettings.credentials` holds)."""

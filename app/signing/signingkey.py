@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from app.core.errors import KeyLoadError
 from app.core.trust.keys import TrustedKey
 from app.signing.keyfiles import PasswordSource, PrivateKeyObject, public_key_of, read_private_key
+from app.trust_files import read_file
 
 _CURVE_HASH: dict[str, type[hashes.HashAlgorithm]] = {
     "secp256r1": hashes.SHA256,
@@ -53,22 +54,5 @@ class SigningKey:
 
 def load_signing_key(path: Path, password: PasswordSource) -> SigningKey:
     """Read and decrypt the private key file at `path`; `KeyLoadError` with a clear reason otherwise."""
-    data = read_key_file(path, MAX_KEY_FILE_BYTES)
+    data = read_file(path, MAX_KEY_FILE_BYTES, "key", KeyLoadError)
     return SigningKey.from_private(read_private_key(data, path.name, password), path.name)
-
-
-def read_key_file(path: Path, limit: int) -> bytes:
-    """The bytes of the key file at `path`, at most `limit` of them; `KeyLoadError` saying why not
-    (missing, a directory, unreadable, too large to be a key), never quoting the file."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
-    except FileNotFoundError as exc:
-        raise KeyLoadError(f"key file {path} not found") from exc
-    except IsADirectoryError as exc:
-        raise KeyLoadError(f"key file {path} is a directory") from exc
-    except OSError as exc:
-        raise KeyLoadError(f"cannot read key file {path}: {exc.strerror or exc}") from exc
-    if len(data) > limit:
-        raise KeyLoadError(f"key file {path} is too large to be a key")
-    return data

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, run_cli, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, run_cli, sign_image
 from tests.fixtures.webhook import RunningWebhook
 from tests.webhook.reviews import review
 
@@ -37,21 +37,14 @@ def lines(
         images[repo] = f"{plain_registry.host}/auditlog/{repo}:1"
         if signed:
             sign_image(images[repo], key_pairs[KEY], ["--insecure-registry", plain_registry.host])
-    key = [{"file": str(key_pairs[KEY].public)}]
-    under = f"{plain_registry.host}/auditlog"
+    key, under = key_pairs[KEY], f"{plain_registry.host}/auditlog"
     webhook = module_webhook_starter(
         {
             "registries": {"insecure": [plain_registry.host]},
             "skipNamespaces": ["legacy"],
             "policies": [
-                {"name": "team", "images": [f"{under}/team/**"], "keys": key, "transparencyLog": "ignore"},
-                {
-                    "name": "audit",
-                    "images": [f"{under}/audit/**"],
-                    "keys": key,
-                    "transparencyLog": "ignore",
-                    "mode": "warn",
-                },
+                key_policy("team", f"{under}/team/**", key),
+                key_policy("audit", f"{under}/audit/**", key, mode="warn"),
             ],
         }
     )

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from app.core.verification.verdicts import TLOG_NOTICE
+from tests.cli.keyless import IDENTITY, verify_args
 from tests.fixtures.signing import run_cli
-from tests.support.pushing import RawPusher, push_image
 from tests.support.registry_server import TestRegistry
-from tests.support.sigstore.images import push_v2, push_v3
+from tests.support.sigstore.images import push_signed
 from tests.support.sigstore.instance import GITHUB, WORKFLOW, PrivateSigstore, Signing
 
 
@@ -25,32 +25,14 @@ def _image(
     signing: Signing,
     **options: Any,
 ) -> str:
-    digest = push_image(registry, f"cli-keyless/{name}", "1", content=name.encode())
-    with RawPusher(registry) as raw:
-        (push_v2 if layout == "v2" else push_v3)(
-            raw, f"cli-keyless/{name}", digest, sigstore, signing, **options
-        )
-    return f"{registry.host}/cli-keyless/{name}:1"
+    return push_signed(registry, f"cli-keyless/{name}", name.encode(), layout, sigstore, signing, **options)
 
 
 def _verify(registry: TestRegistry, root: Path, image: str, *flags: str) -> tuple[int, dict[str, Any], str]:
-    done = run_cli(
-        "verify",
-        *flags,
-        "--trusted-root",
-        str(root),
-        "--insecure-registry",
-        registry.host,
-        "-o",
-        "json",
-        image,
-    )
+    done = run_cli(*verify_args(registry, root, [image], flags))
     assert "Traceback" not in done.stderr
     (report,) = json.loads(done.stdout)
     return done.returncode, report, done.stderr
-
-
-IDENTITY = ("--certificate-identity", WORKFLOW, "--certificate-oidc-issuer", GITHUB)
 
 
 @pytest.mark.parametrize("layout", ["v2", "v3"])

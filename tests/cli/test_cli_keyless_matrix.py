@@ -26,15 +26,14 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.cli.keyless import verify_args
 from tests.fixtures.signing import run_cli, run_cli_in_process
-from tests.support.pushing import RawPusher, push_image
 from tests.support.registry_server import TestRegistry
 from tests.support.sigstore.fulcio import CertificateAuthority, CtLog
-from tests.support.sigstore.images import REKOR_BUNDLE, push_v2, push_v3, v2_signature
+from tests.support.sigstore.images import REKOR_BUNDLE, push_signed, v2_signature
 from tests.support.sigstore.instance import GITHUB, WORKFLOW, PrivateSigstore, Signing
 
 UTC = datetime.UTC
-IDENTITY = ["--certificate-identity", WORKFLOW, "--certificate-oidc-issuer", GITHUB]
 HOURS_AGO = datetime.datetime.now(UTC) - datetime.timedelta(hours=2)
 AFTER_EXPIRY = int((HOURS_AGO + datetime.timedelta(minutes=30)).timestamp())  # leaves live 10 minutes
 
@@ -161,29 +160,14 @@ def images(plain_registry: TestRegistry, sigstore: PrivateSigstore) -> Callable[
     def image(name: str) -> str:
         if name not in made:
             case, repo = CASES[name], f"keyless-matrix/case-{len(made)}"
-            digest = push_image(plain_registry, repo, "1", content=name.encode())
             signing = case.signing(sigstore)
             options = {**case.options, **({"edit": case.edit(sigstore, signing)} if case.edit else {})}
-            with RawPusher(plain_registry) as raw:
-                (push_v2 if case.layout == "v2" else push_v3)(raw, repo, digest, sigstore, signing, **options)
-            made[name] = f"{plain_registry.host}/{repo}:1"
+            made[name] = push_signed(
+                plain_registry, repo, name.encode(), case.layout, sigstore, signing, **options
+            )
         return made[name]
 
     return image
-
-
-def verify_args(registry: TestRegistry, root: Path, images: list[str]) -> list[str]:
-    return [
-        "verify",
-        *IDENTITY,
-        "--trusted-root",
-        str(root),
-        "--insecure-registry",
-        registry.host,
-        "-o",
-        "json",
-        *images,
-    ]
 
 
 def check_report(case: Case, image: str, report: dict[str, Any], stderr: str) -> None:

@@ -10,21 +10,18 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from tests.cli.keyless import IDENTITY
 from tests.fixtures.signing import run_cli, run_cli_in_process
 from tests.support.sigstore.instance import GITHUB, WORKFLOW, PrivateSigstore, encode
 
-IDENTITY = ["--certificate-identity", WORKFLOW, "--certificate-oidc-issuer", GITHUB]
-
 
 @pytest.fixture
-def files(sigstore: PrivateSigstore, tmp_path: Path) -> dict[str, Path]:
+def files(sigstore: PrivateSigstore, sigstore_root_file: Path, tmp_path: Path) -> dict[str, Path]:
     artifact = tmp_path / "artifact.txt"
     artifact.write_bytes(b"what was signed\n")
-    root = tmp_path / "trusted_root.json"
-    root.write_bytes(sigstore.trusted_root())
     bundle = tmp_path / "artifact.sigstore.json"
     bundle.write_bytes(encode(sigstore.sign_blob(artifact.read_bytes(), sigstore.keyless())))
-    return {"artifact": artifact, "root": root, "bundle": bundle}
+    return {"artifact": artifact, "root": sigstore_root_file, "bundle": bundle}
 
 
 def test_a_keyless_bundle_verifies_with_its_instances_trusted_root(files: dict[str, Path]) -> None:

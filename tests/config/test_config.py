@@ -10,7 +10,8 @@ import pytest
 
 from app.compose import needs_cluster
 from app.config import admission_policy, load_settings, parse_settings, policy_source
-from app.core.admission.policy import AdmissionPolicy, ImagePattern, Mode, Pinning, Policy, Unmatched
+from app.core.admission.patterns import ImagePattern
+from app.core.admission.policy import AdmissionPolicy, Mode, Pinning, Policy, Unmatched
 from app.core.errors import ConfigError
 from app.core.trust.secretkeys import SecretRef
 from tests.core.signers import ecdsa

@@ -10,7 +10,8 @@ import asyncio
 from dataclasses import dataclass, field
 
 from app.core.admission.decision import Decision, decide
-from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy, Unmatched
+from app.core.admission.patterns import ImagePattern
+from app.core.admission.policy import AdmissionPolicy, Policy, Unmatched
 from app.core.admission.review import parse_review
 from app.core.digests import Digest
 from app.core.references import ImageRef, parse_reference

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -122,12 +123,23 @@ def sign_v2(
     """Append a cosign v2 signature over `payload` (default: the cosign payload for `digest`) to the
     `.sig` manifest of `sig_tag_of` (default `digest`). Returns the payload."""
     payload = payload if payload is not None else build_payload(str(repo), digest)
-    target = (sig_tag_of or digest).signature_tag
-    update = build_sig_manifest(payload, signer.sign(payload), registry.get_manifest(repo, target))
+    put_sig_layer(registry, (sig_tag_of or digest).signature_tag, payload, signer.sign(payload), repo=repo)
+    return payload
+
+
+def put_sig_layer(
+    registry: InMemoryRegistry,
+    tag: str,
+    payload: bytes,
+    signature: bytes,
+    annotations: Mapping[str, str] | None = None,
+    repo: Repository = REPO,
+) -> None:
+    """Append a layer of `payload` with `signature` (and `annotations`) to the `.sig` manifest `tag`."""
+    update = build_sig_manifest(payload, signature, registry.get_manifest(repo, tag), annotations)
     registry.put_blob(repo, update.config, update.config_media_type)
     registry.put_blob(repo, payload, SIMPLESIGNING_MEDIA_TYPE)
-    registry.put_manifest(repo, update.manifest, update.media_type, target)
-    return payload
+    registry.put_manifest(repo, update.manifest, update.media_type, tag)
 
 
 def sign_v3(

@@ -12,7 +12,8 @@ from typing import NamedTuple
 import pytest
 
 from app.core.admission.decision import INTERNAL_ERROR, Verdict
-from app.core.admission.policy import ImagePattern, Policy, Unmatched
+from app.core.admission.patterns import ImagePattern
+from app.core.admission.policy import Policy, Unmatched
 from app.core.errors import ImageNotFound
 from app.core.references import ImageRef
 from app.core.trust.keys import TrustedKey

@@ -7,8 +7,9 @@ import copy
 
 import pytest
 
+from app.core.admission.patterns import ImagePattern
 from app.core.admission.pinning import json_patch, pinned_image, pins
-from app.core.admission.policy import AdmissionPolicy, ImagePattern, Mode, Pinning, Policy
+from app.core.admission.policy import AdmissionPolicy, Mode, Pinning, Policy
 from app.core.admission.review import parse_review
 from app.core.digests import Digest
 from tests.core.decisions import ALICE, APP, DB, PROD, ScriptedVerifier, policy, run

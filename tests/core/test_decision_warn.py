@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from app.core.admission.audit import audit_record
 from app.core.admission.decision import Verdict
-from app.core.admission.policy import ImagePattern, Mode, Policy
+from app.core.admission.patterns import ImagePattern
+from app.core.admission.policy import Mode, Policy
 from app.core.admission.review import parse_review
 from app.core.errors import RegistryUnavailable
 from app.core.trust.secretkeys import KeySnapshot, SecretRef

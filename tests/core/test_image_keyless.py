@@ -17,11 +17,11 @@ from cryptography.hazmat.primitives import serialization
 
 from app.core.admission.audit import audit_line, audit_record
 from app.core.admission.decision import decide
-from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy, TrustedIdentity
+from app.core.admission.patterns import ImagePattern
+from app.core.admission.policy import AdmissionPolicy, Policy, TrustedIdentity
 from app.core.admission.review import parse_review
 from app.core.errors import SignatureFormatError
-from app.core.formats.layouts import build_sig_manifest
-from app.core.formats.simplesigning import SIMPLESIGNING_MEDIA_TYPE, build_payload
+from app.core.formats.simplesigning import build_payload
 from app.core.ports import Descriptor
 from app.core.trust.identities import CertificateIdentity, IdentityMatcher
 from app.core.trust.keys import TrustedKey, trusted_key_from
@@ -34,7 +34,7 @@ from app.core.verification.trust_groups import NO_LOG, Trust
 from app.core.verification.verdicts import ImageVerdict, SignatureFormat
 from app.core.verification.verifier import Verifier
 from app.webhook.metrics import reason_class
-from tests.core.signers import REPO, attach_bundle, by_tag, push_image
+from tests.core.signers import REPO, attach_bundle, by_tag, push_image, put_sig_layer
 from tests.fakes import InMemoryRegistry
 from tests.support.auditschema import checked_audit_line
 from tests.support.sigstore.fulcio import CertificateAuthority
@@ -69,12 +69,24 @@ def put_v2(
     """A v2 layer for `image` as cosign writes it; returns its annotations."""
     payload = build_payload(str(REPO), image.digest)
     signature, annotations = v2_signature(sigstore, signing, payload, **options)
-    tag = image.digest.signature_tag
-    update = build_sig_manifest(payload, signature, registry.get_manifest(REPO, tag), annotations)
-    registry.put_blob(REPO, update.config, update.config_media_type)
-    registry.put_blob(REPO, payload, SIMPLESIGNING_MEDIA_TYPE)
-    registry.put_manifest(REPO, update.manifest, update.media_type, tag)
+    put_sig_layer(registry, image.digest.signature_tag, payload, signature, annotations)
     return annotations
+
+
+def put_signature(
+    registry: InMemoryRegistry,
+    image: Descriptor,
+    layout: str,
+    sigstore: PrivateSigstore,
+    signing: Signing,
+    **options: Any,
+) -> None:
+    """A signature for `image` in `layout`: a v2 layer (`put_v2`) or a v3 bundle referrer (`v3_bundle`
+    takes the `options`)."""
+    if layout == "v2":
+        put_v2(registry, image, sigstore, signing, **options)
+    else:
+        attach_bundle(registry, image, v3_bundle(sigstore, image.digest, signing, **options))
 
 
 def put_layer_annotations(registry: InMemoryRegistry, image: Descriptor, changes: dict[str, str]) -> None:
@@ -162,10 +174,7 @@ async def test_another_identity_is_refused_at_the_identity_step(
 ) -> None:
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
-    if layout == "v2":
-        put_v2(registry, image, sigstore, sigstore.keyless())
-    else:
-        attach_bundle(registry, image, v3_bundle(sigstore, image.digest, sigstore.keyless()))
+    put_signature(registry, image, layout, sigstore, sigstore.keyless())
     verdict = await verify(registry, trusting(root, STRANGER))
     assert rejected(verdict) == [
         ("identity", f"signed by {WORKFLOW} (issuer {GITHUB}), which the policy does not trust")
@@ -283,10 +292,7 @@ async def test_a_key_signature_logged_in_rekor_verifies_when_a_log_entry_is_requ
     signing = sigstore.with_key()
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
-    if layout == "v2":
-        put_v2(registry, image, sigstore, signing)
-    else:
-        attach_bundle(registry, image, v3_bundle(sigstore, image.digest, signing))
+    put_signature(registry, image, layout, sigstore, signing)
     (signature,) = (await verify(registry, trusting(root, KeySigner(key_of(signing))))).verified
     assert signature.key_fingerprint == key_of(signing).fingerprint and signature.identity is None
     assert [e.log_url for e in signature.log_entries] == [sigstore.rekor.url]
@@ -299,10 +305,7 @@ async def test_a_key_signature_without_a_log_entry_is_refused_when_required_and_
     signing = sigstore.with_key()
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
-    if layout == "v2":
-        put_v2(registry, image, sigstore, signing, log=False)
-    else:
-        attach_bundle(registry, image, v3_bundle(sigstore, image.digest, signing, log=None))
+    put_signature(registry, image, layout, sigstore, signing, log=False if layout == "v2" else None)
     key = KeySigner(key_of(signing))
     assert rejected(await verify(registry, trusting(root, key))) == [
         ("tlog", "no verified transparency log entry (the signature is not logged in a trusted log)")

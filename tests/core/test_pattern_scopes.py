@@ -5,8 +5,9 @@ image into a form that other policies judge."""
 from __future__ import annotations
 
 from app.core.admission.decision import Verdict
+from app.core.admission.patterns import ImagePattern
 from app.core.admission.pinning import json_patch, pins
-from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy, Unmatched
+from app.core.admission.policy import AdmissionPolicy, Policy, Unmatched
 from app.core.admission.review import parse_review
 from app.core.digests import Digest
 from tests.core.decisions import ALICE, BOB, PROD, ScriptedVerifier, run

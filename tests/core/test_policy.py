@@ -6,14 +6,8 @@ from types import MappingProxyType
 
 import pytest
 
-from app.core.admission.policy import (
-    AdmissionPolicy,
-    ImagePattern,
-    PatternScope,
-    Policy,
-    Unmatched,
-    normalise_pattern,
-)
+from app.core.admission.patterns import ImagePattern, PatternScope, normalise_pattern
+from app.core.admission.policy import AdmissionPolicy, Policy, Unmatched
 from app.core.errors import ConfigError
 from app.core.references import parse_reference
 from app.core.trust.secretkeys import KeySnapshot, SecretRef

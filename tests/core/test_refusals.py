@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from app.core.admission.decision import Decision, Verdict, decide
-from app.core.admission.policy import ImagePattern, Mode, Policy
+from app.core.admission.patterns import ImagePattern
+from app.core.admission.policy import Mode, Policy
 from app.core.admission.refusals import Refusal
 from app.core.admission.review import parse_review
 from app.core.audits.report import REASON_CLASSES, scan_report
@@ -47,10 +48,6 @@ ONE_KEY_AND_A_SECRET = Policy(
 BAD_REFERENCE = "registry.example.com/Team/app:1"  # upper case is not allowed in a repository
 
 
-def failing(error: BaseException) -> ScriptedVerifier:
-    return ScriptedVerifier(errors={APP: error})
-
-
 async def image(
     verifier: ScriptedVerifier, *policies: Policy, image: str = APP, deadline: float = 8.0
 ) -> tuple[Verdict, Refusal | None]:
@@ -63,6 +60,15 @@ async def image(
 
 DENIED, WARNED = Verdict.DENIED, Verdict.WARNED
 Case = Callable[[], Awaitable[tuple[Verdict, Refusal | None]]]
+
+
+def failure(
+    error: BaseException, refusal: Refusal, on: Policy = PROD, verdict: Verdict = DENIED
+) -> tuple[Case, Verdict, Refusal]:
+    """A row: verifying the image under the policy `on` raises `error`."""
+    return (lambda: image(ScriptedVerifier(errors={APP: error}), on), verdict, refusal)
+
+
 IMAGE_CASES: dict[str, tuple[Case, Verdict, Refusal]] = {
     "an invalid reference": (
         lambda: image(ScriptedVerifier(), PROD, image=BAD_REFERENCE),
@@ -125,47 +131,25 @@ IMAGE_CASES: dict[str, tuple[Case, Verdict, Refusal]] = {
         DENIED,
         Refusal.DEADLINE,
     ),
-    "the image is not in the registry": (
-        lambda: image(failing(ImageNotFound("no such image")), PROD),
-        DENIED,
-        Refusal.IMAGE_NOT_FOUND,
+    "the image is not in the registry": failure(ImageNotFound("no such image"), Refusal.IMAGE_NOT_FOUND),
+    "the registry refuses every credential": failure(
+        RegistryAuthError("authentication required"), Refusal.REGISTRY_AUTH
     ),
-    "the registry refuses every credential": (
-        lambda: image(failing(RegistryAuthError("authentication required")), PROD),
-        DENIED,
-        Refusal.REGISTRY_AUTH,
+    "the registry is down": failure(RegistryUnavailable("connection refused"), Refusal.REGISTRY_UNAVAILABLE),
+    "sigwebhook's own limit on registry requests was full until the answer was due": failure(
+        RequestLimitReached("no request slot in time"), Refusal.REQUEST_LIMIT
     ),
-    "the registry is down": (
-        lambda: image(failing(RegistryUnavailable("connection refused")), PROD),
-        DENIED,
-        Refusal.REGISTRY_UNAVAILABLE,
+    "the registry is too slow": failure(RegistryTimeout("read timeout"), Refusal.REGISTRY_UNAVAILABLE),
+    "the registry is down, warn mode": failure(
+        RegistryUnavailable("connection refused"), Refusal.REGISTRY_UNAVAILABLE, PROD_WARN, verdict=WARNED
     ),
-    "sigwebhook's own limit on registry requests was full until the answer was due": (
-        lambda: image(failing(RequestLimitReached("no request slot in time")), PROD),
-        DENIED,
-        Refusal.REQUEST_LIMIT,
+    "the registry answers against the spec": failure(
+        RegistryProtocolError("manifest does not match its digest"), Refusal.REGISTRY_ERROR
     ),
-    "the registry is too slow": (
-        lambda: image(failing(RegistryTimeout("read timeout")), PROD),
-        DENIED,
-        Refusal.REGISTRY_UNAVAILABLE,
+    "another of sigwebhook's own errors": failure(
+        SignatureFormatError("bundle is not JSON"), Refusal.VERIFICATION_ERROR
     ),
-    "the registry is down, warn mode": (
-        lambda: image(failing(RegistryUnavailable("connection refused")), PROD_WARN),
-        WARNED,
-        Refusal.REGISTRY_UNAVAILABLE,
-    ),
-    "the registry answers against the spec": (
-        lambda: image(failing(RegistryProtocolError("manifest does not match its digest")), PROD),
-        DENIED,
-        Refusal.REGISTRY_ERROR,
-    ),
-    "another of sigwebhook's own errors": (
-        lambda: image(failing(SignatureFormatError("bundle is not JSON")), PROD),
-        DENIED,
-        Refusal.VERIFICATION_ERROR,
-    ),
-    "a bug in the verifier": (lambda: image(failing(KeyError("bug")), PROD), DENIED, Refusal.INTERNAL),
+    "a bug in the verifier": failure(KeyError("bug"), Refusal.INTERNAL),
 }
 
 

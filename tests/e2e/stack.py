@@ -43,8 +43,7 @@ from tests.fixtures.kube import (
 )
 from tests.fixtures.registry import TestRegistry, push_image
 from tests.fixtures.signing import REPO_ROOT, KeyPair, cli_env, sign_image
-from tests.support.pushing import RawPusher
-from tests.support.sigstore.images import push_v2, push_v3
+from tests.support.sigstore.images import push_signed
 from tests.support.sigstore.instance import GITHUB, WORKFLOW, PrivateSigstore
 
 KEYS = "e2e-keys"
@@ -220,16 +219,13 @@ def push_keyless(workdir: Path, plain: TestRegistry) -> tuple[Path, dict[str, st
     root = workdir / "private-trusted-root.json"
     root.write_bytes(sigstore.trusted_root())
     images = {}
-    with RawPusher(plain) as raw:
-        for name, layout, subject in (
-            ("right-v2", "v2", WORKFLOW),
-            ("right-v3", "v3", WORKFLOW),
-            ("other", "v3", OTHER_WORKFLOW),
-        ):
-            digest = push_image(plain, f"e2e-keyless/{name}", "1", content=name.encode())
-            signing = sigstore.keyless(subject=subject)
-            (push_v2 if layout == "v2" else push_v3)(raw, f"e2e-keyless/{name}", digest, sigstore, signing)
-            images[name] = f"{plain.host}/e2e-keyless/{name}:1"
+    for name, layout, subject in (
+        ("right-v2", "v2", WORKFLOW),
+        ("right-v3", "v3", WORKFLOW),
+        ("other", "v3", OTHER_WORKFLOW),
+    ):
+        signing = sigstore.keyless(subject=subject)
+        images[name] = push_signed(plain, f"e2e-keyless/{name}", name.encode(), layout, sigstore, signing)
     return root, images
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import subprocess
 import threading
 import uuid
 from collections.abc import Callable
@@ -51,10 +52,15 @@ class Cluster:
     images: dict[str, str]
     digests: dict[str, str]
 
-    def scan(self, *options: str) -> tuple[int, dict[str, Any], str]:
+    def run_scan(self, *options: str) -> subprocess.CompletedProcess[str]:
+        """`sigwebhook audit scan` of the apps namespace with this config and kubeconfig, and `options`."""
         done = run_cli("audit", "scan", "--config", str(self.config), "--kubeconfig", str(self.kubeconfig),
-                       "-n", self.apps, "-o", "json", *options)  # fmt: skip
+                       "-n", self.apps, *options)  # fmt: skip
         assert "Traceback" not in done.stderr, done.stderr
+        return done
+
+    def scan(self, *options: str) -> tuple[int, dict[str, Any], str]:
+        done = self.run_scan("-o", "json", *options)
         return done.returncode, json.loads(done.stdout) if done.stdout else {}, done.stderr
 
     def set_keys(self, **entries: KeyPair) -> None:
@@ -213,25 +219,12 @@ def test_workload_templates_sarif_and_text_reports(cluster: Cluster, kube_cluste
     cluster.kubeconfig = admin
     code, report, _ = cluster.scan("--workloads")
     assert ("denied", "web", "unsigned") in _findings(report) and report["summary"]["workloads"] == 1
-    done = run_cli(
-        "audit",
-        "scan",
-        "--config",
-        str(cluster.config),
-        "--kubeconfig",
-        str(admin),
-        "-n",
-        cluster.apps,
-        "-o",
-        "sarif",
-    )
+    done = cluster.run_scan("-o", "sarif")
     sarif = json.loads(done.stdout)
     results = sarif["runs"][0]["results"]
     assert sarif["version"] == "2.1.0" and done.returncode == 1
     assert {(r["ruleId"], r["level"]) for r in results} == {("denied", "error"), ("drift", "error")}
-    text = run_cli(
-        "audit", "scan", "--config", str(cluster.config), "--kubeconfig", str(admin), "-n", cluster.apps
-    )
+    text = cluster.run_scan()
     assert "Would be DENIED now (2)" in text.stdout and "pod-unsigned" in text.stdout
     assert "Running digest differs from what the image resolves to now (1)" in text.stdout
     drift_row = next(line for line in text.stdout.splitlines() if "Pod pod-moving" in line)
@@ -241,18 +234,7 @@ def test_workload_templates_sarif_and_text_reports(cluster: Cluster, kube_cluste
     assert drift_row.endswith(
         'denied: no signature verified by the keys of policy "team" (no signatures found)'
     )
-    metrics = run_cli(
-        "audit",
-        "scan",
-        "--config",
-        str(cluster.config),
-        "--kubeconfig",
-        str(admin),
-        "-n",
-        cluster.apps,
-        "-o",
-        "prometheus",
-    )
+    metrics = cluster.run_scan("-o", "prometheus")
     assert (
         f'sigwebhook_audit_denied_pods{{namespace="{cluster.apps}",reason="unsigned"}} 1.0' in metrics.stdout
     )

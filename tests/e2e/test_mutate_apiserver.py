@@ -28,7 +28,7 @@ import pytest
 
 from tests.fixtures.kube import KubeCluster
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, sign_image
 from tests.fixtures.webhook import RunningWebhook
 from tests.support.certs import ServerTls
 
@@ -139,13 +139,7 @@ def cluster(
         {
             "registries": {"insecure": [plain_registry.host]},
             "policies": [
-                {
-                    "name": "pin",
-                    "images": [f"{plain_registry.host}/pin/**"],
-                    "keys": [{"file": str(key_pairs[KEY].public)}],
-                    "transparencyLog": "ignore",
-                    "pinDigest": "podsOnly",
-                }
+                key_policy("pin", f"{plain_registry.host}/pin/**", key_pairs[KEY], pinDigest="podsOnly")
             ],
         }
     )

@@ -28,7 +28,7 @@ from tests.fixtures.kube import (
     wait_for_webhook,
 )
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, sign_image
 from tests.fixtures.webhook import RunningWebhook, serve_in_thread
 
 pytestmark = pytest.mark.e2e
@@ -105,14 +105,7 @@ def setup(
         "server": {"host": "127.0.0.1", "tls": {"certFile": str(cert), "keyFile": str(key)}},
         "kubernetes": {"kubeconfig": str(kube_cluster.webhook_kubeconfig)},
         "registries": {"caFiles": {tls_registry.host: str(tls_registry.ca_file)}, "podPullSecrets": True},
-        "policies": [
-            {
-                "name": "private",
-                "images": [f"{tls_registry.host}/**"],
-                "keys": [{"file": str(key_pairs["ecdsa-p256"].public)}],
-                "transparencyLog": "ignore",
-            }
-        ],
+        "policies": [key_policy("private", f"{tls_registry.host}/**", key_pairs["ecdsa-p256"])],
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -19,7 +19,7 @@ from app.compose import Webhook, build_webhook
 from app.config import load_settings
 from app.kube.client import KubeApi
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, sign_image
 from tests.fixtures.webhook import RunningWebhook, serve_in_thread, with_tls
 from tests.kube.podcore import PodCore, docker_config_secret, service_account
 from tests.support.certs import ServerTls
@@ -73,14 +73,7 @@ def private_image(
 def config(registry: TestRegistry, key: KeyPair, pod_pull_secrets: bool = True) -> dict[str, Any]:
     return {
         "registries": {"caFiles": {registry.host: str(registry.ca_file)}, "podPullSecrets": pod_pull_secrets},
-        "policies": [
-            {
-                "name": "private",
-                "images": [f"{registry.host}/podcreds/**"],
-                "keys": [{"file": str(key.public)}],
-                "transparencyLog": "ignore",
-            }
-        ],
+        "policies": [key_policy("private", f"{registry.host}/podcreds/**", key)],
     }
 
 

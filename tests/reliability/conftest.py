@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.registry import TestRegistry
-from tests.fixtures.signing import FIXTURE_PASSWORD, KeyPair
+from tests.fixtures.signing import FIXTURE_PASSWORD, KeyPair, key_policy
 from tests.support.certs import ServerTls
 from tests.support.fault_proxy import FaultProxy
 from tests.support.load import push_signed_images
@@ -29,13 +29,7 @@ def lane_config(host: str, key: KeyPair, **extra: Any) -> dict[str, Any]:
     """A config trusting `key` for every image on `host` (listed as insecure: plain HTTP); the images
     are signed without a transparency log, so the policy does not ask for one."""
     registries = {"insecure": [host], **extra.pop("registries", {})}
-    policy = {
-        "name": "lane",
-        "images": [f"{host}/**"],
-        "keys": [{"file": str(key.public)}],
-        "transparencyLog": "ignore",  # signed here without a log
-    }
-    return {"registries": registries, "policies": [policy], **extra}
+    return {"registries": registries, "policies": [key_policy("lane", f"{host}/**", key)], **extra}
 
 
 def push_signed(

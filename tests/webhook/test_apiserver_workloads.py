@@ -24,7 +24,7 @@ import pytest
 
 from tests.fixtures.kube import KubeCluster
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, sign_image
 from tests.fixtures.webhook import RunningWebhook
 from tests.support.certs import ServerTls
 
@@ -81,20 +81,13 @@ def namespace(
     module_webhook_starter: Callable[[dict[str, Any]], RunningWebhook],
 ) -> Iterator[str]:
     """A namespace watched by a validating webhook registered for it."""
-    key = [{"file": str(key_pairs[KEY].public)}]
-    under = f"{plain_registry.host}/apiserver"
+    key, under = key_pairs[KEY], f"{plain_registry.host}/apiserver"
     webhook = module_webhook_starter(
         {
             "registries": {"insecure": [plain_registry.host]},
             "policies": [
-                {"name": "team", "images": [f"{under}/team/**"], "keys": key, "transparencyLog": "ignore"},
-                {
-                    "name": "audit",
-                    "images": [f"{under}/audit/**"],
-                    "keys": key,
-                    "transparencyLog": "ignore",
-                    "mode": "warn",
-                },
+                key_policy("team", f"{under}/team/**", key),
+                key_policy("audit", f"{under}/audit/**", key, mode="warn"),
             ],
         }
     )

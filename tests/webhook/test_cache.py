@@ -14,7 +14,7 @@ from app.core.verification.verdicts import ImageVerdict, SignatureFormat, Verifi
 from app.webhook.cache import TtlVerdictCache
 from tests.fakes import ManualClock
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, sign_image
 from tests.fixtures.webhook import RunningWebhook
 from tests.support.fault_proxy import FaultProxy
 from tests.webhook.reviews import review
@@ -104,18 +104,10 @@ def test_a_second_review_of_a_signed_image_only_resolves_its_tag(
     )
     unsigned = f"{proxy.host}/cached/unsigned:1"
     push_image(plain_registry, "cached/unsigned", "1", content=b"unsigned")
-    key = {"file": str(key_pairs["ecdsa-p256"].public)}
     webhook = start_webhook(
         {
             "registries": {"insecure": [proxy.host]},
-            "policies": [
-                {
-                    "name": "cached",
-                    "images": [f"{proxy.host}/cached/**"],
-                    "keys": [key],
-                    "transparencyLog": "ignore",
-                }
-            ],
+            "policies": [key_policy("cached", f"{proxy.host}/cached/**", key_pairs["ecdsa-p256"])],
         }
     )
     body = review([("app", f"{proxy.host}/cached/app:1")])

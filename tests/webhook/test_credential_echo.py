@@ -22,7 +22,7 @@ import pytest
 
 from app.registry.redaction import REDACTED
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, run_cli, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, run_cli, sign_image
 from tests.fixtures.webhook import RunningWebhook
 from tests.support.certs import make_token_signing_key
 from tests.support.fault_proxy import FaultProxy
@@ -149,14 +149,7 @@ def test_the_webhook_relays_an_echoing_registry_without_the_credential(
             "registries": {"insecure": [proxy.host, token_host], "dockerConfigFile": str(config)},
             "verdictCache": {"ttlSeconds": 0},
             "logLevel": "debug",
-            "policies": [
-                {
-                    "name": "echo",
-                    "images": [f"{proxy.host}/echo/**"],
-                    "keys": [{"file": str(key_pairs[KEY].public)}],
-                    "transparencyLog": "ignore",
-                }
-            ],
+            "policies": [key_policy("echo", f"{proxy.host}/echo/**", key_pairs[KEY])],
         }
     )
     reply = webhook.post(review([("app", f"{proxy.host}/{signed_image}")]))

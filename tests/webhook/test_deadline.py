@@ -22,7 +22,7 @@ from app.core.verification.verdicts import ImageVerdict
 from app.webhook.review import Reviewer
 from tests.core.decisions import PROD, ScriptedVerifier, policy
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, sign_image
 from tests.fixtures.webhook import RunningWebhook
 from tests.support.fault_proxy import FaultProxy
 from tests.webhook.reviews import review
@@ -54,14 +54,7 @@ def config(proxy: FaultProxy, key: KeyPair, deadline: float) -> dict[str, Any]:
     return {
         "deadlineSeconds": deadline,
         "registries": {"insecure": [proxy.host], "timeoutSeconds": 20},
-        "policies": [
-            {
-                "name": "slow",
-                "images": [f"{proxy.host}/slow/**"],
-                "keys": [{"file": str(key.public)}],
-                "transparencyLog": "ignore",
-            }
-        ],
+        "policies": [key_policy("slow", f"{proxy.host}/slow/**", key)],
     }
 
 

@@ -22,7 +22,7 @@ from app.webhook.review import Reviewer
 from app.webhook.tls import ServingCertificate
 from tests.fakes import ManualClock
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, sign_image
 from tests.fixtures.webhook import RunningWebhook, serve_in_thread
 from tests.support.certs import ServerTls
 from tests.webhook.reviews import review
@@ -80,14 +80,7 @@ def reviewer(
     settings = parse_settings(
         {
             "server": {"tls": {"selfSignedDir": "x"}},
-            "policies": [
-                {
-                    "name": "prod",
-                    "images": ["registry.example.com/**"],
-                    "keys": [{"file": str(key.public)}],
-                    "transparencyLog": "ignore",
-                }
-            ],
+            "policies": [key_policy("prod", "registry.example.com/**", key)],
         }
     )
     return Reviewer(
@@ -197,14 +190,7 @@ def test_registry_credentials_from_the_config_never_reach_the_audit_log_or_the_l
                 "caFiles": {tls_registry.host: str(tls_registry.ca_file)},
                 "dockerConfigFile": str(docker_config),
             },
-            "policies": [
-                {
-                    "name": "private",
-                    "images": [f"{tls_registry.host}/private/**"],
-                    "keys": [{"file": str(key_pairs["ecdsa-p256"].public)}],
-                    "transparencyLog": "ignore",
-                }
-            ],
+            "policies": [key_policy("private", f"{tls_registry.host}/private/**", key_pairs["ecdsa-p256"])],
         }
     )
     answer = webhook.post(review([("app", image), ("gone", f"{tls_registry.host}/private/missing:1")]))

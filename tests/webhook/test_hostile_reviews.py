@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from app.core.admission.policy import AdmissionPolicy, FixedPolicySource, ImagePattern, Policy
+from app.core.admission.patterns import ImagePattern
+from app.core.admission.policy import AdmissionPolicy, FixedPolicySource, Policy
 from app.core.trust.secretkeys import StaticKeyStore
 from app.webhook.app import create_app
 from app.webhook.review import Reviewer

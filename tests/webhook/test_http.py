@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.signing import KeyPair
+from tests.fixtures.signing import KeyPair, key_policy
 from tests.fixtures.webhook import RunningWebhook
 from tests.webhook.reviews import review, sample
 
@@ -20,14 +20,7 @@ Start = Callable[[dict[str, Any]], RunningWebhook]
 
 def config(key: KeyPair, **extra: Any) -> dict[str, Any]:
     return {
-        "policies": [
-            {
-                "name": "prod",
-                "images": ["registry.example.com/**"],
-                "keys": [{"file": str(key.public)}],
-                "transparencyLog": "ignore",
-            }
-        ],
+        "policies": [key_policy("prod", "registry.example.com/**", key)],
         "exemptImages": ["registry.k8s.io/pause:*"],
         "skipNamespaces": ["kube-system"],
         **extra,

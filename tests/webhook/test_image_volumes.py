@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, sign_image
 from tests.fixtures.webhook import RunningWebhook
 from tests.webhook import rfc6902
 from tests.webhook.reviews import WORKLOAD_SAMPLES, add_image_volumes, pod_spec_of, review, workload_review
@@ -57,13 +57,7 @@ def webhook(
             "registries": {"insecure": [plain_registry.host]},
             "unmatched": "deny",
             "policies": [
-                {
-                    "name": "team",
-                    "images": [f"{plain_registry.host}/volumes/team/**"],
-                    "keys": [{"file": str(key_pairs[KEY].public)}],
-                    "transparencyLog": "ignore",
-                    "pinDigest": "all",
-                }
+                key_policy("team", f"{plain_registry.host}/volumes/team/**", key_pairs[KEY], pinDigest="all")
             ],
         }
     )

@@ -13,11 +13,9 @@ from typing import Any
 
 import pytest
 
-from app.core.digests import Digest
 from tests.fixtures.webhook import RunningWebhook
-from tests.support.pushing import RawPusher, push_image
 from tests.support.registry_server import TestRegistry
-from tests.support.sigstore.images import push_v2, push_v3
+from tests.support.sigstore.images import push_signed
 from tests.support.sigstore.instance import GITHUB, WORKFLOW, PrivateSigstore
 from tests.webhook.reviews import review
 
@@ -42,11 +40,9 @@ def _config(registry: TestRegistry, root_file: Path, **policy: Any) -> dict[str,
 def _signed(
     registry: TestRegistry, sigstore: PrivateSigstore, repo: str, layout: str, subject: str = WORKFLOW
 ) -> str:
-    digest: Digest = push_image(registry, f"keyless/{repo}", "1", content=repo.encode())
-    signing = sigstore.keyless(subject=subject)
-    with RawPusher(registry) as raw:
-        (push_v2 if layout == "v2" else push_v3)(raw, f"keyless/{repo}", digest, sigstore, signing)
-    return f"{registry.host}/keyless/{repo}:1"
+    return push_signed(
+        registry, f"keyless/{repo}", repo.encode(), layout, sigstore, sigstore.keyless(subject=subject)
+    )
 
 
 @pytest.mark.parametrize("layout", ["v2", "v3"])
@@ -54,13 +50,11 @@ def test_a_keyless_policy_admits_the_right_identitys_image_and_audits_its_log_en
     plain_registry: TestRegistry,
     sigstore: PrivateSigstore,
     start_webhook: Callable[[dict[str, Any]], RunningWebhook],
-    tmp_path: Path,
+    sigstore_root_file: Path,
     layout: str,
 ) -> None:
-    root = tmp_path / "private-root.json"
-    root.write_bytes(sigstore.trusted_root())
     image = _signed(plain_registry, sigstore, f"right-{layout}", layout)
-    webhook = start_webhook(_config(plain_registry, root))
+    webhook = start_webhook(_config(plain_registry, sigstore_root_file))
     answer = webhook.post(review([("app", image)])).json()["response"]
     assert answer["allowed"] is True, answer
     (record,) = webhook.audit
@@ -76,13 +70,11 @@ def test_a_keyless_policy_denies_another_identitys_image_naming_the_identity(
     plain_registry: TestRegistry,
     sigstore: PrivateSigstore,
     start_webhook: Callable[[dict[str, Any]], RunningWebhook],
-    tmp_path: Path,
+    sigstore_root_file: Path,
     layout: str,
 ) -> None:
-    root = tmp_path / "private-root.json"
-    root.write_bytes(sigstore.trusted_root())
     image = _signed(plain_registry, sigstore, f"other-{layout}", layout, subject=OTHER_WORKFLOW)
-    webhook = start_webhook(_config(plain_registry, root))
+    webhook = start_webhook(_config(plain_registry, sigstore_root_file))
     answer = webhook.post(review([("app", image)])).json()["response"]
     assert answer["allowed"] is False
     assert (
@@ -95,12 +87,10 @@ def test_the_public_good_root_does_not_vouch_for_a_private_instances_signatures(
     plain_registry: TestRegistry,
     sigstore: PrivateSigstore,
     start_webhook: Callable[[dict[str, Any]], RunningWebhook],
-    tmp_path: Path,
+    sigstore_root_file: Path,
 ) -> None:
-    root = tmp_path / "private-root.json"
-    root.write_bytes(sigstore.trusted_root())
     image = _signed(plain_registry, sigstore, "wrong-root", "v2")
-    config = _config(plain_registry, root)
+    config = _config(plain_registry, sigstore_root_file)
     config["policies"][0]["keyless"][0]["trustedRoot"] = "public-good"
     webhook = start_webhook(config)
     answer = webhook.post(review([("app", image)])).json()["response"]

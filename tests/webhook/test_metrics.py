@@ -19,7 +19,7 @@ from app.compose import Webhook, build_webhook
 from app.config import load_settings
 from app.core.errors import ConfigError
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, sign_image
 from tests.fixtures.webhook import RunningWebhook, serve_in_thread, with_tls
 from tests.support.certs import ServerTls
 from tests.webhook.reviews import review, workload_review
@@ -91,14 +91,7 @@ def config(registry: TestRegistry, key: KeyPair, **metrics: Any) -> dict[str, An
     return {
         "registries": {"insecure": [registry.host]},
         "metrics": {"enabled": True, "host": "127.0.0.1", "port": 0, **metrics},
-        "policies": [
-            {
-                "name": "team",
-                "images": [f"{registry.host}/metrics/**"],
-                "keys": [{"file": str(key.public)}],
-                "transparencyLog": "ignore",
-            }
-        ],
+        "policies": [key_policy("team", f"{registry.host}/metrics/**", key)],
     }
 
 
@@ -181,14 +174,7 @@ def test_a_registry_that_is_down_is_counted_as_an_error_not_as_an_answer(
         {
             "registries": {"insecure": [dead], "timeoutSeconds": 2},
             "metrics": {"enabled": True, "host": "127.0.0.1", "port": 0},
-            "policies": [
-                {
-                    "name": "p",
-                    "images": [f"{dead}/**"],
-                    "keys": [{"file": str(key_pairs["ecdsa-p256"].public)}],
-                    "transparencyLog": "ignore",
-                }
-            ],
+            "policies": [key_policy("p", f"{dead}/**", key_pairs["ecdsa-p256"])],
         }
     )
     assert served.webhook.post(review([("app", f"{dead}/app:1")])).json()["response"]["allowed"] is False

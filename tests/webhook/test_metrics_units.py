@@ -195,7 +195,8 @@ def test_registries_the_policies_name_keep_their_label_however_many_other_hosts_
 
 
 def test_the_registry_hosts_a_policy_names_literally() -> None:
-    from app.core.admission.policy import AdmissionPolicy, ImagePattern, Policy
+    from app.core.admission.patterns import ImagePattern
+    from app.core.admission.policy import AdmissionPolicy, Policy
     from tests.core.signers import ecdsa
 
     patterns = ("registry.example.com/team/**", "nginx", "*.corp.example/**", "**", "localhost:5000/x")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, sign_image
 from tests.fixtures.webhook import RunningWebhook
 from tests.webhook import rfc6902
 from tests.webhook.reviews import review, sample, workload_review
@@ -65,34 +65,15 @@ def webhook(
     plain_registry: TestRegistry,
     module_webhook_starter: Callable[[dict[str, Any]], RunningWebhook],
 ) -> RunningWebhook:
-    key = [{"file": str(key_pairs[KEY].public)}]
-    under = f"{plain_registry.host}/mutate"
+    key, under = key_pairs[KEY], f"{plain_registry.host}/mutate"
     return module_webhook_starter(
         {
             "registries": {"insecure": [plain_registry.host]},
             "policies": [
-                {"name": "team", "images": [f"{under}/team/**"], "keys": key, "transparencyLog": "ignore"},
-                {
-                    "name": "gitops",
-                    "images": [f"{under}/gitops/**"],
-                    "keys": key,
-                    "transparencyLog": "ignore",
-                    "pinDigest": True,
-                },
-                {
-                    "name": "nopin",
-                    "images": [f"{under}/nopin/**"],
-                    "keys": key,
-                    "transparencyLog": "ignore",
-                    "pinDigest": False,
-                },
-                {
-                    "name": "audit",
-                    "images": [f"{under}/audit/**"],
-                    "keys": key,
-                    "transparencyLog": "ignore",
-                    "mode": "warn",
-                },
+                key_policy("team", f"{under}/team/**", key),
+                key_policy("gitops", f"{under}/gitops/**", key, pinDigest=True),
+                key_policy("nopin", f"{under}/nopin/**", key, pinDigest=False),
+                key_policy("audit", f"{under}/audit/**", key, mode="warn"),
             ],
         }
     )

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair
+from tests.fixtures.signing import KeyPair, key_policy
 from tests.fixtures.webhook import RunningWebhook
 from tests.webhook.reviews import review
 
@@ -46,13 +46,7 @@ def webhook(
             "unmatched": "deny",
             "exemptImages": [f"{repos['debug']}:v1"],
             "policies": [
-                {
-                    "name": "canary",
-                    "images": [f"{repos['app']}:canary"],
-                    "keys": [{"file": str(key_pairs["ecdsa-p256"].public)}],
-                    "transparencyLog": "ignore",
-                    "mode": "warn",
-                }
+                key_policy("canary", f"{repos['app']}:canary", key_pairs["ecdsa-p256"], mode="warn")
             ],
         }
     )

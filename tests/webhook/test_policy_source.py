@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from app.core.admission.policy import AdmissionPolicy, ImagePattern, Pinning, Policy
+from app.core.admission.patterns import ImagePattern
+from app.core.admission.policy import AdmissionPolicy, Pinning, Policy
 from app.core.trust.secretkeys import StaticKeyStore
 from app.webhook.review import Reviewer
 from tests.core.decisions import ALICE, APP, OTHER, PROD, ScriptedVerifier

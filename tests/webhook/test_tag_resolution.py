@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, sign_image
 from tests.fixtures.webhook import RunningWebhook
 from tests.support.fault_proxy import FaultProxy
 from tests.webhook import rfc6902
@@ -56,14 +56,7 @@ def webhook(
         {
             "registries": {"insecure": [proxy.host]},
             "verdictCache": {"ttlSeconds": 0},
-            "policies": [
-                {
-                    "name": "app",
-                    "images": [f"{proxy.host}/resolution/**"],
-                    "keys": [{"file": str(key_pairs[KEY].public)}],
-                    "transparencyLog": "ignore",
-                }
-            ],
+            "policies": [key_policy("app", f"{proxy.host}/resolution/**", key_pairs[KEY])],
         }
     )
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, sign_image
 from tests.fixtures.webhook import RunningWebhook
 from tests.webhook.reviews import WORKLOAD_SAMPLES, workload, workload_review
 
@@ -46,14 +46,7 @@ def webhook(
     return module_webhook_starter(
         {
             "registries": {"insecure": [plain_registry.host]},
-            "policies": [
-                {
-                    "name": "team",
-                    "images": [f"{plain_registry.host}/workloads/team/**"],
-                    "keys": [{"file": str(key_pairs[KEY].public)}],
-                    "transparencyLog": "ignore",
-                }
-            ],
+            "policies": [key_policy("team", f"{plain_registry.host}/workloads/team/**", key_pairs[KEY])],
         }
     )
 

@@ -1,6 +1,6 @@
 """Digest pinning: the JSON patch (RFC 6902) `/mutate` returns, rewriting each verified image written
 with a tag to the digest that was verified (what operators choose and how it is registered: README
-"Digest pinning", docs/install.md "Digest pinning").
+"Warn mode, digest pinning, …", docs/install.md "Digest pinning").
 
 A tag can be moved between admission and the kubelet's pull; a digest cannot. The rewrite is
 `name@sha256:<digest>` with the name as written: the tag is dropped, because with both present it no

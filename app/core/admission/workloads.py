@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,42 +157,21 @@ def _containers(spec: dict[str, Any], prefix: str, pointer: str, where: str) -> 
         raise MalformedReview(f"{where} lists {listed} containers and volumes, more than {MAX_CONTAINERS}")
     found: list[ContainerImage] = []
     for list_name in CONTAINER_LISTS:
-        containers = spec.get(list_name)
-        if containers is None:
-            continue
         shown = f"{where}.{prefix}.{list_name}" if pointer else f"{where}.{list_name}"
-        if not isinstance(containers, list):
-            raise MalformedReview(f"{shown} is not a list")
-        for index, container in enumerate(containers):
-            if not isinstance(container, dict):
-                raise MalformedReview(f"{shown}[{index}] is not an object")
+        for index, container in _objects(spec, list_name, shown):
             image = container.get("image")
             if not isinstance(image, str) or not image:
                 raise MalformedReview(f"{shown}[{index}].image is missing or not a string")
-            name = container.get("name")
-            found.append(
-                ContainerImage(
-                    f"{prefix}.{list_name}[{index}]",
-                    name if isinstance(name, str) else "",
-                    image,
-                    f"{pointer}/{list_name}/{index}/image",
-                )
-            )
+            at = f"{prefix}.{list_name}[{index}]"
+            found.append(_image(container, at, image, f"{pointer}/{list_name}/{index}/image"))
     return tuple(found)
 
 
 def _image_volumes(spec: dict[str, Any], prefix: str, pointer: str, where: str) -> tuple[ContainerImage, ...]:
     """The image volumes of a pod spec (`volumes[i].image.reference`); other volumes name no image."""
-    volumes = spec.get(VOLUMES)
-    if volumes is None:
-        return ()
     shown = f"{where}.{prefix}.{VOLUMES}"
-    if not isinstance(volumes, list):
-        raise MalformedReview(f"{shown} is not a list")
     found: list[ContainerImage] = []
-    for index, volume in enumerate(volumes):
-        if not isinstance(volume, dict):
-            raise MalformedReview(f"{shown}[{index}] is not an object")
+    for index, volume in _objects(spec, VOLUMES, shown):
         source = volume.get("image")
         if source is None:
             continue
@@ -202,16 +182,29 @@ def _image_volumes(spec: dict[str, Any], prefix: str, pointer: str, where: str) 
             continue  # names no image yet (see the module docstring); a pod that keeps it so cannot start
         if not isinstance(reference, str):
             raise MalformedReview(f"{shown}[{index}].image.reference is not a string")
-        name = volume.get("name")
-        found.append(
-            ContainerImage(
-                f"{prefix}.{VOLUMES}[{index}].image",
-                name if isinstance(name, str) else "",
-                reference,
-                f"{pointer}/{VOLUMES}/{index}/image/reference",
-            )
-        )
+        at = f"{prefix}.{VOLUMES}[{index}].image"
+        found.append(_image(volume, at, reference, f"{pointer}/{VOLUMES}/{index}/image/reference"))
     return tuple(found)
+
+
+def _objects(spec: dict[str, Any], list_name: str, shown: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each object of the list `spec[list_name]` (absent: none) with its index; `MalformedReview`
+    naming `shown` when it is not a list of objects."""
+    listed = spec.get(list_name)
+    if listed is None:
+        return
+    if not isinstance(listed, list):
+        raise MalformedReview(f"{shown} is not a list")
+    for index, item in enumerate(listed):
+        if not isinstance(item, dict):
+            raise MalformedReview(f"{shown}[{index}] is not an object")
+        yield index, item
+
+
+def _image(named: dict[str, Any], path: str, image: str, pointer: str) -> ContainerImage:
+    """The image of the container or volume `named`, which is only echoed by name (any string)."""
+    name = named.get("name")
+    return ContainerImage(path, name if isinstance(name, str) else "", image, pointer)
 
 
 def _pull_secrets(spec: dict[str, Any], where: str) -> tuple[str, ...]:

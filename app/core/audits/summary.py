@@ -3,8 +3,9 @@
 `summarise` counts decisions by namespace, policy and reason, lists the denied images, the images
 warn-mode policies would have denied, the namespaces whose images were skipped, the refused
 (malformed) reviews, which key (or keyless identity) admitted which images, and the time range.
-Decisions are counted on `validate` records: `/mutate` always answers allow (the validating webhook
-is the gate), so its records are only counted by webhook. `Filters` narrow the records first
+Decisions are counted on `validate` records and on refused (malformed) reviews of either webhook:
+`/mutate` always answers allow (the validating webhook is the gate), so its other records count only
+in `by_webhook`. `Filters` narrow the records first
 (namespace, image, decision, time); with an image filter, the per-image tallies keep only the images
 that match. Pure: records in, a JSON-ready dict out.
 """

@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
@@ -52,6 +52,17 @@ class LoggedSignature:
     envelope_hash: bytes | None = None  # intoto 0.0.1: hash of the envelope as uploaded
 
 
+class _Recorded(NamedTuple):
+    """What one kind's spec records: `LoggedSignature` without the kind and version."""
+
+    digest_of: str
+    algorithm: str
+    digest: bytes
+    signature: bytes | None
+    verifier: bytes
+    envelope_hash: bytes | None = None
+
+
 def parse_body(body: bytes) -> LoggedSignature:
     """Read a logged entry body; `SignatureFormatError` when it is malformed or of another kind."""
     document = parse_object(body, "log entry body")
@@ -61,97 +72,48 @@ def parse_body(body: bytes) -> LoggedSignature:
         raise SignatureFormatError(f"unsupported log entry kind {str(kind)[:40]} {str(version)[:20]}")
     assert isinstance(kind, str) and isinstance(version, str)
     try:
-        return reader(kind, version, _dict(spec))
+        return LoggedSignature(kind, version, *reader(_dict(spec)))
     except (KeyError, TypeError, ValueError) as exc:
         raise SignatureFormatError(f"malformed {kind} {version} log entry body", f"{kind}: {exc!r}") from exc
 
 
-def _hashedrekord_v1(kind: str, version: str, spec: dict[str, Any]) -> LoggedSignature:
-    hashed, signature = _dict(_dict(spec["data"])["hash"]), _dict(spec["signature"])
-    return LoggedSignature(
-        kind,
-        version,
-        MESSAGE,
-        _algorithm(hashed["algorithm"]),
-        _hex(hashed["value"]),
-        _b64(signature["content"]),
-        _pem_der(_b64(_dict(signature["publicKey"])["content"])),
-    )
+def _hashedrekord_v1(spec: dict[str, Any]) -> _Recorded:
+    hashed, signature = _hex_hash(_dict(spec["data"])["hash"]), _dict(spec["signature"])
+    verifier = _pem_der(_b64(_dict(signature["publicKey"])["content"]))
+    return _Recorded(MESSAGE, *hashed, _b64(signature["content"]), verifier)
 
 
-def _dsse_v1(kind: str, version: str, spec: dict[str, Any]) -> LoggedSignature:
-    payload_hash = _dict(spec["payloadHash"])
-    logged = _only(spec["signatures"])
-    return LoggedSignature(
-        kind,
-        version,
-        PAYLOAD,
-        _algorithm(payload_hash["algorithm"]),
-        _hex(payload_hash["value"]),
-        _b64(logged["signature"]),
-        _pem_der(_b64(logged["verifier"])),
-    )
+def _dsse_v1(spec: dict[str, Any]) -> _Recorded:
+    hashed, logged = _hex_hash(spec["payloadHash"]), _only(spec["signatures"])
+    return _Recorded(PAYLOAD, *hashed, _b64(logged["signature"]), _pem_der(_b64(logged["verifier"])))
 
 
-def _intoto_v2(kind: str, version: str, spec: dict[str, Any]) -> LoggedSignature:
+def _intoto_v2(spec: dict[str, Any]) -> _Recorded:
     content = _dict(spec["content"])
-    payload_hash = _dict(content["payloadHash"])
-    logged = _only(_dict(content["envelope"])["signatures"])
-    return LoggedSignature(
-        kind,
-        version,
-        PAYLOAD,
-        _algorithm(payload_hash["algorithm"]),
-        _hex(payload_hash["value"]),
-        _b64(_b64(logged["sig"]).decode("ascii")),
-        _pem_der(_b64(logged["publicKey"])),
-    )
+    hashed, logged = _hex_hash(content["payloadHash"]), _only(_dict(content["envelope"])["signatures"])
+    signature = _b64(_b64(logged["sig"]).decode("ascii"))  # base64 of the base64 signature text
+    return _Recorded(PAYLOAD, *hashed, signature, _pem_der(_b64(logged["publicKey"])))
 
 
-def _intoto_v1(kind: str, version: str, spec: dict[str, Any]) -> LoggedSignature:
+def _intoto_v1(spec: dict[str, Any]) -> _Recorded:
     content = _dict(spec["content"])
-    payload_hash, envelope_hash = _dict(content["payloadHash"]), _dict(content["hash"])
-    if _algorithm(envelope_hash["algorithm"]) != "sha256":
+    envelope_algorithm, envelope_hash = _hex_hash(content["hash"])
+    if envelope_algorithm != "sha256":
         raise ValueError("intoto envelope hash is not sha256")
-    return LoggedSignature(
-        kind,
-        version,
-        PAYLOAD,
-        _algorithm(payload_hash["algorithm"]),
-        _hex(payload_hash["value"]),
-        None,
-        _pem_der(_b64(spec["publicKey"])),
-        envelope_hash=_hex(envelope_hash["value"]),
-    )
+    hashed = _hex_hash(content["payloadHash"])
+    return _Recorded(PAYLOAD, *hashed, None, _pem_der(_b64(spec["publicKey"])), envelope_hash)
 
 
-def _hashedrekord_v2(kind: str, version: str, spec: dict[str, Any]) -> LoggedSignature:
+def _hashedrekord_v2(spec: dict[str, Any]) -> _Recorded:
     inner = _dict(spec["hashedRekordV002"])
-    data, signature = _dict(inner["data"]), _dict(inner["signature"])
-    return LoggedSignature(
-        kind,
-        version,
-        MESSAGE,
-        _algorithm(data["algorithm"]),
-        _b64(data["digest"]),
-        _b64(signature["content"]),
-        _v2_verifier(_dict(signature["verifier"])),
-    )
+    hashed, signature = _b64_hash(inner["data"]), _dict(inner["signature"])
+    return _Recorded(MESSAGE, *hashed, _b64(signature["content"]), _v2_verifier(_dict(signature["verifier"])))
 
 
-def _dsse_v2(kind: str, version: str, spec: dict[str, Any]) -> LoggedSignature:
+def _dsse_v2(spec: dict[str, Any]) -> _Recorded:
     inner = _dict(spec["dsseV002"])
-    payload_hash = _dict(inner["payloadHash"])
-    logged = _only(inner["signatures"])
-    return LoggedSignature(
-        kind,
-        version,
-        PAYLOAD,
-        _algorithm(payload_hash["algorithm"]),
-        _b64(payload_hash["digest"]),
-        _b64(logged["content"]),
-        _v2_verifier(_dict(logged["verifier"])),
-    )
+    hashed, logged = _b64_hash(inner["payloadHash"]), _only(inner["signatures"])
+    return _Recorded(PAYLOAD, *hashed, _b64(logged["content"]), _v2_verifier(_dict(logged["verifier"])))
 
 
 _READERS = {
@@ -162,6 +124,18 @@ _READERS = {
     ("hashedrekord", "0.0.2"): _hashedrekord_v2,
     ("dsse", "0.0.2"): _dsse_v2,
 }
+
+
+def _hex_hash(hashed: object) -> tuple[str, bytes]:
+    """A Rekor v1 hash object, `{algorithm, value}` with the value in hex."""
+    fields = _dict(hashed)
+    return _algorithm(fields["algorithm"]), _hex(fields["value"])
+
+
+def _b64_hash(hashed: object) -> tuple[str, bytes]:
+    """A Rekor v2 hash object, `{algorithm, digest}` with the digest in base64."""
+    fields = _dict(hashed)
+    return _algorithm(fields["algorithm"]), _b64(fields["digest"])
 
 
 def _v2_verifier(verifier: dict[str, Any]) -> bytes:

@@ -75,7 +75,7 @@ _root_link_issued_by = functools.lru_cache(maxsize=64)(_issued_by)
 def authority_problem(
     leaf: x509.Certificate, authorities: Sequence[Authority], moment: datetime, kind: str
 ) -> tuple[Authority | None, str | None]:
-    """The first authority valid at `moment` that `leaf` chains to, or why none does."""
+    """(the first authority valid at `moment` that `leaf` chains to, None), or (None, why none does)."""
     current = [a for a in authorities if a.valid_for.contains(moment)]
     if not current:
         return None, f"no trusted {kind} is valid at {moment:%Y-%m-%dT%H:%M:%SZ}"

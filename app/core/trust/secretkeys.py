@@ -24,7 +24,8 @@ _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*
 
 @dataclass(frozen=True, order=True)
 class SecretRef:
-    """A Kubernetes Secret holding public keys, named `k8s://namespace/name`."""
+    """A Kubernetes Secret, named `k8s://namespace/name`: one holding public keys, or the webhook's
+    registry pull Secret (`registries.pullSecret`)."""
 
     namespace: str
     name: str

@@ -2,7 +2,7 @@
 
 For each entry (sigstore-go `VerifyTlogEntry`, cosign `VerifyBundle`; docs/formats.md#tlog-entries):
 1. the log is chosen by log ID among the root's `tlogs` (entries of logs the root does not list are
-   skipped, as sigstore-go does: they prove nothing to this root); one entry per (log, index);
+   skipped, as sigstore-go does: they prove nothing to this root); the same (log, index) twice is refused;
 2. the body is about this signature (CVE-2022-36056): its kind/version is the declared one, it records
    these signature bytes, this certificate or key, and the hash of this content (hashedrekord: the
    signed bytes; dsse/intoto: the DSSE payload);

@@ -94,7 +94,7 @@ class RejectedSignature:
 
 @dataclass(frozen=True)
 class ImageVerdict:
-    """The outcome of verifying one image against a set of keys."""
+    """The outcome of verifying one image against what a `Trust` trusts (keys, keyless identities)."""
 
     reference: ImageRef  # as given, normalised
     digest: Digest  # the manifest digest that was verified

@@ -7,7 +7,8 @@
   TSA, `dev.sigstore.cosign/rfc3161timestamp`.
 - cosign v3 (bundle referrer): the instance's v0.3 bundle of an in-toto statement about the image.
 
-`push_v2` / `push_v3` store them in a real registry through `RawPusher` (not sigwebhook's adapter);
+`push_v2` / `push_v3` store them in a real registry through `RawPusher` (not sigwebhook's adapter),
+`push_signed` pushes an image and signs it in either layout;
 the core tests put the same objects into the in-memory registry.
 """
 
@@ -25,7 +26,8 @@ from app.core.digests import Digest
 from app.core.formats.dsse import COSIGN_SIGN_PREDICATE
 from app.core.formats.layouts import build_sig_manifest
 from app.core.formats.simplesigning import build_payload
-from tests.support.pushing import RawPusher
+from tests.support.pushing import RawPusher, push_image
+from tests.support.registry_server import TestRegistry
 from tests.support.sigstore.instance import PrivateSigstore, Signing, encode, hashedrekord_v1
 from tests.support.tamper import get_manifest, push_bundle_referrer
 
@@ -111,3 +113,20 @@ def push_v3(
     """Attach a v3 bundle for `image` (see `v3_bundle` for `options`) as a referrer."""
     bundle = v3_bundle(sigstore, image, signing, **options)  # type: ignore[arg-type]
     return push_bundle_referrer(raw, repo, image, bundle, COSIGN_SIGN_PREDICATE)
+
+
+def push_signed(
+    registry: TestRegistry,
+    repo: str,
+    content: bytes,
+    layout: str,
+    sigstore: PrivateSigstore,
+    signing: Signing,
+    **options: object,
+) -> str:
+    """An image of `content` pushed to `repo:1` and signed by `signing` in `layout` (`v2`: a `.sig`
+    tag, `v3`: a bundle referrer; `options` as `push_v2` / `push_v3` take them); its reference."""
+    digest = push_image(registry, repo, "1", content=content)
+    with RawPusher(registry) as raw:
+        (push_v2 if layout == "v2" else push_v3)(raw, repo, digest, sigstore, signing, **options)
+    return f"{registry.host}/{repo}:1"
