@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import certifi
+import httpcore
 import httpx
 
 from app.core.errors import ConfigError
 from app.core.kits import collect
+from app.registry.sockets import IdleCheckBackend
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +50,17 @@ def http_transport(ca_file_for: Callable[[str], Path | None], max_connections: i
     def connect(scheme: str, host: str) -> httpx.AsyncBaseTransport:
         # `verify=False` for plain HTTP only spares building an unused context (~50 ms).
         verify: ssl.SSLContext | bool = tls_context(ca_file_for(host)) if scheme == "https" else False
-        limits = httpx.Limits(
+        transport = httpx.AsyncHTTPTransport(verify=verify)
+        # httpx takes no network backend, so its pool is made again with ours (`app.registry.sockets`);
+        # the rest of the transport (requests, answers, errors) is httpx's own.
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=verify if isinstance(verify, ssl.SSLContext) else None,
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=KEEPALIVE_SECONDS,
+            network_backend=IdleCheckBackend(),
         )
-        return httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+        return transport
 
     return connect
 

@@ -260,6 +260,13 @@ class RegistryTransport:
             status = response.status_code
             answer_headers = {k.lower(): v for k, v in response.headers.items()}
             if method == "HEAD" or status in _REDIRECTS:
+                if status < 400:
+                    # Read to the end of the answer (none for HEAD, a short text for a redirect): httpcore
+                    # closes a connection whose answer was not read to its end, and every tag resolution
+                    # would then pay a new connection, and its TLS handshake, to the registry. An error
+                    # answer still closes it: a server that errs may also have sent a body after a HEAD
+                    # answer, which would be read as the start of the next answer on that connection.
+                    await _drain(response, SMALL_BODY)
                 return Reply(status, answer_headers, relay=self.redactor.relay)
             encoding = answer_headers.get("content-encoding", "").strip().lower()
             if encoding not in ("", "identity"):
@@ -287,3 +294,14 @@ class RegistryTransport:
                     raise RegistryProtocolError(f"{host} sent {what} of more than the {limit} bytes allowed")
                 chunks.append(chunk)
             return Reply(status, answer_headers, b"".join(chunks), self.redactor.relay)
+
+
+async def _drain(response: httpx.Response, limit: int) -> None:
+    """Read and drop the rest of `response`, up to `limit` bytes (past that the connection is closed)."""
+    if response.is_stream_consumed:  # an answer made in memory (a test transport) was read already
+        return
+    received = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received > limit:
+            return

@@ -1,5 +1,5 @@
 """httpx is reached through one choke point: the registry transport sends, its pools module builds
-the clients it sends with, its error module maps.
+the clients it sends with (on a network backend of its own, `app.registry.sockets`), its error module maps.
 
 No other module imports httpx; only the pools build clients, and one function of the transport sends
 requests, so auth, limits, redirects and error mapping cannot be bypassed.
@@ -18,11 +18,11 @@ def _tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(encoding="utf-8"))
 
 
-def _imports_httpx(tree: ast.Module) -> bool:
+def _imports(tree: ast.Module, package: str) -> bool:
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "httpx" for a in node.names):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == package for a in node.names):
             return True
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "httpx":
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == package:
             return True
     return False
 
@@ -40,8 +40,13 @@ def _httpx_calls(tree: ast.Module) -> list[str]:
 
 
 def test_only_the_transport_its_pools_and_its_error_mapping_import_httpx() -> None:
-    importers = sorted(str(p.relative_to(APP)) for p in APP.rglob("*.py") if _imports_httpx(_tree(p)))
+    importers = sorted(str(p.relative_to(APP)) for p in APP.rglob("*.py") if _imports(_tree(p), "httpx"))
     assert importers == ["registry/errors.py", "registry/pools.py", "registry/transport.py"]
+
+
+def test_only_the_pools_and_their_network_backend_reach_below_httpx() -> None:
+    importers = sorted(str(p.relative_to(APP)) for p in APP.rglob("*.py") if _imports(_tree(p), "httpcore"))
+    assert importers == ["registry/pools.py", "registry/sockets.py"]
 
 
 def test_only_the_pools_build_clients_and_the_error_mapping_only_inspects_httpx() -> None:
@@ -50,7 +55,6 @@ def test_only_the_pools_build_clients_and_the_error_mapping_only_inspects_httpx(
     assert sorted(set(_httpx_calls(_tree(APP / "registry" / "pools.py")))) == [
         "AsyncClient",
         "AsyncHTTPTransport",
-        "Limits",
     ]
     assert sorted(set(_httpx_calls(_tree(APP / "registry" / "transport.py")))) == ["Timeout"]
 

@@ -66,6 +66,26 @@ async def test_resolve_falls_back_to_get_when_head_has_no_digest_header(
     assert [seen.method for seen in proxy.seen] == ["HEAD", "GET"]
 
 
+async def test_resolutions_and_redirects_reuse_one_connection(
+    plain_registry: TestRegistry, pushed: Pushed
+) -> None:
+    # A HEAD answer or a redirect left unread made httpcore close its connection: each tag resolution
+    # then paid a new connection (and, to a real registry, a TLS handshake).
+    image = build_image(SHARED)
+    layer = json.loads(image.manifest)["layers"][0]
+    descriptor = Descriptor(layer["mediaType"], Digest.parse(layer["digest"]), layer["size"])
+    with FaultProxy(plain_registry.host) as proxy:
+        proxy.add(r"^GET /v2/.*/blobs/", "redirect", proxy.url, times=1)  # to itself, then served
+        async with OciRegistry(proxy.settings()) as registry:
+            repository = Repository(proxy.host, pushed.repository.path)
+            for _ in range(5):
+                await registry.resolve(parse_reference(f"{repository}:v1"))
+            data = await registry.fetch_blob(repository, descriptor, max_bytes=1024 * 1024)
+    assert data == image.layer
+    assert [seen.method for seen in proxy.seen] == ["HEAD"] * 5 + ["GET", "GET"]
+    assert proxy.connections == 1
+
+
 async def test_a_missing_tag_is_image_not_found(plain_registry: TestRegistry, pushed: Pushed) -> None:
     async with OciRegistry(plain_registry.settings()) as registry:
         with pytest.raises(ImageNotFound, match="no manifest for tag 'v2'"):

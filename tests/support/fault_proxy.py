@@ -2,14 +2,15 @@
 
 Requests are forwarded unchanged (the `Host` header too, so the registry's upload `Location` points back
 at the proxy) unless a rule matches `"METHOD /path"`. Rules can answer a status or a body, drop the connection,
-delay the answer, replace or drop a header, flip a byte, truncate, pad or gzip the body, redirect
+delay the answer, hang up after it, replace or drop a header, flip a byte, truncate, pad or gzip the body, redirect
 elsewhere, demand Basic credentials the upstream does not need, or, like a registry that echoes what it
 was sent, challenge for credentials and then answer an error whose message quotes the `Authorization`
 header, the credential in it (decoded too, for Basic) and the request body, and repeats the header in
-its own `X-Echo-Authorization` (`echo_auth`). Every request
-seen is recorded with its headers, so tests can check what was (not) sent. `connection_delay` holds
-each new connection that long before its first request is read (a TCP handshake over a slow link):
-with a `delay` rule on every request, the proxy stands for a registry at that round-trip time.
+its own `X-Echo-Authorization` (`echo_auth`). Every request seen is recorded with its headers and the
+times it came and was answered, so tests can check what was (not) sent, and benchmarks which requests
+waited for an earlier answer. `connection_delay` holds each new connection that long before its first
+request is read (a TCP handshake over a slow link): with a `delay` rule on every request, the proxy
+stands for a registry at that round-trip time. Each client connection has its own upstream connection.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]
+    started: float = 0.0  # time.monotonic() when the request was read, and when its answer was sent
+    ended: float = 0.0
 
 
 @dataclass
@@ -99,6 +102,12 @@ class FaultProxy:
                 if proxy.connection_delay:
                     time.sleep(proxy.connection_delay)
 
+            def finish(self) -> None:
+                super().finish()
+                upstream = getattr(self, "upstream_connection", None)
+                if upstream is not None:
+                    upstream.close()
+
             def do_GET(self) -> None:
                 proxy._handle(self)
 
@@ -138,12 +147,19 @@ class FaultProxy:
         return None
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        method, path = handler.command, handler.path
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         headers = {k: v for k, v in handler.headers.items()}
+        seen = Seen(handler.command, handler.path, headers, started=time.monotonic())
         with self._lock:
-            self.seen.append(Seen(method, path, headers))
+            self.seen.append(seen)
+        try:
+            self._answer(handler, headers, body)
+        finally:
+            seen.ended = time.monotonic()
+
+    def _answer(self, handler: BaseHTTPRequestHandler, headers: dict[str, str], body: bytes) -> None:
+        method, path = handler.command, handler.path
         rule = self._rule_for(f"{method} {path}")
         kind = rule.kind if rule else "forward"
         if kind == "close":
@@ -153,8 +169,15 @@ class FaultProxy:
             assert rule is not None
             status = int(rule.value) if isinstance(rule.value, int) else 500
             return _send(
-                handler, status, {"Content-Type": "application/json"}, b'{"errors":[{"code":"INJECTED"}]}'
+                handler,
+                status,
+                {"Content-Type": "application/json"},
+                b'{"errors":[{"code":"INJECTED"}]}',
+                head=method == "HEAD",
             )
+        if kind == "head_body":  # value: status; answered with a body even to HEAD, as a broken server may
+            assert rule is not None
+            return _send(handler, int(rule.value), {"Content-Type": "text/plain"}, b"an error body")  # type: ignore[call-overload]
         if kind == "body":  # value: (media type, bytes) or (media type, bytes, status)
             assert isinstance(rule, Rule) and isinstance(rule.value, tuple)
             media_type, data, *status_given = rule.value
@@ -182,7 +205,7 @@ class FaultProxy:
         if kind == "forward_as":
             assert rule is not None
             path = str(rule.value)
-        status, answer_headers, answer = self._forward(method, path, headers, body)
+        status, answer_headers, answer = self._forward(handler, method, path, headers, body)
         answer_headers = self._alter(rule, method, answer_headers, answer)
         if kind == "tamper" and answer:
             answer = answer[:-1] + bytes([answer[-1] ^ 1])
@@ -200,26 +223,41 @@ class FaultProxy:
             handler.close_connection = True
             return
         _send(handler, status, answer_headers, answer, head=method == "HEAD")
+        if kind == "hang_up":  # a whole answer, then the connection closed (a server's idle timeout)
+            handler.close_connection = True
 
     def _forward(
-        self, method: str, path: str, headers: dict[str, str], body: bytes
+        self, handler: BaseHTTPRequestHandler, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPConnection(self.upstream, timeout=30)
-        try:
-            forwarded = {
-                k: v for k, v in headers.items() if k.lower() not in ("connection", "accept-encoding")
-            }
-            conn.request(method, path, body=body or None, headers=forwarded)
-            response = conn.getresponse()
-            answer = response.read()
+        """Forward on the upstream connection of `handler`'s client connection, opened on first use and
+        once more if the registry closed it: a connection per request made the proxy itself the slowest
+        part of a benchmark that sends many requests at once."""
+        forwarded = {k: v for k, v in headers.items() if k.lower() not in ("connection", "accept-encoding")}
+        for attempt in (1, 2):
+            conn: http.client.HTTPConnection | None = getattr(handler, "upstream_connection", None)
+            if conn is None:
+                conn = http.client.HTTPConnection(self.upstream, timeout=30)
+                handler.upstream_connection = conn  # type: ignore[attr-defined]
+            try:
+                conn.request(method, path, body=body or None, headers=forwarded)
+                response = conn.getresponse()
+                answer = response.read()
+            except (http.client.RemoteDisconnected, ConnectionError):
+                conn.close()
+                handler.upstream_connection = None  # type: ignore[attr-defined]
+                if attempt == 2:
+                    raise
+                continue
+            if response.will_close:
+                conn.close()
+                handler.upstream_connection = None  # type: ignore[attr-defined]
             out = {
                 k: v for k, v in response.getheaders() if k.lower() not in ("connection", "transfer-encoding")
             }
             if method != "HEAD":
                 out["Content-Length"] = str(len(answer))
             return response.status, out, answer
-        finally:
-            conn.close()
+        raise AssertionError("unreachable")
 
     def _alter(
         self, rule: Rule | None, method: str, headers: dict[str, str], answer: bytes
