@@ -37,6 +37,11 @@ def pushed(plain_registry: TestRegistry) -> Pushed:
     return Pushed(repository, push_image(plain_registry, repository.path, "v1", content=SHARED))
 
 
+def layer_of(manifest: bytes) -> Descriptor:
+    layer = json.loads(manifest)["layers"][0]
+    return Descriptor(layer["mediaType"], Digest.parse(layer["digest"]), layer["size"])
+
+
 async def test_a_tag_resolves_with_one_head_request(plain_registry: TestRegistry, pushed: Pushed) -> None:
     async with OciRegistry(plain_registry.settings()) as registry:
         descriptor = await registry.resolve(parse_reference(f"{pushed.repository}:v1"))
@@ -72,8 +77,7 @@ async def test_resolutions_and_redirects_reuse_one_connection(
     # A HEAD answer or a redirect left unread made httpcore close its connection: each tag resolution
     # then paid a new connection (and, to a real registry, a TLS handshake).
     image = build_image(SHARED)
-    layer = json.loads(image.manifest)["layers"][0]
-    descriptor = Descriptor(layer["mediaType"], Digest.parse(layer["digest"]), layer["size"])
+    descriptor = layer_of(image.manifest)
     with FaultProxy(plain_registry.host) as proxy:
         proxy.add(r"^GET /v2/.*/blobs/", "redirect", proxy.url, times=1)  # to itself, then served
         async with OciRegistry(proxy.settings()) as registry:
@@ -111,8 +115,7 @@ async def test_fetch_blob_returns_bytes_matching_the_descriptor(
     plain_registry: TestRegistry, pushed: Pushed
 ) -> None:
     image = build_image(SHARED)
-    layer = json.loads(image.manifest)["layers"][0]
-    descriptor = Descriptor(layer["mediaType"], Digest.parse(layer["digest"]), layer["size"])
+    descriptor = layer_of(image.manifest)
     async with OciRegistry(plain_registry.settings()) as registry:
         data = await registry.fetch_blob(pushed.repository, descriptor, max_bytes=1024 * 1024)
     assert data == image.layer
