@@ -43,9 +43,14 @@ CLOSE_SECONDS = 5.0  # a replaced pool that does not close in this time is left 
 KEEPALIVE_SECONDS = 30.0  # idle registry connections kept this long (a review burst reuses them)
 
 
-def http_transport(ca_file_for: Callable[[str], Path | None], max_connections: int) -> Connect:
+def http_transport(
+    ca_file_for: Callable[[str], Path | None],
+    max_connections: int,
+    backend: Callable[[], httpcore.AsyncNetworkBackend] = IdleCheckBackend,
+) -> Connect:
     """The production `Connect`: httpx's transport with `max_connections` connections per origin,
-    trusting the public roots plus `ca_file_for(host)` over HTTPS (plain-HTTP origins never speak TLS)."""
+    trusting the public roots plus `ca_file_for(host)` over HTTPS (plain-HTTP origins never speak TLS),
+    its connections made by a `backend()` of each origin."""
 
     def connect(scheme: str, host: str) -> httpx.AsyncBaseTransport:
         # `verify=False` for plain HTTP only spares building an unused context (~50 ms).
@@ -58,7 +63,7 @@ def http_transport(ca_file_for: Callable[[str], Path | None], max_connections: i
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=KEEPALIVE_SECONDS,
-            network_backend=IdleCheckBackend(),
+            network_backend=backend(),
         )
         return transport
 

@@ -28,6 +28,7 @@ class IdleCheckBackend(httpcore.AsyncNetworkBackend):
 
     def __init__(self) -> None:
         self._backend = httpcore.AnyIOBackend()
+        self.opened = 0  # connections made through this backend
 
     async def connect_tcp(
         self,
@@ -38,12 +39,15 @@ class IdleCheckBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[SocketOption] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        self.opened += 1
         return IdleCheckStream(stream)
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[SocketOption] | None = None
     ) -> httpcore.AsyncNetworkStream:
-        return IdleCheckStream(await self._backend.connect_unix_socket(path, timeout, socket_options))
+        stream = await self._backend.connect_unix_socket(path, timeout, socket_options)
+        self.opened += 1
+        return IdleCheckStream(stream)
 
     async def sleep(self, seconds: float) -> None:
         await self._backend.sleep(seconds)

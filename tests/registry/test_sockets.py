@@ -11,7 +11,8 @@ import pytest
 from app.core.errors import RegistryUnavailable
 from app.core.references import Repository, parse_reference
 from app.registry import OciRegistry
-from app.registry.sockets import readable
+from app.registry.pools import http_transport
+from app.registry.sockets import IdleCheckBackend, readable
 from tests.support.fault_proxy import FaultProxy
 from tests.support.pushing import push_image
 from tests.support.registry_server import TestRegistry
@@ -60,3 +61,24 @@ async def test_a_connection_whose_error_answer_to_a_head_carried_a_body_is_not_r
             resolved = await registry.resolve(ref)
     assert resolved.digest == digest
     assert proxy.connections == 2
+
+
+async def test_the_production_pools_make_their_connections_through_the_idle_check_backend(
+    plain_registry: TestRegistry,
+) -> None:
+    # The backend is put into httpx's transport by replacing a private attribute: if httpx stopped
+    # using it, nothing would go through the backend.
+    push_image(plain_registry, "sockets/backend", "v1", content=b"backend")
+    backends: list[IdleCheckBackend] = []
+
+    def backend() -> IdleCheckBackend:
+        backends.append(IdleCheckBackend())
+        return backends[-1]
+
+    settings = plain_registry.settings()
+    connect = http_transport(settings.ca_file_for, 4, backend)
+    async with OciRegistry(settings, connect=connect) as registry:
+        ref = parse_reference(f"{plain_registry.host}/sockets/backend:v1")
+        for _ in range(3):
+            await registry.resolve(ref)
+    assert [b.opened for b in backends] == [1]
