@@ -2,15 +2,18 @@
 
 Requests are forwarded unchanged (the `Host` header too, so the registry's upload `Location` points back
 at the proxy) unless a rule matches `"METHOD /path"`. Rules can answer a status or a body, drop the connection,
-delay the answer, hang up after it, replace or drop a header, flip a byte, truncate, pad or gzip the body, redirect
+delay the answer (`delay`: then forward; `rtt`: forward, and answer that long after the request came),
+hang up after it, replace or drop a header, flip a byte, truncate, pad or gzip the body, redirect
 elsewhere, demand Basic credentials the upstream does not need, or, like a registry that echoes what it
 was sent, challenge for credentials and then answer an error whose message quotes the `Authorization`
 header, the credential in it (decoded too, for Basic) and the request body, and repeats the header in
 its own `X-Echo-Authorization` (`echo_auth`). Every request seen is recorded with its headers and the
 times it came and was answered, so tests can check what was (not) sent, and benchmarks which requests
 waited for an earlier answer. `connection_delay` holds each new connection that long before its first
-request is read (a TCP handshake over a slow link): with a `delay` rule on every request, the proxy
-stands for a registry at that round-trip time. Each client connection has its own upstream connection.
+request is read (a TCP handshake over a slow link): with a `delay` or `rtt` rule on every request, the
+proxy stands for a registry at that round-trip time (`delay` adds the registry's work to it; `rtt`
+overlaps them, as a registry on a machine of its own works while answers travel, where here it shares
+the CPUs with what is measured). Each client connection has its own upstream connection.
 """
 
 from __future__ import annotations
@@ -205,7 +208,11 @@ class FaultProxy:
         if kind == "forward_as":
             assert rule is not None
             path = str(rule.value)
+        arrived = time.monotonic()
         status, answer_headers, answer = self._forward(handler, method, path, headers, body)
+        if kind == "rtt":  # the answer leaves one round trip after the request came, or when it is ready
+            assert rule is not None
+            time.sleep(max(0.0, arrived + float(rule.value) - time.monotonic()))  # type: ignore[arg-type]
         answer_headers = self._alter(rule, method, answer_headers, answer)
         if kind == "tamper" and answer:
             answer = answer[:-1] + bytes([answer[-1] ^ 1])

@@ -125,8 +125,11 @@ def start_registry(
     tls: ServerTls | None = None,
     htpasswd: tuple[str, str] | None = None,
     token_service: TokenService | None = None,
+    descriptor_cache: bool = False,
 ) -> TestRegistry:
-    """Start `docker-registry serve` on a free 127.0.0.1 port; return once `/v2/` answers."""
+    """Start `docker-registry serve` on a free 127.0.0.1 port; return once `/v2/` answers.
+    `descriptor_cache`: blob descriptors cached in memory, as distribution's sample configuration
+    does (benchmarks; tests that change the storage behind the registry's back do without)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     storage = workdir / "storage"
@@ -140,6 +143,8 @@ def start_registry(
         "storage": {"filesystem": {"rootdirectory": str(storage)}, "delete": {"enabled": True}},
         "http": http,
     }
+    if descriptor_cache:
+        config["storage"]["cache"] = {"blobdescriptor": "inmemory"}  # type: ignore[index]
     if htpasswd is not None:
         path = workdir / "htpasswd"
         path.write_text(htpasswd_line(*htpasswd) + "\n")
