@@ -20,7 +20,7 @@ same uvicorn, TLS certificate, listener and limits) as processes, then:
   trips a review waited for one after another, from the proxy's record; the same reviews at RTT 0
 - RSS of sigwebhook with 10,000 cached verdicts
 
-Run: `python3 bench/speed_bench.py` from the repository root (about 8 minutes; wrk: `apt-get install
+Run: `python3 bench/speed_bench.py` from the repository root (about 10 minutes; wrk: `apt-get install
 wrk`). `--seconds`, `--verdicts` and `--stacks` shorten it.
 """
 
