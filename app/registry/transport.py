@@ -260,12 +260,13 @@ class RegistryTransport:
             status = response.status_code
             answer_headers = {k.lower(): v for k, v in response.headers.items()}
             if method == "HEAD" or status in _REDIRECTS:
-                if status < 400:
+                if status < 400 or status == 401:
                     # Read to the end of the answer (none for HEAD, a short text for a redirect): httpcore
                     # closes a connection whose answer was not read to its end, and every tag resolution
-                    # would then pay a new connection, and its TLS handshake, to the registry. An error
-                    # answer still closes it: a server that errs may also have sent a body after a HEAD
-                    # answer, which would be read as the start of the next answer on that connection.
+                    # would then pay a new connection, and its TLS handshake, to the registry. 401 is the
+                    # first answer a token registry gives for each repository, asked again at once. Other
+                    # error answers still close it: a server that errs may also have sent a body after a
+                    # HEAD answer, which would be read as the start of the next answer on that connection.
                     await _drain(response, SMALL_BODY)
                 return Reply(status, answer_headers, relay=self.redactor.relay)
             encoding = answer_headers.get("content-encoding", "").strip().lower()

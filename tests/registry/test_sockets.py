@@ -63,22 +63,27 @@ async def test_a_connection_whose_error_answer_to_a_head_carried_a_body_is_not_r
     assert proxy.connections == 2
 
 
+@pytest.mark.parametrize("kind", ["plain", "tls"])
 async def test_the_production_pools_make_their_connections_through_the_idle_check_backend(
-    plain_registry: TestRegistry,
+    kind: str, request: pytest.FixtureRequest
 ) -> None:
     # The backend is put into httpx's transport by replacing a private attribute: if httpx stopped
-    # using it, nothing would go through the backend.
-    push_image(plain_registry, "sockets/backend", "v1", content=b"backend")
+    # using it, nothing would go through the backend. Over TLS, the socket is found under the TLS
+    # layer: were it not, every idle connection would look closed and each request would open one. The
+    # TLS registry asks for credentials first (401): that answer keeps its connection too.
+    registry_server: TestRegistry = request.getfixturevalue(f"{kind}_registry")
+    push_image(registry_server, "sockets/backend", "v1", content=b"backend")
     backends: list[IdleCheckBackend] = []
 
     def backend() -> IdleCheckBackend:
         backends.append(IdleCheckBackend())
         return backends[-1]
 
-    settings = plain_registry.settings()
+    settings = registry_server.settings()
     connect = http_transport(settings.ca_file_for, 4, backend)
     async with OciRegistry(settings, connect=connect) as registry:
-        ref = parse_reference(f"{plain_registry.host}/sockets/backend:v1")
+        ref = parse_reference(f"{registry_server.host}/sockets/backend:v1")
         for _ in range(3):
             await registry.resolve(ref)
+            await asyncio.sleep(0.05)
     assert [b.opened for b in backends] == [1]
