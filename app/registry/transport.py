@@ -263,8 +263,8 @@ class RegistryTransport:
                 if status < 400 or status == 401:
                     # Read to the end of the answer (none for HEAD, a short text for a redirect): httpcore
                     # closes a connection whose answer was not read to its end, and every tag resolution
-                    # would then pay a new connection, and its TLS handshake, to the registry. 401 is the
-                    # first answer a token registry gives for each repository, asked again at once. Other
+                    # would then pay a new connection, and its TLS handshake, to the registry. A 401 (how
+                    # a registry first says how to authenticate) is asked again at once: kept too. Other
                     # error answers still close it: a server that errs may also have sent a body after a
                     # HEAD answer, which would be read as the start of the next answer on that connection.
                     await _drain(response, SMALL_BODY)
