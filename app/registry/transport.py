@@ -5,7 +5,8 @@ registry's own origin), sends every exchange through the process's `ExchangeGate
 in flight) on the origin's pool (`app.registry.pools`: replaced, and the request sent again, when it
 stalls), gives each exchange `timeouts.total` whatever the library does with cancellation,
 follows redirects when asked (a blob on a CDN gets no registry credentials),
-reads at most `max_bytes` of a body and stops past that (refusing content encodings it did not accept),
+reads at most `max_bytes` of a body and stops past that, refusing content encodings it did not accept
+(`app.registry.answers`),
 counts every request, and turns every httpx exception, 401/403 after auth, 429 and 5xx into
 `app.core.errors` (chained with `raise … from`). Other statuses (200, 404, …) are returned as a `Reply` for the caller to interpret. No httpx type leaves here.
 Registry text quoted in a message (error bodies, header values, the library's exception text) goes
@@ -34,6 +35,7 @@ from app.core.errors import (
 )
 from app.core.kits import collect
 from app.core.ports import Clock
+from app.registry.answers import REDIRECTS, SMALL_BODY, read_answer
 from app.registry.auth import Authenticator
 from app.registry.errors import map_transport_error
 from app.registry.gate import ExchangeGate
@@ -45,14 +47,12 @@ from app.registry.settings import RegistrySettings
 
 log = logging.getLogger(__name__)
 
-SMALL_BODY = 64 * 1024  # token answers, upload answers, error bodies
 # Registry requests in flight at once when the composition root passes no gate (the CLI).
 DEFAULT_MAX_IN_FLIGHT = 64
 DEFAULT_MAX_PER_HOST = 16
 POOL_WAIT_SECONDS = 1.0
 CANCEL_GRACE_SECONDS = 1.0  # a cancelled exchange still running after this ignored its cancellation
 LEASE_GRACE_SECONDS = 5.0  # beyond `timeouts.total` (+ that grace), a gate slot stops counting
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class RequestOptions(TypedDict, total=False):
@@ -133,7 +133,7 @@ class RegistryTransport:
         for _ in range(self.settings.max_redirects + 1):
             same_origin = origin(outgoing.url) == own_origin
             reply = await self._authorized(outgoing, registry, scope, authenticate=same_origin)
-            if not (follow_redirects and reply.status in _REDIRECTS):
+            if not (follow_redirects and reply.status in REDIRECTS):
                 return reply
             location = reply.header("location")
             if not location:
@@ -257,52 +257,4 @@ class RegistryTransport:
         async with client.stream(
             method, outgoing.url, headers=request_headers, content=outgoing.content
         ) as response:
-            status = response.status_code
-            answer_headers = {k.lower(): v for k, v in response.headers.items()}
-            if method == "HEAD" or status in _REDIRECTS:
-                if status < 400 or status == 401:
-                    # Read to the end of the answer (none for HEAD, a short text for a redirect): httpcore
-                    # closes a connection whose answer was not read to its end, and every tag resolution
-                    # would then pay a new connection, and its TLS handshake, to the registry. A 401 (how
-                    # a registry first says how to authenticate) is asked again at once: kept too. Other
-                    # error answers still close it: a server that errs may also have sent a body after a
-                    # HEAD answer, which would be read as the start of the next answer on that connection.
-                    await _drain(response, SMALL_BODY)
-                return Reply(status, answer_headers, relay=self.redactor.relay)
-            encoding = answer_headers.get("content-encoding", "").strip().lower()
-            if encoding not in ("", "identity"):
-                # We sent `Accept-Encoding: identity` (RFC 9110 §12.5.3). Decoding anyway would inflate a
-                # compression bomb before any size limit applies, and digests are over the bytes as stored.
-                if status >= 400:  # an error body is only for the message
-                    return Reply(status, answer_headers, relay=self.redactor.relay)
-                raise RegistryProtocolError(
-                    f"{host} sent {what} with Content-Encoding {self.redactor.relay(encoding, 40)!r} "
-                    "although only identity was accepted"
-                )
-            limit = outgoing.max_bytes if status < 400 else SMALL_BODY
-            declared = answer_headers.get("content-length", "")
-            if status < 400 and declared.isascii() and declared.isdigit() and int(declared) > limit:
-                raise RegistryProtocolError(
-                    f"{host} sent {what} of {declared} bytes, more than the {limit} allowed"
-                )
-            chunks: list[bytes] = []
-            received = 0
-            async for chunk in response.aiter_raw():  # never decoded: identity only, checked above
-                received += len(chunk)
-                if received > limit:
-                    if status >= 400:
-                        break  # an error body is only for the message: keep what fits
-                    raise RegistryProtocolError(f"{host} sent {what} of more than the {limit} bytes allowed")
-                chunks.append(chunk)
-            return Reply(status, answer_headers, b"".join(chunks), self.redactor.relay)
-
-
-async def _drain(response: httpx.Response, limit: int) -> None:
-    """Read and drop the rest of `response`, up to `limit` bytes (past that the connection is closed)."""
-    if response.is_stream_consumed:  # an answer made in memory (a test transport) was read already
-        return
-    received = 0
-    async for chunk in response.aiter_raw():
-        received += len(chunk)
-        if received > limit:
-            return
+            return await read_answer(response, method, outgoing.max_bytes, host, what, self.redactor)
