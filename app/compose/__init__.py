@@ -1,6 +1,7 @@
 """The composition root: the one place that builds sigwebhook's objects from settings.
 
-settings → `RegistrySettings` → `OciRegistry` (the `Registry`/`RegistryWriter` adapter) → `Verifier`.
+settings → `RegistrySettings` → `OciRegistry` (the `Registry`/`RegistryWriter` adapter; built in
+`app.compose.registries`) → `Verifier`.
 The CLI and the webhook both build through here, so they reach registries and verify identically;
 `audit scan`'s parts are built in `app.compose.scan` from the same functions. Nothing is built at
 import time; every function builds fresh objects when called.
@@ -8,16 +9,24 @@ import time; every function builds fresh objects when called.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from app.clock import SYSTEM_CLOCK
-from app.core.errors import ConfigError
-from app.core.kits import Overlay
+from app.compose.registries import (  # the CLI, benchmarks and scripts call them as `compose.…`
+    build_registry as build_registry,
+)
+from app.compose.registries import (
+    open_registry as open_registry,
+)
+from app.compose.registries import (
+    registry_settings_from_cli as registry_settings_from_cli,
+)
+from app.compose.registries import (
+    webhook_registry_settings,
+)
 from app.core.ports import Clock, KeyStore, Lifecycle, VerdictCache
 from app.core.trust.secretkeys import SecretRef, StaticKeyStore
 from app.core.verification.verifier import Verifier, VerifyOptions
@@ -26,7 +35,7 @@ from app.registry.credentials import Credential
 from app.registry.gate import ExchangeGate
 from app.registry.pools import Connect, PoolHealth
 from app.registry.redaction import keep_response_headers_out_of_logs
-from app.registry.settings import RegistrySettings, Timeouts
+from app.registry.settings import RegistrySettings
 from app.registry.transport import LEASE_GRACE_SECONDS
 
 if TYPE_CHECKING:  # pydantic settings and the webhook's TLS: imported when the webhook is built
@@ -35,42 +44,6 @@ if TYPE_CHECKING:  # pydantic settings and the webhook's TLS: imported when the 
     from app.webhook.metrics import Metrics
     from app.webhook.metrics_server import MetricsServer
     from app.webhook.tls import ServingCertificate
-
-CONNECT_TIMEOUT_CAP = 5.0  # a registry that does not accept a connection in 5 s is down
-
-
-def registry_settings_from_cli(
-    *,
-    insecure_registries: Iterable[str] = (),
-    ca_file_options: Iterable[str] = (),
-    registry_config: Path | None = None,
-    timeout: float = 30.0,
-) -> RegistrySettings:
-    """Registry settings from the CLI's options (`--insecure-registry`, `--ca-file [HOST=]FILE`,
-    `--registry-config`, `--timeout`); raises `ConfigError` naming the bad value."""
-    timeouts = Timeouts(connect=min(CONNECT_TIMEOUT_CAP, timeout), read=timeout, total=timeout)
-    return RegistrySettings.from_cli(
-        insecure_registries=insecure_registries,
-        ca_file_options=ca_file_options,
-        registry_config=registry_config,
-        timeouts=timeouts,
-    )
-
-
-def build_registry(settings: RegistrySettings) -> OciRegistry:
-    """A registry client (not yet connected); close it with `aclose()` or use `open_registry`."""
-    keep_response_headers_out_of_logs()
-    return OciRegistry(settings)
-
-
-@contextlib.asynccontextmanager
-async def open_registry(settings: RegistrySettings) -> AsyncIterator[OciRegistry]:
-    """A registry client for the duration of an `async with` block, closed afterwards."""
-    registry = build_registry(settings)
-    try:
-        yield registry
-    finally:
-        await registry.aclose()
 
 
 def build_verifier(
@@ -278,26 +251,3 @@ def _version() -> str:
         return metadata.version("sigwebhook")
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def webhook_registry_settings(
-    settings: Settings, live_credentials: Callable[[], Mapping[str, Credential]] | None = None
-) -> RegistrySettings:
-    """The config's `registries` as `RegistrySettings`. With a pull Secret, `live_credentials` is read
-    at each request, over the `dockerConfigFile` ones (a rotated Secret applies without a restart)."""
-    config = settings.registries
-    timeout = config.timeout_seconds
-    try:
-        built = RegistrySettings.build(
-            insecure_registries=config.insecure,
-            ca_files=dict(config.ca_files),
-            default_ca_file=config.default_ca_file,
-            docker_config=config.docker_config_file,
-            timeouts=Timeouts(connect=min(CONNECT_TIMEOUT_CAP, timeout), read=timeout, total=timeout),
-        )
-    except ConfigError as exc:
-        raise ConfigError(f"registries: {exc.reason}", exc.detail) from exc
-    built = dataclasses.replace(built, tag_reuse_seconds=config.tag_reuse_seconds)
-    if live_credentials is None:
-        return built
-    return dataclasses.replace(built, credentials=Overlay(live_credentials, built.credentials))

@@ -14,13 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.compose import (
-    build_registry,
-    build_verifier,
-    verdict_cache,
-    verify_options,
-    webhook_registry_settings,
-)
+from app.compose import build_verifier, verdict_cache, verify_options
+from app.compose.registries import build_registry, webhook_registry_settings
 from app.core.admission.decision import ImageVerifier
 from app.core.admission.policy import AdmissionPolicy
 from app.core.trust.secretkeys import KeySnapshot, SecretRef

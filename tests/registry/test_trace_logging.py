@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.compose import build_registry, webhook_registry_settings
+from app.compose.registries import build_registry, webhook_registry_settings
 from app.compose.scan import build_scan
 from app.config import parse_settings
 
