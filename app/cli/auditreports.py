@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from importlib import metadata
 from typing import Any
 
 from app.cli.tables import table
+from app.compose import installed_version
 from app.core.audits.report import REASON_CLASSES
 
 MAX_ROWS = 50
@@ -119,7 +119,7 @@ def to_sarif(report: dict[str, Any]) -> dict[str, Any]:
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {"driver": {"name": "sigwebhook", "version": _version(), "rules": rules}},
+                "tool": {"driver": {"name": "sigwebhook", "version": installed_version(), "rules": rules}},
                 "invocations": [{"executionSuccessful": True, "endTimeUtc": report["scanned_at"]}],
                 "results": results,
             }
@@ -182,10 +182,3 @@ def _kept_namespaces(findings: list[dict[str, Any]]) -> set[str]:
 
 def _label(namespace: str, kept: set[str]) -> str:
     return namespace if namespace in kept else OTHER_NAMESPACES
-
-
-def _version() -> str:
-    try:
-        return metadata.version("sigwebhook")
-    except metadata.PackageNotFoundError:
-        return "unknown"

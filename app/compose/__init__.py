@@ -47,10 +47,13 @@ if TYPE_CHECKING:  # pydantic settings and the webhook's TLS: imported when the 
 
 
 def build_verifier(
-    registry: OciRegistry, cache: VerdictCache | None = None, options: VerifyOptions | None = None
+    registry: OciRegistry,
+    cache: VerdictCache | None = None,
+    options: VerifyOptions | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Verifier:
-    """The verifier over `registry`, with an optional verdict cache."""
-    return Verifier(registry, cache=cache, options=options)
+    """The verifier over `registry`, with an optional verdict cache; `clock` tells it the time."""
+    return Verifier(registry, cache=cache, options=options, now=clock.now)
 
 
 # --- the webhook (`sigwebhook serve`) ------------------------------------------------------------
@@ -162,7 +165,7 @@ def build_webhook(
         registry = OciRegistry(registry_settings, clock, gate=gate, health=health, connect=registry_transport)
         if metrics is not None:
             registry.stats.listener = metrics.registry_answer
-        return build_verifier(registry, cache, options), registry.aclose
+        return build_verifier(registry, cache, options, clock), registry.aclose
 
     verifier, close_registry = build(registry_settings)
     verifiers = PodVerifiers(verifier, registry_settings, build, pod_secrets, clock=clock)
@@ -240,11 +243,12 @@ def _metrics(
 
     registry = CollectorRegistry(auto_describe=True)
     taken_at = (lambda: keys.snapshot().taken_at) if keys is not None else None
-    metrics = Metrics(registry, _version(), taken_at, clock, registries)
+    metrics = Metrics(registry, installed_version(), taken_at, clock, registries)
     return metrics, MetricsServer(registry, settings.metrics.host, settings.metrics.port)
 
 
-def _version() -> str:
+def installed_version() -> str:
+    """The installed package's version, or "unknown" when run from a tree without one."""
     from importlib import metadata
 
     try:

@@ -18,7 +18,7 @@ from app.compose import build_verifier, verdict_cache, verify_options
 from app.compose.registries import build_registry, webhook_registry_settings
 from app.core.admission.decision import ImageVerifier
 from app.core.admission.policy import AdmissionPolicy
-from app.core.trust.secretkeys import KeySnapshot, SecretRef
+from app.core.trust.secretkeys import KeySnapshot
 from app.registry.credentials import Credential
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def build_scan(settings: Settings, kubeconfig: Path | None, kube_api: KubeApi | 
     credentials: Callable[[], Mapping[str, Credential]] | None = None
     pull_secret = settings.registries.pull_secret
     if pull_secret is not None:
-        pulls = PullSecretStore(api, [SecretRef.parse(str(pull_secret))])
+        pulls = PullSecretStore(api, [pull_secret])
         pulls.load()
         credentials = pulls.credentials
     registry = build_registry(webhook_registry_settings(settings, credentials))  # httpcore traces off

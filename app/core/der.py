@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from app.core.errors import SignatureFormatError
 
 INTEGER, OCTET_STRING, NULL, OID, UTF8_STRING = 0x02, 0x04, 0x05, 0x06, 0x0C
-SEQUENCE, SET, GENERALIZED_TIME, BOOLEAN = 0x30, 0x31, 0x18, 0x01
+SEQUENCE, SET, GENERALIZED_TIME = 0x30, 0x31, 0x18
 MAX_DER_BYTES = 1 << 20  # a timestamp token is a few KiB; refuse anything absurd before reading
 
 

@@ -135,11 +135,6 @@ class BoundedListener:
         self._open: dict[_Accepted, None] = {}  # in the order accepted: the oldest first
         self._freed = asyncio.Event()
         self._accepting: asyncio.Task[None] | None = None
-        self.made_room = 0  # connections closed to make room for a new one
-
-    @property
-    def open(self) -> int:
-        return len(self._open)
 
     def start(self) -> None:
         self._sock.setblocking(False)
@@ -190,7 +185,6 @@ class BoundedListener:
         idle = next((accepted for accepted in self._open if not accepted.busy()), None)
         if idle is not None:
             idle.close()
-            self.made_room += 1
 
     async def _serve(self, connection: socket.socket, accepted: _Accepted) -> None:
         """Hand `connection` to the protocol once its TLS handshake is done (or give up on it)."""

@@ -241,7 +241,7 @@ class _CountingCache:
 def _decision(decision: Decision) -> str:
     if decision.allowed:
         return "warned" if decision.warnings else "allowed"
-    return "error" if decision.summary == "internal error" else "denied"
+    return "error" if decision.refusal is Refusal.INTERNAL else "denied"
 
 
 def _kind(request: AdmissionRequest) -> str:

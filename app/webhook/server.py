@@ -88,7 +88,6 @@ class WebhookServer(uvicorn.Server):
         self.max_connections = max_connections
         self.reloads = 0  # certificate pairs loaded since start (for the log and the tests)
         self._serving: ssl.SSLContext | None = None  # the context new handshakes switch to
-        self.listeners: list[BoundedListener] = []
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         if not self.config.loaded:
@@ -130,7 +129,6 @@ class WebhookServer(uvicorn.Server):
             sock.listen(config.backlog)
             listener = BoundedListener(sock, protocol, config.ssl, self.max_connections)
             listener.start()
-            self.listeners.append(listener)
             self.servers.append(cast(asyncio.base_events.Server, listener))  # closed by uvicorn's shutdown
         log.info("listening on https://%s:%s", config.host, sockets[0].getsockname()[1])
 

@@ -112,7 +112,8 @@ def test_an_unknown_kind_is_counted_as_other_so_a_caller_cannot_grow_the_label_s
 def test_warned_and_internal_error_decisions_have_their_own_label() -> None:
     metrics = Metrics(CollectorRegistry(), "1.0")
     metrics.reviewed(request("Pod"), Decision(True, "warn", warnings=("w",)), 0.01)
-    metrics.reviewed(request("Pod"), Decision(False, "internal error", message=INTERNAL_ERROR), 0.01)
+    internal = Decision(False, "internal error", message=INTERNAL_ERROR, refusal=Refusal.INTERNAL)
+    metrics.reviewed(request("Pod"), internal, 0.01)
     decisions = {dict(labels)["decision"] for labels in samples(metrics, "sigwebhook_reviews_total")}
     assert decisions == {"warned", "error"}
 

@@ -64,7 +64,7 @@ def audit_record(
     entry = entries or _image
     return {
         "version": AUDIT_VERSION,
-        "time": _timestamp(at),
+        "time": rfc3339_ms(at),
         "uid": request.uid,
         "webhook": "mutate" if mutate else "validate",
         "namespace": request.namespace,
@@ -96,7 +96,7 @@ def malformed_record(
     uid = request.get("uid") if isinstance(request, dict) else None
     return {
         "version": AUDIT_VERSION,
-        "time": _timestamp(at),
+        "time": rfc3339_ms(at),
         "uid": uid if isinstance(uid, str) and len(uid) <= 128 else None,
         "webhook": webhook,
         "decision": "refused",
@@ -125,7 +125,7 @@ def compact_json(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-def _timestamp(at: datetime) -> str:
+def rfc3339_ms(at: datetime) -> str:
     """RFC 3339 UTC with milliseconds: `2026-12-04T03:47:35.321Z`."""
     return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -156,9 +156,9 @@ def signature_record(signature: VerifiedSignature) -> dict[str, Any]:
             {
                 "log_id": entry.log_id,
                 "log_index": entry.log_index,
-                "integrated_time": _timestamp(entry.integrated_time) if entry.integrated_time else None,
+                "integrated_time": rfc3339_ms(entry.integrated_time) if entry.integrated_time else None,
             }
             for entry in signature.log_entries
         ],
-        "timestamps": [_timestamp(t.moment) for t in signature.times if t.source.startswith("timestamp")],
+        "timestamps": [rfc3339_ms(t.moment) for t in signature.times if t.source.startswith("timestamp")],
     }

@@ -40,7 +40,7 @@ from app.core.admission.workloads import (
 from app.core.errors import MalformedReview
 from app.core.printable import clipped
 
-__all__ = ["AdmissionRequest", "ContainerImage", "Operation", "parse_review", "pod_images", "review_response"]
+__all__ = ["AdmissionRequest", "ContainerImage", "Operation", "parse_review", "review_response"]
 
 API_VERSION = "admission.k8s.io/v1"
 REVIEW_KIND = "AdmissionReview"
@@ -189,11 +189,6 @@ def parse_review(body: object) -> AdmissionRequest:
         service_account=contents.service_account,
         **common,
     )
-
-
-def pod_images(obj: dict[str, Any], where: str) -> tuple[ContainerImage, ...]:
-    """Every container image of a Pod (or of a pre-1.23 `EphemeralContainers` object)."""
-    return read_pod_spec(obj, ("spec",), where).images
 
 
 def review_response(

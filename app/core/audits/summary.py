@@ -15,9 +15,10 @@ from __future__ import annotations
 import fnmatch
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from app.core.admission.audit import rfc3339_ms
 from app.core.audits.lines import AuditRecord, LineProblem, ReadLines
 
 DECISIONS = ("allow", "deny", "refused", "would-deny")
@@ -67,7 +68,7 @@ def summarise(read: ReadLines, filters: Filters | None = None) -> dict[str, Any]
         "lines": read.lines,
         "records": len(read.records),
         "matched": len(matched),
-        "time_range": {"first": _time(times[0]), "last": _time(times[-1])} if times else None,
+        "time_range": {"first": rfc3339_ms(times[0]), "last": rfc3339_ms(times[-1])} if times else None,
         "by_webhook": dict(Counter(r.data["webhook"] for r in matched)),
         "decisions": {d: tally.decisions[d] for d in (*DECISIONS, "dry-run")},
         "by_namespace": tally.namespaces(),
@@ -187,7 +188,7 @@ class _ImageTally:
             "namespaces": sorted(self.namespaces),
             "policies": sorted(self.policies),
             "reasons": [reason for reason, _ in self.reasons.most_common()],
-            "last": _time(self.last) if self.last is not None else None,
+            "last": rfc3339_ms(self.last) if self.last is not None else None,
         }
 
 
@@ -217,7 +218,3 @@ def _counted(counter: Counter[str], name: str, count: str = "count") -> list[dic
 
 def _problem(problem: LineProblem) -> dict[str, str]:
     return {"where": problem.where, "reason": problem.reason, "excerpt": problem.excerpt}
-
-
-def _time(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

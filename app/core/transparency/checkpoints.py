@@ -43,7 +43,6 @@ class Checkpoint:
     origin: str
     tree_size: int
     root_hash: bytes
-    extensions: tuple[str, ...]
     text: bytes  # what the signatures sign
     signatures: tuple[NoteSignature, ...]
 
@@ -70,7 +69,7 @@ def parse_checkpoint(envelope: str) -> Checkpoint:
     lines = text.split("\n")
     if len(lines) < 3 or not lines[0]:
         raise SignatureFormatError("checkpoint needs an origin, a tree size and a root hash")
-    origin, size_text, root_text, *extensions = lines
+    origin, size_text, root_text, *_extensions = lines  # extension lines are signed, not read
     if not size_text.isascii() or not size_text.isdigit() or (size_text != "0" and size_text[0] == "0"):
         raise SignatureFormatError("checkpoint tree size is not a decimal number")
     root = _base64(root_text, "checkpoint root hash")
@@ -79,7 +78,7 @@ def parse_checkpoint(envelope: str) -> Checkpoint:
     signatures = tuple(_signature(line) for line in block[:-1].split("\n"))
     if len(signatures) > MAX_SIGNATURES:
         raise SignatureFormatError("checkpoint has too many signatures")
-    return Checkpoint(origin, int(size_text), root, tuple(extensions), body.encode(), signatures)
+    return Checkpoint(origin, int(size_text), root, body.encode(), signatures)
 
 
 def _signature(line: str) -> NoteSignature:

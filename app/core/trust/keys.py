@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -142,8 +141,3 @@ def trusted_key_from(key: object, name: str) -> TrustedKey:
         raise KeyLoadError(f"{name}: unsupported key type {type(key).__name__}")
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return TrustedKey(name=name, fingerprint="sha256:" + hashlib.sha256(der).hexdigest(), key=key, der=der)
-
-
-def fingerprints(keys: Iterable[TrustedKey]) -> frozenset[str]:
-    """The set of fingerprints of `keys` (the key part of a verdict cache key)."""
-    return frozenset(k.fingerprint for k in keys)

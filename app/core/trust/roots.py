@@ -71,7 +71,6 @@ class LogInstance:
 
     base_url: str
     key: TrustedKey
-    key_details: str
     log_id: bytes
     checkpoint_key_id: bytes
     valid_for: TimeRange
@@ -177,7 +176,6 @@ def _log(where: _Where, kind: str, index: int, raw: Any) -> LogInstance:
     return LogInstance(
         base_url=_text(where, f"{path}.baseUrl", raw.get("baseUrl")),
         key=key,
-        key_details=str(public_key.get("keyDetails", "")),
         log_id=log_id,
         checkpoint_key_id=checkpoint_id[:4],
         valid_for=_range(where, f"{path}.publicKey.validFor", public_key.get("validFor")),

@@ -46,7 +46,6 @@ def entity_from_bundle(bundle: Bundle, artifact: SignedMessage | None = None) ->
         content=content,
         signature=signature,
         certificate=certificate,
-        key_hint=bundle.public_key_hint,
         log_entries=entries,
         timestamps=bundle.rfc3161_timestamps,
     )

@@ -37,7 +37,6 @@ class SignedEntity:
     content: SignedMessage | Envelope
     signature: bytes
     certificate: x509.Certificate | None = field(default=None, compare=False)  # the leaf, if keyless
-    key_hint: str | None = None  # unauthenticated: never used to pick a key
     log_entries: tuple[LogEntry, ...] = ()
     timestamps: tuple[bytes, ...] = ()  # DER RFC 3161 TimeStampResp
 
