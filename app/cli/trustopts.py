@@ -14,10 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from app.cli.keyrefs import load_keys
 from app.cli.usage import UsageError
 from app.core.errors import ConfigError
 from app.core.trust.identities import IdentityMatcher
-from app.core.trust.signers import IdentitySigner
+from app.core.trust.signers import IdentitySigner, KeySigner, TrustedSigner
 from app.core.verification.entity_checks import Requirements
 
 IDENTITY_FLAGS = "--certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]"
@@ -65,6 +66,15 @@ def identity_given(args: argparse.Namespace) -> bool:
             args.certificate_oidc_issuer_regexp,
         )
     )
+
+
+def signers(args: argparse.Namespace, kubeconfig: str | None = None) -> list[TrustedSigner]:
+    """The keys (`--key`, Secrets read through `kubeconfig`) or the identity the flags name: one of the two."""
+    if bool(args.keys) == identity_given(args):
+        raise UsageError(f"give either --key, or {IDENTITY_FLAGS}")
+    if args.keys:
+        return [KeySigner(key) for key in load_keys(args.keys, kubeconfig)]
+    return [identity_signer(args)]
 
 
 def identity_signer(args: argparse.Namespace) -> IdentitySigner:

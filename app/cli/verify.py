@@ -18,23 +18,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from app import compose
-from app.cli.keyrefs import add_key_options, load_keys
+from app.cli.keyrefs import add_key_options
 from app.cli.options import add_registry_options, registry_settings
 from app.cli.output import JSON_HELP, ImageOutcome, to_json, to_text
-from app.cli.trustopts import (
-    IDENTITY_FLAGS,
-    add_identity_options,
-    add_root_options,
-    identity_given,
-    identity_signer,
-    requirements,
-)
-from app.cli.usage import EXIT_FAILED, EXIT_OK, UsageError
+from app.cli.trustopts import add_identity_options, add_root_options, requirements, signers
+from app.cli.usage import EXIT_FAILED, EXIT_OK
 from app.core.errors import SigwebhookError
 from app.core.ports import Registry
 from app.core.references import ImageRef, parse_reference
 from app.core.trust.roots import TrustedRoot
-from app.core.trust.signers import KeySigner, TrustedSigner
 from app.core.verification.entity_checks import Requirements
 from app.core.verification.trust_groups import Trust
 from app.core.verification.verdicts import ImageVerdict
@@ -86,16 +78,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _trust(args: argparse.Namespace) -> Trust:
     """The keys or the identity the flags name, under the trusted root and the waivers."""
-    if bool(args.keys) == identity_given(args):
-        raise UsageError(f"give either --key, or {IDENTITY_FLAGS}")
-    signers: list[TrustedSigner] = (
-        [KeySigner(key) for key in load_keys(args.keys, args.kubeconfig)]
-        if args.keys
-        else [identity_signer(args)]
-    )
     root: TrustedRoot = load_trusted_root(args.trusted_root)
     required: Requirements = requirements(args)
-    return Trust.of((signer, root, required) for signer in signers)
+    return Trust.of((signer, root, required) for signer in signers(args, args.kubeconfig))
 
 
 async def verify_images(

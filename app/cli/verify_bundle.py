@@ -19,20 +19,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from app.cli.keyrefs import load_keys
-from app.cli.trustopts import (
-    IDENTITY_FLAGS,
-    add_identity_options,
-    add_root_options,
-    identity_given,
-    identity_signer,
-    requirements,
-)
+from app.cli.trustopts import add_identity_options, add_root_options, requirements, signers
 from app.cli.usage import EXIT_OK, UsageError
 from app.clock import SYSTEM_CLOCK
 from app.core.digests import Digest
 from app.core.ports import MAX_BUNDLE_BYTES
-from app.core.trust.signers import KeySigner, TrustedSigner
 from app.core.verification.artifacts import verify_bundle_for_artifact
 from app.core.verification.entity_checks import EntityVerdict
 from app.trust_files import load_trusted_root, read_file
@@ -66,23 +57,15 @@ def run(args: argparse.Namespace) -> int:
     """Run `verify-bundle`; the exit code (a failure raises, and `main` reports it)."""
     if args.staging:
         raise UsageError("--staging: no staging root is built in; pass its trusted root with --trusted-root")
-    signers = _signers(args)
+    trusted = signers(args)
     root = load_trusted_root(args.trusted_root)
     bundle = read_file(args.bundle, MAX_BUNDLE_BYTES, "bundle")
     digest, data = _artifact(args.artifact)
     verdict = verify_bundle_for_artifact(
-        bundle, digest, data, root, signers, requirements(args), SYSTEM_CLOCK.now()
+        bundle, digest, data, root, trusted, requirements(args), SYSTEM_CLOCK.now()
     )
     print(_report(verdict))
     return EXIT_OK
-
-
-def _signers(args: argparse.Namespace) -> list[TrustedSigner]:
-    if bool(args.keys) == identity_given(args):
-        raise UsageError(f"give either --key, or {IDENTITY_FLAGS}")
-    if args.keys:
-        return [KeySigner(key) for key in load_keys(args.keys)]
-    return [identity_signer(args)]
 
 
 def _artifact(text: str) -> tuple[Digest, bytes | None]:
