@@ -146,7 +146,8 @@ class NotVerified(SigwebhookError):
     """A signature that did not pass a verification step. `step` names the step, from a fixed set
     (`STEPS`), so that metrics can use it as a bounded label."""
 
-    STEPS = ("material", "signature", "tlog", "timestamp", "certificate", "sct", "identity", "key")
+    # In the order a signature meets them (`verdicts.furthest` ranks refusals by it).
+    STEPS = ("material", "key", "signature", "tlog", "timestamp", "certificate", "sct", "identity")
 
     def __init__(self, step: str, reason: str, detail: str | None = None) -> None:
         super().__init__(reason, detail)

@@ -161,8 +161,6 @@ class KubeApi:
                     http_resp=response, body=data.decode("utf-8", "replace"), data=None
                 )
             document = json.loads(data)
-        except ClusterError:
-            raise
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise ClusterError(
                 f"cannot {action}: the API server's answer is not JSON", f"{action}: {exc}"

@@ -50,9 +50,8 @@ WORKLOADS = (
 
 @dataclass(frozen=True)
 class Listed:
-    """One listed object, with the group, version and kind it was listed as."""
+    """One listed object, with the API version it was listed as."""
 
-    resource: Resource
     version: str
     object: dict[str, Any]
 
@@ -82,7 +81,7 @@ def _list_in(api: KubeApi, resource: Resource, namespace: str | None) -> Iterato
                 raise ClusterError(f"cannot {what}: the answer has no items list")
             for item in items:
                 if isinstance(item, dict):
-                    yield Listed(resource, version, item)
+                    yield Listed(version, item)
             metadata = answer.get("metadata")
             token = str(metadata.get("continue") or "") if isinstance(metadata, dict) else ""
             if not token:

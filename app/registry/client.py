@@ -88,22 +88,22 @@ class OciRegistry:
         otherwise it is what the registry says now."""
         if ref.digest is not None:
             return Descriptor(media_type="", digest=ref.digest, size=0)
+        kept = self._reusable(ref)
+        if kept is not None:
+            return kept
         assert ref.tag is not None  # ImageRef guarantees a tag or a digest
-        key = (ref.repository, ref.tag)
-        if tagreuse.allowed():
-            kept = self._resolved.get(key)
-            if kept is not None:
-                return kept
-        return await self._resolving.run(key, lambda: self._resolve_tag(ref))
+        return await self._resolving.run((ref.repository, ref.tag), lambda: self._resolve_tag(ref))
 
     def recent(self, ref: ImageRef) -> Digest | None:
         """The digest `resolve` would answer without a request now, or None."""
         if ref.digest is not None:
             return ref.digest
-        if not tagreuse.allowed():
-            return None
-        kept = self._resolved.get((ref.repository, ref.tag or ""))
+        kept = self._reusable(ref)
         return None if kept is None else kept.digest
+
+    def _reusable(self, ref: ImageRef) -> Descriptor | None:
+        """The kept resolution of tag `ref`, when the work in progress may reuse one."""
+        return self._resolved.get((ref.repository, ref.tag or "")) if tagreuse.allowed() else None
 
     async def _resolve_tag(self, ref: ImageRef) -> Descriptor:
         assert ref.tag is not None

@@ -131,7 +131,9 @@ def _images(results: Sequence[TargetResult]) -> list[dict[str, Any]]:
             row["_namespaces"].add(result.target.namespace)
             if c.running is not None:
                 row["_running"].add(str(c.running))
-    return sorted((_image_row(row) for row in rows.values()), key=lambda r: (_rank(r["verdict"]), r["image"]))
+    return sorted(
+        (_image_row(row) for row in rows.values()), key=lambda r: (_SEVERITY.get(r["verdict"], 2), r["image"])
+    )  # StrEnum keys match their text
 
 
 def _image_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -150,10 +152,6 @@ def _image_row(row: dict[str, Any]) -> dict[str, Any]:
         "objects": len(row["_targets"]),
         "namespaces": sorted(row["_namespaces"]),
     }
-
-
-def _rank(verdict: str) -> int:
-    return {"denied": 0, "warned": 1}.get(verdict, 2)
 
 
 def _target(result: TargetResult) -> dict[str, Any]:

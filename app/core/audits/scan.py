@@ -54,10 +54,6 @@ class ContainerResult:
     running: Digest | None = None
     running_outcome: ImageOutcome | None = None
 
-    @property
-    def drift(self) -> bool:
-        return self.running_outcome is not None
-
 
 @dataclass(frozen=True)
 class TargetResult:

@@ -55,13 +55,14 @@ def chain_problem(leaf: x509.Certificate, path: Sequence[x509.Certificate], mome
             return problem
         # Below the leaf both certificates come from the trusted root: the same pair for every
         # signature, so its (pure) signature check is remembered; the leaf's link is checked each time.
-        issued = _issued_by if depth == 1 else _root_link_issued_by
+        issued = issued_by if depth == 1 else _root_link_issued_by
         if not issued(certificates[depth - 1], certificate):
             return f"{names[depth - 1]} is not issued by {what}"
     return None
 
 
-def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+def issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """True when `issuer` signed `child` and is named its issuer."""
     try:
         child.verify_directly_issued_by(issuer)
     except (ValueError, InvalidSignature, TypeError, UnsupportedAlgorithm):
@@ -69,7 +70,7 @@ def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-_root_link_issued_by = functools.lru_cache(maxsize=64)(_issued_by)
+_root_link_issued_by = functools.lru_cache(maxsize=64)(issued_by)
 
 
 def authority_problem(

@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 from app.core.errors import NotVerified, SignatureFormatError
 from app.core.formats.bundles import Bundle, MessageSignature, TlogEntry
 from app.core.formats.dsse import Envelope
 from app.core.transparency.entries import LogEntry
 from app.core.transparency.merkle import InclusionProof
+from app.core.trust.certificates import issued_by
 from app.core.verification.entities import MAX_LOG_ENTRIES, MAX_TIMESTAMPS, SignedEntity, SignedMessage
 
 _DIGEST_NAMES = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
@@ -68,19 +68,9 @@ def _leaf(certificates: tuple[bytes, ...]) -> x509.Certificate | None:
         parsed = [x509.load_der_x509_certificate(der) for der in certificates]
     except ValueError as exc:
         raise SignatureFormatError("bundle certificate is not a DER certificate") from exc
-    if any(_self_signed(c) for c in parsed[1:]):
+    if any(issued_by(c, c) for c in parsed[1:]):  # a self-signed root
         raise SignatureFormatError("bundle certificate chain contains a root certificate")
     return parsed[0]
-
-
-def _self_signed(certificate: x509.Certificate) -> bool:
-    if certificate.issuer != certificate.subject:
-        return False
-    try:
-        certificate.verify_directly_issued_by(certificate)
-    except (ValueError, InvalidSignature, TypeError, UnsupportedAlgorithm):
-        return False
-    return True
 
 
 def _log_entry(raw: TlogEntry, version: tuple[int, int]) -> LogEntry:

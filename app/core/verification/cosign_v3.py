@@ -21,7 +21,7 @@ signature to the image. Registry failures propagate (see `verifier`).
 
 from __future__ import annotations
 
-from app.core.errors import NotVerified, RegistryProtocolError, SignatureFormatError, shown
+from app.core.errors import RegistryProtocolError, SignatureFormatError, shown
 from app.core.formats.bundles import Bundle, MessageSignature, parse_bundle
 from app.core.formats.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, parse_statement
 from app.core.formats.layouts import is_bundle_artifact, parse_referrer_manifest
@@ -84,8 +84,6 @@ def _check_envelope(context: CheckContext, bundle: Bundle, envelope: Envelope, l
         entity = entity_from_bundle(bundle)
     except SignatureFormatError as exc:
         return RejectedSignature(V3, location, garbage(exc))
-    except NotVerified as exc:  # raised for a message signature's digest hint; here for completeness
-        return RejectedSignature(V3, location, exc.reason, exc.step)
     found = context.verify_entity(V3, location, entity)
     if isinstance(found, RejectedSignature) or not any(isinstance(f, VerifiedSignature) for f in found):
         return found

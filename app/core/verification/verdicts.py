@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.core.digests import Digest
+from app.core.errors import NotVerified
 from app.core.references import ImageRef
 from app.core.trust.identities import CertificateIdentity
 from app.core.verification.log_checks import VerifiedLogEntry
@@ -24,16 +25,12 @@ TLOG_NOTICE = (
 )
 
 
-# The verification steps (`NotVerified.STEPS`) in the order a signature meets them. When several
-# signatures (or trust groups) were refused, the step furthest along says the most: "the identity
-# does not match" tells more than "no key of another group verifies it".
-STEP_ORDER = ("material", "key", "signature", "tlog", "timestamp", "certificate", "sct", "identity")
-
-
 def furthest(steps: Iterable[str]) -> str | None:
-    """The step furthest along among `steps` (None when there is none)."""
-    known = [s for s in steps if s in STEP_ORDER]
-    return max(known, key=STEP_ORDER.index) if known else None
+    """The step furthest along among `steps` (None when there is none), in `NotVerified.STEPS`'s order.
+    When several signatures (or trust groups) were refused, that step says the most: "the identity does
+    not match" tells more than "no key of another group verifies it"."""
+    known = [s for s in steps if s in NotVerified.STEPS]
+    return max(known, key=NotVerified.STEPS.index) if known else None
 
 
 class SignatureFormat(StrEnum):
