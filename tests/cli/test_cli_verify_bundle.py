@@ -135,7 +135,7 @@ def test_a_malformed_trusted_root_file_is_an_error_naming_the_field(
     assert "trusted root broken-root.json: tlogs[0].publicKey.validFor: has no start" in done.stderr
 
 
-def test_the_public_key_of_a_keyless_leaf_is_not_a_trusted_key(
+def test_the_public_key_of_a_keyless_leaf_given_with_key_is_trusted_as_a_key(
     sigstore: PrivateSigstore, files: dict[str, Path], tmp_path: Path
 ) -> None:
     signing = sigstore.keyless()

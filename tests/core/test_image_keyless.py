@@ -35,7 +35,7 @@ from app.core.verification.verdicts import ImageVerdict, SignatureFormat
 from app.core.verification.verifier import Verifier
 from app.webhook.metrics import reason_class
 from tests.core.signers import REPO, attach_bundle, by_tag, push_image, put_sig_layer
-from tests.fakes import InMemoryRegistry
+from tests.fakes import DictCache, InMemoryRegistry
 from tests.support.auditschema import checked_audit_line
 from tests.support.sigstore.fulcio import CertificateAuthority
 from tests.support.sigstore.images import CERTIFICATE, REKOR_BUNDLE, v2_signature, v3_bundle
@@ -320,20 +320,12 @@ async def test_a_cached_verdict_under_a_waived_log_is_not_reused_when_the_log_is
     registry = InMemoryRegistry()
     image = push_image(registry, "v1")
     put_v2(registry, image, sigstore, signing, log=False)
-    cache: dict[object, object] = {}
-
-    class DictCache:
-        def get(self, key: object) -> object | None:
-            return cache.get(key)
-
-        def put(self, key: object, value: object) -> None:
-            cache[key] = value
-
-    verifier = Verifier(registry, DictCache())
+    cache = DictCache()
+    verifier = Verifier(registry, cache)
     key = KeySigner(key_of(signing))
     assert (await verifier.verify(by_tag("v1"), trusting(root, key, requirements=NO_LOG))).ok
     assert not (await verifier.verify(by_tag("v1"), trusting(root, key))).ok
-    assert len(cache) == 2
+    assert len(cache.entries) == 2
 
 
 # --- policies: groups, thresholds, audit, metrics ----------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -47,12 +47,6 @@ def pushed(plain_registry: TestRegistry) -> Pushed:
     return Pushed(
         "faults/image", digest, Descriptor(layer["mediaType"], Digest.parse(layer["digest"]), layer["size"])
     )
-
-
-@pytest.fixture
-def proxy(plain_registry: TestRegistry) -> Iterator[FaultProxy]:
-    with FaultProxy(plain_registry.host) as running:
-        yield running
 
 
 Operation = Callable[[OciRegistry, str, Pushed], Awaitable[object]]

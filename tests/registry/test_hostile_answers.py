@@ -7,8 +7,6 @@ but `app.core.errors`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from app.core.digests import Digest
@@ -31,12 +29,6 @@ DEEP_OBJECT = b'{"errors":' + DEEP + b"}"
 @pytest.fixture(scope="module")
 def image(plain_registry: TestRegistry) -> Digest:
     return push_image(plain_registry, "hostile/image", "v1", content=b"hostile answers")
-
-
-@pytest.fixture
-def proxy(plain_registry: TestRegistry) -> Iterator[FaultProxy]:
-    with FaultProxy(plain_registry.host) as running:
-        yield running
 
 
 def test_a_deeply_nested_error_body_leaves_only_the_status() -> None:

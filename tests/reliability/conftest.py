@@ -18,7 +18,6 @@ import pytest
 from tests.fixtures.registry import TestRegistry
 from tests.fixtures.signing import FIXTURE_PASSWORD, KeyPair, key_policy
 from tests.support.certs import ServerTls
-from tests.support.fault_proxy import FaultProxy
 from tests.support.load import push_signed_images
 from tests.support.served import ServedWebhook
 
@@ -57,13 +56,6 @@ def serve(webhook_tls: ServerTls, tmp_path: Path) -> Iterator[Callable[[dict[str
     yield start
     for served in started:
         served.stop()
-
-
-@pytest.fixture
-def proxy(plain_registry: TestRegistry) -> Iterator[FaultProxy]:
-    """The fault-injecting proxy in front of the plain registry (counts what it forwards)."""
-    with FaultProxy(plain_registry.host) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,8 @@ verdict expires; and what it saves over HTTPS."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from app.core.digests import Digest
 from app.core.references import parse_reference
@@ -82,12 +80,6 @@ def test_the_least_recently_used_entry_goes_first() -> None:
     cache.get("a")
     cache.put("c", SIGNED)
     assert cache.get("b") is None and cache.get("a") is SIGNED and cache.get("c") is SIGNED
-
-
-@pytest.fixture
-def proxy(plain_registry: TestRegistry) -> Iterator[FaultProxy]:
-    with FaultProxy(plain_registry.host) as running:
-        yield running
 
 
 def test_a_second_review_of_a_signed_image_only_resolves_its_tag(

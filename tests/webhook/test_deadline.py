@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -42,12 +42,6 @@ def signed(plain_registry: TestRegistry, key_pairs: dict[str, KeyPair]) -> list[
             ["--insecure-registry", plain_registry.host],
         )
     return repos
-
-
-@pytest.fixture
-def proxy(plain_registry: TestRegistry) -> Iterator[FaultProxy]:
-    with FaultProxy(plain_registry.host) as running:
-        yield running
 
 
 def config(proxy: FaultProxy, key: KeyPair, deadline: float) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -38,12 +38,6 @@ def digests(plain_registry: TestRegistry, key_pairs: dict[str, KeyPair]) -> dict
             image = f"{plain_registry.host}/resolution/app:{tag}"
             sign_image(image, key_pairs[KEY], ["--insecure-registry", plain_registry.host])
     return found
-
-
-@pytest.fixture
-def proxy(plain_registry: TestRegistry) -> Iterator[FaultProxy]:
-    with FaultProxy(plain_registry.host) as running:
-        yield running
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.fixtures.registry import TestRegistry, push_image
-from tests.fixtures.signing import KeyPair, sign_image
+from tests.fixtures.signing import KeyPair, key_policy, sign_image
 from tests.fixtures.webhook import RunningWebhook
 from tests.support.fault_proxy import FaultProxy
 from tests.webhook import rfc6902
@@ -38,12 +38,6 @@ def digests(plain_registry: TestRegistry, key_pairs: dict[str, KeyPair]) -> dict
     return found
 
 
-@pytest.fixture
-def proxy(plain_registry: TestRegistry) -> Iterator[FaultProxy]:
-    with FaultProxy(plain_registry.host) as running:
-        yield running
-
-
 Start = Callable[..., RunningWebhook]
 
 
@@ -54,12 +48,7 @@ def start(
     start_webhook: Callable[[dict[str, Any]], RunningWebhook],
 ) -> Start:
     def started(**registries: Any) -> RunningWebhook:
-        policy = {
-            "name": "app",
-            "images": [f"{proxy.host}/reuse/**"],
-            "keys": [{"file": str(key_pairs[KEY].public)}],
-            "transparencyLog": "ignore",
-        }
+        policy = key_policy("app", f"{proxy.host}/reuse/**", key_pairs[KEY])
         return start_webhook({"registries": {"insecure": [proxy.host], **registries}, "policies": [policy]})
 
     return started
