@@ -112,6 +112,10 @@ class WebhookServer(uvicorn.Server):
                 log.error("cannot listen on %s:%s: %s", self.config.host, self.config.port, exc)
                 self.should_exit = True
                 return
+        for sock in sockets:
+            # Listening before uvicorn says `started`: a client told so is queued until the first
+            # accept, never refused (the window between the two made the test fixtures flaky).
+            sock.listen(self.config.backlog)
         await super().startup(sockets=[])
         if not self.started:
             return
@@ -126,7 +130,6 @@ class WebhookServer(uvicorn.Server):
             return made
 
         for sock in sockets:
-            sock.listen(config.backlog)
             listener = BoundedListener(sock, protocol, config.ssl, self.max_connections)
             listener.start()
             self.servers.append(cast(asyncio.base_events.Server, listener))  # closed by uvicorn's shutdown
