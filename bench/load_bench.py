@@ -50,14 +50,15 @@ class Bench:
         (work / "cosign.pub").write_bytes(public_key_pem(private))
         self.served: list[ServedWebhook] = []
 
-    def config(self, host: str, **extra: Any) -> dict[str, Any]:
+    def config(self, *hosts: str, **extra: Any) -> dict[str, Any]:
+        """A config trusting the bench key for every image of `hosts` (reached over plain HTTP)."""
         policy = {
             "name": "bench",
-            "images": [f"{host}/**"],
+            "images": [f"{host}/**" for host in hosts],
             "keys": [{"file": str(self.work / "cosign.pub")}],
             "transparencyLog": "ignore",  # signed here without a log
         }
-        return {"registries": {"insecure": [host]}, "policies": [policy], **extra}
+        return {"registries": {"insecure": list(hosts)}, "policies": [policy], **extra}
 
     def serve(self, config: dict[str, Any]) -> ServedWebhook:
         served = ServedWebhook.start(config, self.tls, self.work / f"serve-{len(self.served)}")

@@ -48,20 +48,19 @@ import httpx
 
 from app.core.references import parse_reference
 from app.registry import OciRegistry
-from app.signing.keyfiles import encrypt_private_key, generate_ecdsa_key, public_key_pem
 from app.signing.signer import sign_image
 from app.signing.signingkey import load_signing_key
-from bench.load_bench import cpu_seconds, machine
+from bench import load_bench
+from bench.load_bench import PASSWORD, cpu_seconds, machine
 from bench.paced_load import paced
 from tests.support.certs import ServerTls, issue_server_tls
 from tests.support.fault_proxy import FaultProxy, Seen
-from tests.support.load import percentile, push_signed_images
+from tests.support.load import percentile
 from tests.support.registry_server import TestRegistry, free_port, start_registry
 from tests.support.served import ServedWebhook
 from tests.webhook.reviews import review
 from tests.webhook.rfc6902 import apply_patch
 
-PASSWORD = "bench"
 WRK_CONNECTIONS = 32
 Rows = list[tuple[str, str, str, str]]  # figure, no-op, sigwebhook, goal
 LUA = """wrk.method = "POST"
@@ -80,32 +79,19 @@ class Noop:
         self.process.wait(timeout=10)
 
 
-class Bench:
+class Bench(load_bench.Bench):
+    """The load benchmark's bench (key, pushes, names through the proxy) with the no-op webhooks and wrk."""
+
     def __init__(self, work: Path, registry: TestRegistry, proxy: FaultProxy, tls: ServerTls) -> None:
-        self.work, self.registry, self.proxy, self.tls = work, registry, proxy, tls
-        self.key = work / "cosign.key"
-        private = generate_ecdsa_key()
-        self.key.write_bytes(encrypt_private_key(private, PASSWORD.encode()))
-        (work / "cosign.pub").write_bytes(public_key_pem(private))
+        super().__init__(work, registry, proxy, tls)
         (work / "post.lua").write_text(LUA)
-        self.served: list[ServedWebhook] = []
         self.noops: list[Noop] = []
 
-    def config(self, registries: dict[str, Any], server: dict[str, Any]) -> dict[str, Any]:
-        hosts = [self.registry.host, self.proxy.host]
-        policy = {
-            "name": "bench",
-            "images": [f"{h}/**" for h in hosts],
-            "keys": [{"file": str(self.work / "cosign.pub")}],
-            "transparencyLog": "ignore",  # signed here without a log
-        }
-        return {"registries": {"insecure": hosts, **registries}, "policies": [policy], "server": server}
-
-    def serve(self, registries: dict[str, Any] | None = None, **server: Any) -> ServedWebhook:
-        config = self.config(registries or {}, server)
-        served = ServedWebhook.start(config, self.tls, self.work / f"serve-{len(self.served)}")
-        self.served.append(served)
-        return served
+    def start(self, registries: dict[str, Any] | None = None, **server: Any) -> ServedWebhook:
+        """`sigwebhook serve` for images on the registry and through the proxy, with `server` settings."""
+        config = self.config(self.registry.host, self.proxy.host, server=server)
+        config["registries"].update(registries or {})
+        return self.serve(config)
 
     def noop(self, loop: str, http: str) -> Noop:
         port = free_port()
@@ -125,14 +111,6 @@ class Bench:
                 time.sleep(0.1)
         raise RuntimeError("the no-op webhook did not start")
 
-    def push(self, repository: str, count: int, bundle_every: int = 0, by_digest: bool = False) -> list[str]:
-        return asyncio.run(
-            push_signed_images(
-                self.registry.settings(), self.registry.host, repository, count, self.key, PASSWORD,
-                bundle_every, by_digest,
-            )
-        )  # fmt: skip
-
     def push_both_layouts(self, repository: str, count: int) -> list[str]:
         """Images signed with a v3 bundle and a v2 `.sig` signature, by tag, through the proxy."""
         images = self.push(repository, count, bundle_every=1)
@@ -145,9 +123,6 @@ class Bench:
 
         asyncio.run(sign_v2())
         return [self.via_proxy(i) for i in images]
-
-    def via_proxy(self, image: str) -> str:
-        return f"{self.proxy.host}/{image.split('/', 1)[1]}"
 
     def body_file(self, name: str, body: dict[str, Any]) -> Path:
         path = self.work / f"{name}.json"
@@ -200,7 +175,7 @@ def ms(seconds: float) -> str:
 def stack_rows(bench: Bench, loop: str, http: str, seconds: float, rate: float, rounds: int) -> Rows:
     """Throughput and latency of both webhooks on one event loop + HTTP parser pair."""
     digest_pod, tag_pod = bench.digest_pod, bench.tag_pod  # type: ignore[attr-defined]
-    noop, webhook = bench.noop(loop, http), bench.serve(eventLoop=loop, http=http)
+    noop, webhook = bench.noop(loop, http), bench.start(eventLoop=loop, http=http)
     allowed(webhook.url, webhook.ca_file, digest_pod)
     allowed(webhook.url, webhook.ca_file, tag_pod)
     by_digest, by_tag = bench.body_file("digest-pod", digest_pod), bench.body_file("tag-pod", tag_pod)
@@ -215,7 +190,7 @@ def stack_rows(bench: Bench, loop: str, http: str, seconds: float, rate: float, 
     tag_mutate = bench.wrk(webhook.port, "/mutate", by_tag, seconds)
     noop_mutate = bench.wrk(noop.port, "/mutate", by_tag, seconds)
     webhook.stop()
-    webhook = bench.serve({"tagReuseOnValidate": True}, eventLoop=loop, http=http)
+    webhook = bench.start({"tagReuseOnValidate": True}, eventLoop=loop, http=http)
     allowed(webhook.url, webhook.ca_file, tag_pod)
     tag_validate_reusing = bench.wrk(webhook.port, "/validate", by_tag, seconds)
     p50 = (percentile(quiet.latencies, 0.5), percentile(loaded.latencies, 0.5))
@@ -241,7 +216,7 @@ def stack_rows(bench: Bench, loop: str, http: str, seconds: float, rate: float, 
 def cycling(bench: Bench) -> Rows:
     """Registry requests for 1,000 admissions over 10 tagged images (mutate, then validate the patched pod)."""
     images = [bench.via_proxy(i) for i in bench.push("bench/cycle", 10)]
-    webhook = bench.serve()
+    webhook = bench.start()
     with httpx.Client(base_url=webhook.url, verify=str(webhook.ca_file), timeout=30) as client:
 
         def admit(image: str, pinned: bool) -> None:
@@ -288,7 +263,7 @@ def cold(bench: Bench, rtt: float, reps: int) -> Rows:
         images[("v2", delay)] = [[i] for i in v2]
         images[("pod", delay)] = [pods[5 * n : 5 * (n + 1)] for n in range(reps)]
     warm = bench.push_both_layouts("bench/cold-warm", 5)
-    webhook = bench.serve()
+    webhook = bench.start()
     took: dict[tuple[str, float], list[float]] = {key: [] for key in images}
     chain: dict[str, list[int]] = {k: [] for k in kinds}
     requests: dict[str, list[int]] = {k: [] for k in kinds}
@@ -353,7 +328,7 @@ def sequential(requests: list[Seen]) -> int:
 def memory(bench: Bench, verdicts: int) -> Rows:
     """RSS of a webhook holding `verdicts` cached verdicts (pods of 50 images by digest)."""
     images = bench.push("bench/rss", verdicts, by_digest=True)
-    webhook = bench.serve()
+    webhook = bench.start()
     start = webhook.rss_mb()
     with httpx.Client(base_url=webhook.url, verify=str(webhook.ca_file), timeout=60) as client:
         for first in range(0, verdicts, 50):
