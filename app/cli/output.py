@@ -97,7 +97,7 @@ def _signature(signature: VerifiedSignature) -> dict[str, Any]:
             }
             for entry in signature.log_entries
         ],
-        "timestamps": [_time(t.moment) for t in signature.times if t.source.startswith("timestamp")],
+        "timestamps": [_time(t.moment) for t in signature.times if t.from_timestamp],
     }
 
 
@@ -123,7 +123,7 @@ def _block(outcome: ImageOutcome) -> str:
             lines.extend(
                 f"    timestamp: {_time(t.moment)} ({t.source.removeprefix('timestamp ')})"
                 for t in v.times
-                if t.source.startswith("timestamp")
+                if t.from_timestamp
             )
         for r in verdict.rejected:
             lines.append(f"  rejected: {r.format.describe()} at {r.location}: {r.reason}")

@@ -84,6 +84,6 @@ def _report(verdict: EntityVerdict) -> str:
     lines.extend(
         f"  {time.source} at {time.moment:%Y-%m-%dT%H:%M:%SZ}"
         for time in verdict.times
-        if time.source.startswith("timestamp")
+        if time.from_timestamp
     )
     return "\n".join(lines)

@@ -10,12 +10,22 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives import hashes
+
 from app.core.errors import InvalidDigest
 
 # OCI image spec, "Digests": registered algorithms and their encoded lengths.
 _HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 MAX_DIGEST_CHARS = max(len(algorithm) + 1 + length for algorithm, length in _HEX_LENGTHS.items())
 _HEX = re.compile(r"[0-9a-f]+")
+# Sigstore's protobuf `HashAlgorithm` names (bundles, Rekor v2 entries) → the hashlib names above.
+PROTOBUF_HASH_NAMES = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
+# The hashlib names above → `cryptography`'s hash objects (for signatures over a prehashed digest).
+HASH_OBJECTS: dict[str, hashes.HashAlgorithm] = {
+    "sha256": hashes.SHA256(),
+    "sha384": hashes.SHA384(),
+    "sha512": hashes.SHA512(),
+}
 
 
 @dataclass(frozen=True, order=True)

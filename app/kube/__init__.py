@@ -11,25 +11,8 @@
 - `listing`: pods and workloads, page by page, for `sigwebhook audit scan` (never on the admission
   path).
 
-Keys and the webhook's own credentials are watched in the background; the admission path only
+Import the module that holds what you need (nothing is re-exported here: importing one must not load
+the others). Keys and the webhook's own credentials are watched in the background; the admission path only
 reads their published snapshots. Pod pull Secrets are the exception: they are read when a review
 needs them, at most once per object per cache lifetime.
 """
-
-from app.kube.client import KubeApi, Secret, connect
-from app.kube.dockerconfigsecret import parse_pull_secret
-from app.kube.keysecrets import SecretKeyStore, parse_secret_keys
-from app.kube.podpullsecrets import PodPullSecrets
-from app.kube.webhookpullsecret import PullCredentials, PullSecretStore
-
-__all__ = [
-    "KubeApi",
-    "PodPullSecrets",
-    "PullCredentials",
-    "PullSecretStore",
-    "Secret",
-    "SecretKeyStore",
-    "connect",
-    "parse_pull_secret",
-    "parse_secret_keys",
-]

@@ -160,5 +160,5 @@ def signature_record(signature: VerifiedSignature) -> dict[str, Any]:
             }
             for entry in signature.log_entries
         ],
-        "timestamps": [rfc3339_ms(t.moment) for t in signature.times if t.source.startswith("timestamp")],
+        "timestamps": [rfc3339_ms(t.moment) for t in signature.times if t.from_timestamp],
     }

@@ -30,12 +30,12 @@ from typing import Any, NamedTuple
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
 
+from app.core.digests import PROTOBUF_HASH_NAMES
 from app.core.errors import SignatureFormatError
 from app.core.strictjson import parse_object
 
 MESSAGE, PAYLOAD = "message", "payload"  # what `LoggedSignature.digest` is the hash of
-_ALGORITHMS = {"sha256": "sha256", "sha384": "sha384", "sha512": "sha512"}
-_ALGORITHMS |= {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
+_ALGORITHMS = {"sha256": "sha256", "sha384": "sha384", "sha512": "sha512", **PROTOBUF_HASH_NAMES}
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,12 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from app.core import der
 from app.core.der import DerError, Tlv
+from app.core.digests import HASH_OBJECTS
 from app.core.errors import SignatureFormatError
 
 SIGNED_DATA, TST_INFO = "1.2.840.113549.1.7.2", "1.2.840.113549.1.9.16.1.4"
@@ -49,12 +49,6 @@ _SIGNATURE_HASHES = {  # signature algorithm → its hash; None: the SignerInfo'
     "1.2.840.10045.2.1": None,  # id-ecPublicKey, as some TSAs write it
     "1.2.840.113549.1.1.1": None,  # rsaEncryption
     "1.3.101.112": None,  # Ed25519
-}
-
-_HASH_OBJECTS: dict[str, hashes.HashAlgorithm] = {
-    "sha256": hashes.SHA256(),
-    "sha384": hashes.SHA384(),
-    "sha512": hashes.SHA512(),
 }
 
 
@@ -248,7 +242,7 @@ def _missing(what: str) -> Tlv:
 
 def _signature_ok(token: TimestampToken, key: object) -> bool:
     chosen = _SIGNATURE_HASHES[token.signature_algorithm] or token.digest_algorithm
-    algorithm = _HASH_OBJECTS.get(chosen)
+    algorithm = HASH_OBJECTS.get(chosen)
     message = token.signed_attributes
     try:
         if isinstance(key, ec.EllipticCurvePublicKey) and algorithm:

@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography import x509
 
+from app.core.digests import PROTOBUF_HASH_NAMES
 from app.core.errors import NotVerified, SignatureFormatError
 from app.core.formats.bundles import Bundle, MessageSignature, TlogEntry
 from app.core.formats.dsse import Envelope
@@ -26,8 +27,6 @@ from app.core.transparency.entries import LogEntry
 from app.core.transparency.merkle import InclusionProof
 from app.core.trust.certificates import issued_by
 from app.core.verification.entities import MAX_LOG_ENTRIES, MAX_TIMESTAMPS, SignedEntity, SignedMessage
-
-_DIGEST_NAMES = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
 
 
 def entity_from_bundle(bundle: Bundle, artifact: SignedMessage | None = None) -> SignedEntity:
@@ -55,7 +54,7 @@ def _message(signed: MessageSignature, artifact: SignedMessage | None) -> Signed
     if artifact is None:
         raise SignatureFormatError("bundle signs a blob (messageSignature), but no artifact was given")
     if signed.digest and (
-        _DIGEST_NAMES.get(signed.algorithm) != artifact.algorithm or signed.digest != artifact.digest
+        PROTOBUF_HASH_NAMES.get(signed.algorithm) != artifact.algorithm or signed.digest != artifact.digest
     ):
         raise NotVerified("material", "bundle's message digest is not the artifact's digest")
     return artifact

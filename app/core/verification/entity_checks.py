@@ -22,8 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography.hazmat.primitives import hashes
-
+from app.core.digests import HASH_OBJECTS
 from app.core.errors import KeyLoadError, NotVerified
 from app.core.trust.identities import CertificateIdentity
 from app.core.trust.keys import TrustedKey, trusted_key_from
@@ -35,11 +34,6 @@ from app.core.verification.log_checks import FUTURE_TOLERANCE, VerifiedLogEntry,
 from app.core.verification.time_checks import TrustedTime, verify_timestamps
 
 NOT_VERIFIED = "signature does not verify with any trusted key"
-_HASHES: dict[str, hashes.HashAlgorithm] = {
-    "sha256": hashes.SHA256(),
-    "sha384": hashes.SHA384(),
-    "sha512": hashes.SHA512(),
-}
 
 
 @dataclass(frozen=True)
@@ -126,7 +120,7 @@ def _verifies(key: TrustedKey, entity: SignedEntity) -> bool:
     if data is not None:
         return key.verify(entity.signature, data)
     assert isinstance(entity.content, SignedMessage)  # a blob known only by its digest
-    algorithm = _HASHES.get(entity.content.algorithm)
+    algorithm = HASH_OBJECTS.get(entity.content.algorithm)
     return algorithm is not None and key.verify_prehashed(entity.signature, entity.content.digest, algorithm)
 
 

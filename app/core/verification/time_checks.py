@@ -20,6 +20,8 @@ from app.core.trust.certificates import chain_problem, is_ca, timestamping_probl
 from app.core.trust.roots import Authority, TrustedRoot
 from app.core.verification.entities import SignedEntity
 
+TIMESTAMP_SOURCE = "timestamp"  # how a timestamp's time names its source (a log's: "tlog")
+
 
 @dataclass(frozen=True)
 class TrustedTime:
@@ -27,6 +29,11 @@ class TrustedTime:
 
     moment: datetime
     source: str  # "tlog https://rekor.sigstore.dev" or "timestamp https://timestamp.sigstore.dev/…"
+
+    @property
+    def from_timestamp(self) -> bool:
+        """True for the time of an RFC 3161 timestamp (not a log's integrated time)."""
+        return self.source.startswith(TIMESTAMP_SOURCE)
 
 
 def verify_timestamps(entity: SignedEntity, root: TrustedRoot) -> tuple[TrustedTime, ...]:
@@ -44,7 +51,7 @@ def verify_timestamps(entity: SignedEntity, root: TrustedRoot) -> tuple[TrustedT
         authority, problem = _authority_of(token, root)
         if authority is None:
             raise NotVerified("timestamp", f"RFC 3161 timestamp: {problem}")
-        times.append(TrustedTime(token.gen_time, f"timestamp {authority.uri}"))
+        times.append(TrustedTime(token.gen_time, f"{TIMESTAMP_SOURCE} {authority.uri}"))
     return tuple(times)
 
 
