@@ -102,7 +102,7 @@ async def decide(
     """Decide one review. Never raises for a problem with an image: that becomes its outcome.
     `planner` remembers what each image text plans to (default: planned anew)."""
     planner = planner or Planner()
-    pending = _prepare(request, policy, snapshot, planner)
+    pending = prepare(request, policy, snapshot, planner)
     if isinstance(pending, Decision):
         return pending
     results = await _verify_all(pending.plans, verifier, deadline_seconds)
@@ -119,7 +119,7 @@ def decide_cached(
     """The decision `decide` would reach, when it needs no verification that is not answered at once
     by `cached` (each distinct image asked once); None when some image must wait for the registry.
     What a cached decision costs: no task, no timer, nothing that waits."""
-    pending = _prepare(request, policy, snapshot, planner)
+    pending = prepare(request, policy, snapshot, planner)
     if isinstance(pending, Decision):
         return pending
     results: dict[str, ImageVerdict | BaseException] = {}
@@ -133,10 +133,11 @@ def decide_cached(
     return _conclude(request, pending, results, planner)
 
 
-def _prepare(
+def prepare(
     request: AdmissionRequest, policy: AdmissionPolicy, snapshot: KeySnapshot, planner: Planner
 ) -> Decision | _Pending:
-    """The decision when it needs no verification, else what is known and what to verify."""
+    """The decision when it needs no verification, else what is known and what to verify (`plans`);
+    `audit scan` asks it which verifications deciding an object will need."""
     if request.operation in (Operation.DELETE, Operation.CONNECT):
         return Decision(True, f"{request.operation.value} is not checked")
     if not request.reviewed:

@@ -19,16 +19,9 @@ import asyncio
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 
-from app.core.admission.decision import (
-    MAX_CONTAINERS_PER_REVIEW,
-    MAX_IMAGES_PER_REVIEW,
-    Decision,
-    ImageOutcome,
-    ImageVerifier,
-    Verdict,
-    decide,
-)
+from app.core.admission.decision import Decision, ImageOutcome, ImageVerifier, Verdict, decide, prepare
 from app.core.admission.outcomes import Plan, judge, plan
+from app.core.admission.planner import Planner
 from app.core.admission.policy import AdmissionPolicy
 from app.core.admission.workloads import ContainerImage
 from app.core.audits.targets import Target, running_key
@@ -84,12 +77,13 @@ async def scan(
     progress: Progress | None = None,
 ) -> list[TargetResult]:
     """Decide every target (finished pods are the caller's to leave out); one result each, in order."""
-    plans = [p for t in targets for p in _plans(t, policy, snapshot)]
+    planner = Planner()  # one for planning and deciding: each image is planned once
+    plans = [p for t in targets for p in _plans(t, policy, snapshot, planner)]
     answers = await _verify_distinct(
         {_key(p): p for p in plans}, verifier, deadline_seconds, concurrency, progress
     )
     memo = _Answers(answers)
-    decisions = [await decide(t.request, policy, snapshot, memo, deadline_seconds) for t in targets]
+    decisions = [await decide(t.request, policy, snapshot, memo, deadline_seconds, planner) for t in targets]
     # The running digests that differ from the one verified: verified too, in a second round.
     drifting: dict[_Key, Plan] = {}
     for target, decision in zip(targets, decisions, strict=True):
@@ -104,14 +98,10 @@ async def scan(
     ]
 
 
-def _plans(target: Target, policy: AdmissionPolicy, snapshot: KeySnapshot) -> list[Plan]:
+def _plans(target: Target, policy: AdmissionPolicy, snapshot: KeySnapshot, planner: Planner) -> list[Plan]:
     """The verifications deciding `target` will ask for (none when admission would not verify)."""
-    request = target.request
-    if policy.skips(request.namespace) or len(request.images) > MAX_CONTAINERS_PER_REVIEW:
-        return []
-    if len({c.image for c in request.images}) > MAX_IMAGES_PER_REVIEW:
-        return []
-    return [p for c in request.images if isinstance(p := plan(c, policy, snapshot), Plan)]
+    pending = prepare(target.request, policy, snapshot, planner)
+    return [] if isinstance(pending, Decision) else list(pending.plans.values())
 
 
 def _running_plan(
