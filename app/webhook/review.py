@@ -32,8 +32,10 @@ from app.core.admission.decision import (
     Decision,
     ImageVerifier,
     Planner,
+    Started,
     decide,
-    decide_cached,
+    finish,
+    start,
 )
 from app.core.admission.pinning import Pin, json_patch, pins
 from app.core.admission.policy import AdmissionPolicy
@@ -122,12 +124,12 @@ class Reviewer:
         return 200, review_response(request.uid, True, patch=json_patch(found))
 
     async def _decide(self, request: AdmissionRequest, policy: AdmissionPolicy) -> Decision:
-        known = self._decide_cached(request, policy)
-        if known is not None:
-            return known
+        started = self._start(request, policy)
+        if isinstance(started, Decision):
+            return started
         # A task waited for with a timeout, not `asyncio.timeout`: that one waits for the cancelled
         # code to finish, and code that ignores cancellation would hold the answer past the deadline.
-        task = asyncio.ensure_future(self._decide_now(request, policy))
+        task = asyncio.ensure_future(self._decide_now(request, policy, started))
         try:
             done, _ = await asyncio.wait((task,), timeout=self.deadline_seconds + _OUTER_GRACE_SECONDS)
         except asyncio.CancelledError:
@@ -152,23 +154,29 @@ class Reviewer:
             log.exception("review %s: unexpected error while deciding", request.uid)
             return Decision(False, "internal error", message=INTERNAL_ERROR, refusal=Refusal.INTERNAL)
 
-    def _decide_cached(self, request: AdmissionRequest, policy: AdmissionPolicy) -> Decision | None:
-        """The decision when every image it verifies has a cached verdict (`decide_cached`), else None."""
+    def _start(self, request: AdmissionRequest, policy: AdmissionPolicy) -> Decision | Started | None:
+        """The decision when every image it verifies has a cached verdict, else the review as far as
+        the cache takes it (`start`); None without a cache."""
         if self.cached is None:
             return None
         try:
             # A background refresh started here knows when the answer is due, as in `_decide_now`.
             with deadlines.due_at(self.clock.monotonic() + self.deadline_seconds):
-                return decide_cached(request, policy, self.keys.snapshot(), self.cached, self.planner)
+                return start(request, policy, self.keys.snapshot(), self.cached, self.planner)
         except Exception:
             log.exception("review %s: unexpected error while deciding", request.uid)
             return Decision(False, "internal error", message=INTERNAL_ERROR, refusal=Refusal.INTERNAL)
 
-    async def _decide_now(self, request: AdmissionRequest, policy: AdmissionPolicy) -> Decision:
+    async def _decide_now(
+        self, request: AdmissionRequest, policy: AdmissionPolicy, started: Started | None
+    ) -> Decision:
+        """The decision, verifying what the cache did not answer (`started`; everything when None)."""
         # The work below (registry request slots) knows when the answer is due: see `deadlines`.
         with deadlines.due_at(self.clock.monotonic() + self.deadline_seconds):
             # With pod pull credentials, a verifier that reads them (cached) on its first image.
             verifier = self.verifier if self.verifier_for is None else await self.verifier_for(request)
+            if started is not None:
+                return await finish(request, started, verifier, self.deadline_seconds, self.planner)
             snapshot = self.keys.snapshot()
             return await decide(request, policy, snapshot, verifier, self.deadline_seconds, self.planner)
 

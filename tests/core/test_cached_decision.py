@@ -1,11 +1,12 @@
-"""A review decided from cached verdicts alone (`decide_cached`) reaches the decision `decide` reaches,
+"""A review decided from cached verdicts alone (`decide_cached`), or partly (`start`, then `finish`),
+reaches the decision `decide` reaches,
 and what the planner remembers never outlives the policy or the key snapshot it was planned with."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from app.core.admission.decision import Planner, decide, decide_cached
+from app.core.admission.decision import Planner, Started, decide, decide_cached, finish, start
 from app.core.admission.outcomes import Plan, Verdict
 from app.core.admission.policy import ImagePattern, Mode, Policy
 from app.core.admission.review import parse_review
@@ -62,6 +63,26 @@ async def test_a_review_answered_from_cached_verdicts_is_decided_as_the_verifier
         for _ in range(2):  # the second time, from what the planner remembers
             found = decide_cached(request, admission, SNAPSHOT, memory.cached, planner)
             assert found == expected, name
+
+
+async def test_a_review_partly_answered_from_the_cache_verifies_only_the_rest_and_decides_the_same() -> None:
+    admission = policy(PROD, DB_TWO_OF_THREE)
+    containers, signed = CASES["signed"]
+    request = parse_review(review(containers))
+    expected = await decide(request, admission, SNAPSHOT, ScriptedVerifier(signed))
+    memory = Remembered()
+    app = next(p for c in request.images if isinstance(p := Planner().plan(c, admission, SNAPSHOT), Plan))
+    memory.kept[(str(app.reference), app.trust.cache_key())] = await ScriptedVerifier(signed).verify(
+        app.reference, app.trust
+    )
+    planner = Planner()
+    started = start(request, admission, SNAPSHOT, memory.cached, planner)
+    assert isinstance(started, Started)
+    verifier = ScriptedVerifier(signed)
+    assert await finish(request, started, verifier, planner=planner) == expected
+    assert [name for name, _ in verifier.calls] == [
+        str(p.reference) for p in started.pending.plans.values() if str(p.reference) != str(app.reference)
+    ]
 
 
 def test_an_image_named_twice_is_looked_up_once() -> None:

@@ -40,7 +40,7 @@ from app.core.verification.verdicts import ImageVerdict
 
 __all__ = [
     "INTERNAL_ERROR", "CachedVerdict", "Decision", "ImageOutcome", "ImageVerifier", "Planner", "Refusal",
-    "Verdict", "decide", "decide_cached", "judge",
+    "Started", "Verdict", "decide", "decide_cached", "finish", "judge", "start",
 ]  # fmt: skip
 
 log = logging.getLogger("sigwebhook.decision")
@@ -109,6 +109,15 @@ async def decide(
     return _conclude(request, pending, results, planner)
 
 
+@dataclass(frozen=True)
+class Started:
+    """A review planned, with the verdicts `cached` answered at once (by reference text); `finish`
+    verifies the rest."""
+
+    pending: _Pending
+    known: dict[str, ImageVerdict | BaseException]
+
+
 def decide_cached(
     request: AdmissionRequest,
     policy: AdmissionPolicy,
@@ -117,20 +126,51 @@ def decide_cached(
     planner: Planner,
 ) -> Decision | None:
     """The decision `decide` would reach, when it needs no verification that is not answered at once
-    by `cached` (each distinct image asked once); None when some image must wait for the registry.
-    What a cached decision costs: no task, no timer, nothing that waits."""
+    by `cached`; None when some image must wait for the registry (`start` keeps what was found)."""
+    started = start(request, policy, snapshot, cached, planner)
+    return started if isinstance(started, Decision) else None
+
+
+def start(
+    request: AdmissionRequest,
+    policy: AdmissionPolicy,
+    snapshot: KeySnapshot,
+    cached: CachedVerdict,
+    planner: Planner,
+) -> Decision | Started:
+    """The decision when `cached` answers every verification it needs (each distinct image asked
+    once), else the review as far as the cache takes it, for `finish`. What a cached decision costs:
+    no task, no timer, nothing that waits."""
     pending = prepare(request, policy, snapshot, planner)
     if isinstance(pending, Decision):
         return pending
-    results: dict[str, ImageVerdict | BaseException] = {}
+    known: dict[str, ImageVerdict | BaseException] = {}
+    missing: set[str] = set()
     for planned in pending.plans.values():
         text = str(planned.reference)
-        if text not in results:
+        if text not in known and text not in missing:
             verdict = cached(planned.reference, planned.trust)
             if verdict is None:
-                return None
-            results[text] = verdict
-    return _conclude(request, pending, results, planner)
+                missing.add(text)
+            else:
+                known[text] = verdict
+    if missing:
+        return Started(pending, known)
+    return _conclude(request, pending, known, planner)
+
+
+async def finish(
+    request: AdmissionRequest,
+    started: Started,
+    verifier: ImageVerifier,
+    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+    planner: Planner | None = None,
+) -> Decision:
+    """`started` decided: the images the cache did not answer verified, within the deadline."""
+    planner = planner or Planner()
+    rest = {c: p for c, p in started.pending.plans.items() if str(p.reference) not in started.known}
+    results = {**started.known, **await _verify_all(rest, verifier, deadline_seconds)}
+    return _conclude(request, started.pending, results, planner)
 
 
 def prepare(
